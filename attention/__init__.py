@@ -1,0 +1,1 @@
+"""attention: attention mechanisms built only from minigrad ops, following the lecture notes."""

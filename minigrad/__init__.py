@@ -1,0 +1,8 @@
+"""minigrad: a small reverse-mode autograd engine on NumPy, for learning how it works."""
+from minigrad.tensor import Tensor, enable_grad, grad, is_grad_enabled, no_grad  # noqa: I001
+from minigrad import ops  # noqa: F401  (registers the ops Tensor's operators use)
+from minigrad.gradcheck import GradcheckError, gradcheck, gradgradcheck
+
+__all__ = ["Tensor", "no_grad", "enable_grad", "is_grad_enabled", "grad", "gradcheck", "gradgradcheck",
+           "GradcheckError"]
+__version__ = "0.1.0"

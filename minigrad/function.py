@@ -1,0 +1,96 @@
+"""Function: the base class of every op, and Example, the inputs each op is tested on.
+
+An op is one class with `forward` and `backward` side by side:
+
+    class Exp(Function):
+        '''exp(x), elementwise.  d/dx = exp(x) = out.'''
+        examples = [Example((3, 4))]
+
+        def forward(self, x):
+            return np.exp(x)
+
+        def backward(self, grad, x, out):
+            return grad * out
+
+- forward(*arrays, **params) gets NumPy arrays (differentiable inputs, positional)
+  and settings (axis, masks, indices: keywords) and returns one array.
+- backward(grad, *inputs, out) gets the upstream gradient, the inputs and the output,
+  and returns one gradient per input (a tuple if there are several; None for an input
+  that needs none).  Write it with NumPy functions and operators only: the engine
+  passes arrays normally and Tensors under create_graph=True, where the same code then
+  records a graph (see Tensor.__array_ufunc__).  Anything else backward needs
+  (masks, shapes) forward may keep on `self`, as arrays.
+- A gradient may have the broadcast shape; the engine sums it back to the input's shape.
+- `self.needs_grad[i]` says whether input i needs a gradient, to skip costly work.
+"""
+import numpy as np
+
+from minigrad.tensor import Tensor, _GradMode
+
+ALL_OPS = []
+
+
+class Example:
+    """Inputs for an op's automatic tests: input shapes, keyword settings, and the
+    interval (low, high) random inputs are drawn from."""
+
+    def __init__(self, *shapes, domain=(-2.0, 2.0), **params):
+        self.shapes, self.domain, self.params = shapes, domain, params
+
+    def __repr__(self):
+        params = "".join(f", {k}={v!r}" for k, v in self.params.items())
+        return f"Example{self.shapes}{params}"
+
+
+class Function:
+    examples = []    # every op lists some: the test sweep gradient-checks each one
+    reference = None  # an independent NumPy formula for forward, checked by the sweep
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if not cls.__name__.startswith("_"):  # _Names are shared bases, not ops
+            ALL_OPS.append(cls)
+
+    @classmethod
+    def apply(cls, *inputs, **params):
+        """Run forward on the inputs' arrays; record the op if any input needs a gradient."""
+        fn = object.__new__(cls)
+        arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
+        try:
+            out = fn.forward(*arrays, **params)
+        except (ValueError, IndexError, TypeError) as err:
+            kind = next(k for k in (IndexError, ValueError, TypeError) if isinstance(err, k))
+            raise kind(f"{cls.__name__}: {err} (inputs: {_describe(arrays)})") from None
+        if type(out) is not np.ndarray:
+            out = np.asarray(out)
+        if _GradMode.enabled:
+            needs = [isinstance(x, Tensor) and x.requires_grad for x in inputs]
+            if True in needs:
+                fn.inputs = inputs
+                fn.needs_grad = needs
+                return Tensor._make(out, True, fn)
+        return Tensor._make(out)
+
+    def forward(self, *arrays, **params):
+        raise NotImplementedError(f"{type(self).__name__}.forward")
+
+    def backward(self, grad, *inputs_and_out):
+        raise NotImplementedError(f"{type(self).__name__}.backward")
+
+    def release(self):
+        """Drop what forward saved, once backward has used it (retain_graph=False)."""
+        self.__dict__.clear()
+        self.inputs = None
+
+    def __repr__(self):
+        return f"<{type(self).__name__}>"
+
+
+def _describe(arrays):
+    parts = []
+    for a in arrays:
+        if isinstance(a, np.ndarray):
+            parts.append(f"shape {a.shape} {a.dtype}")
+        else:
+            parts.append(type(a).__name__)
+    return ", ".join(parts)

@@ -1,0 +1,242 @@
+"""Elementwise ops.  Inputs may have different shapes that broadcast (NumPy rules);
+each backward returns gradients of the broadcast shape and the engine sums them back."""
+import numpy as np
+
+from minigrad.function import Example, Function
+
+_BINARY = [Example((3, 4), (3, 4)), Example((2, 3, 4), (4,)), Example((3, 1), (1, 4)), Example((3, 4), 2.5)]
+
+
+class Add(Function):
+    """a + b.  d/da = 1, d/db = 1."""
+    examples = _BINARY
+    reference = staticmethod(lambda a, b: a + b)
+
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, grad, a, b, out):
+        return grad, grad
+
+
+class Sub(Function):
+    """a - b.  d/da = 1, d/db = -1."""
+    examples = _BINARY + [Example((), (2, 3))]
+    reference = staticmethod(lambda a, b: a - b)
+
+    def forward(self, a, b):
+        return a - b
+
+    def backward(self, grad, a, b, out):
+        return grad, (-grad if self.needs_grad[1] else None)
+
+
+class Mul(Function):
+    """a * b.  d/da = b, d/db = a."""
+    examples = _BINARY
+    reference = staticmethod(lambda a, b: a * b)
+
+    def forward(self, a, b):
+        return a * b
+
+    def backward(self, grad, a, b, out):
+        return (grad * b if self.needs_grad[0] else None,
+                grad * a if self.needs_grad[1] else None)
+
+
+class Div(Function):
+    """a / b.  d/da = 1/b, d/db = -a/b² = -out/b."""
+    examples = [Example((3, 4), (3, 4), domain=(0.5, 2.0)), Example((2, 3), (3,), domain=(0.5, 2.0)),
+                Example(3.0, (2, 2), domain=(0.5, 2.0))]
+    reference = staticmethod(lambda a, b: a * (1.0 / b))
+
+    def forward(self, a, b):
+        return a / b
+
+    def backward(self, grad, a, b, out):
+        return (grad / b if self.needs_grad[0] else None,
+                -grad * out / b if self.needs_grad[1] else None)
+
+
+class Pow(Function):
+    """a ** b.  d/da = b a^(b-1), d/db = out ln a (so a > 0 when b needs a gradient)."""
+    examples = [Example((3, 4), 3.0), Example((3, 4), 0.5, domain=(0.5, 2.0)),
+                Example((2, 3), (3,), domain=(0.5, 2.0)), Example(2.0, (3,))]
+    reference = staticmethod(np.power)
+
+    def forward(self, a, b):
+        return a ** b
+
+    def backward(self, grad, a, b, out):
+        return (grad * b * a ** (b - 1) if self.needs_grad[0] else None,
+                grad * out * np.log(a) if self.needs_grad[1] else None)
+
+
+class Neg(Function):
+    """-x.  d/dx = -1."""
+    examples = [Example((3, 4))]
+    reference = staticmethod(lambda x: 0.0 - x)
+
+    def forward(self, x):
+        return -x
+
+    def backward(self, grad, x, out):
+        return -grad
+
+
+class Exp(Function):
+    """exp(x).  d/dx = exp(x) = out."""
+    examples = [Example((3, 4)), Example(())]
+    reference = staticmethod(lambda x: np.e ** x)
+
+    def forward(self, x):
+        return np.exp(x)
+
+    def backward(self, grad, x, out):
+        return grad * out
+
+
+class Log(Function):
+    """Natural log, x > 0.  d/dx = 1/x."""
+    examples = [Example((3, 4), domain=(0.2, 3.0))]
+    reference = staticmethod(lambda x: np.log2(x) / np.log2(np.e))
+
+    def forward(self, x):
+        return np.log(x)
+
+    def backward(self, grad, x, out):
+        return grad / x
+
+
+class Sqrt(Function):
+    """sqrt(x), x > 0.  d/dx = 1 / (2 sqrt(x)) = 0.5 / out."""
+    examples = [Example((3, 4), domain=(0.2, 3.0))]
+    reference = staticmethod(lambda x: x ** 0.5)
+
+    def forward(self, x):
+        return np.sqrt(x)
+
+    def backward(self, grad, x, out):
+        return grad * 0.5 / out
+
+
+class Tanh(Function):
+    """tanh(x).  d/dx = 1 - tanh² = 1 - out²."""
+    examples = [Example((3, 4))]
+    reference = staticmethod(lambda x: (np.exp(2 * x) - 1) / (np.exp(2 * x) + 1))
+
+    def forward(self, x):
+        return np.tanh(x)
+
+    def backward(self, grad, x, out):
+        return grad * (1 - out * out)
+
+
+class Sigmoid(Function):
+    """1 / (1 + exp(-x)).  d/dx = out (1 - out).
+
+    Computed from exp(-|x|), which never overflows, so large |x| gives 0 or 1, not NaN.
+    """
+    examples = [Example((3, 4), domain=(-5.0, 5.0))]
+    reference = staticmethod(lambda x: 1 / (1 + np.exp(-x)))
+
+    def forward(self, x):
+        e = np.exp(-np.abs(x))
+        return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+    def backward(self, grad, x, out):
+        return grad * out * (1 - out)
+
+
+class Relu(Function):
+    """max(x, 0).  d/dx = 1 where x > 0, else 0 (0 at x = 0, as PyTorch)."""
+    examples = [Example((3, 4))]
+    reference = staticmethod(lambda x: np.maximum(x, 0.0))
+
+    def forward(self, x):
+        self.positive = x > 0
+        return x * self.positive
+
+    def backward(self, grad, x, out):
+        return grad * self.positive
+
+
+class Abs(Function):
+    """|x|.  d/dx = sign(x) (0 at x = 0, as PyTorch)."""
+    examples = [Example((3, 4))]
+    reference = staticmethod(lambda x: np.sqrt(x * x))
+
+    def forward(self, x):
+        return np.abs(x)
+
+    def backward(self, grad, x, out):
+        return grad * np.sign(x)
+
+
+class _Pick(Function):
+    """Shared rule of maximum/minimum: the gradient goes to the chosen input; ties split it in half."""
+    examples = [Example((3, 4), (3, 4)), Example((2, 3), (3,)), Example((3, 4), 0.3)]
+
+    def forward(self, a, b):
+        out = self.pick(a, b)
+        a_won = self.wins(a, b)
+        self.a_share = (a_won + 0.5 * (a == b)).astype(out.dtype)
+        return out
+
+    def backward(self, grad, a, b, out):
+        return (grad * self.a_share if self.needs_grad[0] else None,
+                grad * (1 - self.a_share) if self.needs_grad[1] else None)
+
+
+class Maximum(_Pick):
+    """Elementwise max(a, b).  d/da = 1 where a > b, 1/2 at ties, else 0."""
+    pick, wins = staticmethod(np.maximum), staticmethod(np.greater)
+    reference = staticmethod(lambda a, b: np.where(a > b, a, b))
+
+
+class Minimum(_Pick):
+    """Elementwise min(a, b).  d/da = 1 where a < b, 1/2 at ties, else 0."""
+    pick, wins = staticmethod(np.minimum), staticmethod(np.less)
+    reference = staticmethod(lambda a, b: np.where(a < b, a, b))
+
+
+
+class Where(Function):
+    """cond ? a : b, with cond a boolean array (no gradient).  d/da = cond, d/db = not cond."""
+    examples = [Example((3, 4), (3, 4), cond=np.arange(12).reshape(3, 4) % 3 == 0),
+                Example((3, 4), (4,), cond=np.array([True, False, False, True]))]
+    reference = staticmethod(lambda a, b, cond: cond * a + (1 - cond) * b)
+
+    def forward(self, a, b, cond):
+        self.cond = np.asarray(cond, dtype=bool)
+        return np.where(self.cond, a, b)
+
+    def backward(self, grad, a, b, out):
+        return (grad * self.cond if self.needs_grad[0] else None,
+                grad * ~self.cond if self.needs_grad[1] else None)
+
+
+class MaskedFill(Function):
+    """x with `value` wherever mask is True (mask: boolean, broadcastable).  d/dx = not mask."""
+    examples = [Example((3, 4), mask=np.eye(3, 4, dtype=bool), value=-1e9),
+                Example((2, 3, 3), mask=np.triu(np.ones((3, 3), dtype=bool), 1), value=0.0)]
+    reference = staticmethod(lambda x, mask, value: x * ~mask + value * mask)
+
+    def forward(self, x, mask, value):
+        self.keep = ~np.asarray(mask, dtype=bool)
+        return np.where(self.keep, x, np.asarray(value, dtype=x.dtype))
+
+    def backward(self, grad, x, out):
+        return grad * self.keep
+
+
+class Cast(Function):
+    """x converted to `dtype`.  d/dx = 1, converted back to x's dtype."""
+    examples = [Example((3, 4), dtype=np.dtype(np.float64))]
+    reference = staticmethod(lambda x, dtype: np.array(x, dtype=dtype))
+
+    def forward(self, x, dtype):
+        return x.astype(dtype)
+
+    def backward(self, grad, x, out):
+        return grad.astype(x.dtype)

@@ -1,0 +1,165 @@
+"""Products: matmul, einsum, and the fused cosine similarity."""
+import string
+
+import numpy as np
+
+from minigrad.function import Example, Function
+from minigrad.ops.reduce import _keepdims_shape
+
+
+def _matmul_error(a, b):
+    sa, sb = np.shape(a), np.shape(b)
+    if len(sa) == 0 or len(sb) == 0:
+        return f"MatMul: both operands need at least 1 dimension, got shapes {sa} and {sb}"
+    ka, kb = sa[-1], (sb[-2] if len(sb) > 1 else sb[0])
+    if ka != kb:
+        return (f"MatMul: cannot multiply shapes {sa} and {sb}: the last dimension of the first "
+                f"({ka}) must equal the {'second-to-last' if len(sb) > 1 else 'only'} dimension of the second ({kb})")
+    return f"MatMul: batch dimensions of shapes {sa} and {sb} do not broadcast ({sa[:-2]} vs {sb[:-2]})"
+
+
+class MatMul(Function):
+    """a @ b, batched over leading dimensions like np.matmul: (..., T, K) @ (..., K, S) -> (..., T, S).
+
+    Backward: dL/da = g @ bᵀ, dL/db = aᵀ @ g (transposes on the last two axes).
+    When b is one (K, S) matrix shared by a batch, a's batch is folded into its rows,
+    so each product is one large matrix multiply instead of many small ones.
+    """
+    examples = [Example((3, 4), (4, 2)), Example((2, 3, 4), (4, 5)), Example((2, 3, 4), (2, 4, 5)),
+                Example((2, 1, 3, 4), (3, 4, 2)), Example((4,), (4, 3)), Example((3, 4), (4,)), Example((4,), (4,))]
+    reference = staticmethod(lambda a, b: np.einsum("...ij,...jk->...ik", a, b) if a.ndim > 1 and b.ndim > 1
+                             else np.tensordot(a, b, axes=([-1], [-2 if b.ndim > 1 else 0])))
+
+    def forward(self, a, b):
+        if a.ndim == 0 or b.ndim == 0 or a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
+            raise ValueError(_matmul_error(a, b))
+        if b.ndim == 2 and a.ndim > 2:
+            return (a.reshape(-1, a.shape[-1]) @ b).reshape(a.shape[:-1] + b.shape[-1:])
+        try:
+            return a @ b
+        except ValueError:
+            raise ValueError(_matmul_error(a, b)) from None
+
+    def backward(self, grad, a, b, out):
+        b_is_vector = b.ndim == 1
+        # A vector operand acts as a one-column (b) or one-row (a) matrix.
+        if b_is_vector:
+            b = b.reshape(-1, 1)
+            grad = grad.reshape(grad.shape + (1,))
+        if a.ndim == 1:
+            a = a.reshape(1, -1)
+            grad = grad.reshape(grad.shape[:-1] + (1, grad.shape[-1]))
+        shared_b = b.ndim == 2 and a.ndim > 2
+        grad_a = grad_b = None
+        if self.needs_grad[0]:
+            if shared_b:
+                grad_a = (grad.reshape(-1, grad.shape[-1]) @ b.T).reshape(a.shape)
+            else:
+                grad_a = grad @ b.swapaxes(-1, -2)
+        if self.needs_grad[1]:
+            if shared_b:
+                grad_b = a.reshape(-1, a.shape[-1]).T @ grad.reshape(-1, grad.shape[-1])
+            else:
+                grad_b = a.swapaxes(-1, -2) @ grad
+            if b_is_vector:
+                grad_b = grad_b.reshape(grad_b.shape[:-1])
+        return grad_a, grad_b
+
+
+def _parse_subscripts(subscripts, n_operands):
+    """Split 'ij,jk->ik' into (['ij', 'jk'], 'ik'); without '->', the output is the letters
+    used exactly once, in alphabetical order (NumPy's implicit mode)."""
+    subscripts = subscripts.replace(" ", "")
+    if "." in subscripts:
+        raise ValueError("Einsum: ellipsis ('...') is not supported; name every axis with a letter")
+    inputs, arrow, output = subscripts.partition("->")
+    inputs = inputs.split(",")
+    if len(inputs) != n_operands:
+        raise ValueError(f"Einsum: subscripts {subscripts!r} name {len(inputs)} operands but {n_operands} were given")
+    if not arrow:
+        letters = "".join(inputs)
+        output = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    return inputs, output
+
+
+class Einsum(Function):
+    """np.einsum(subscripts, *operands), ellipsis-free.
+
+    Backward for operand i: einsum of the gradient (output subscripts) with the other
+    operands, producing operand i's subscripts.  Two details: a letter only operand i
+    has (summed away in forward) comes back by multiplying with ones; a letter repeated
+    within operand i (a diagonal, as in 'ii->i') gets a fresh letter tied to the first
+    by an identity matrix, so the gradient lands on the diagonal only.
+    """
+    examples = [Example((3, 4), (4, 2), subscripts="ij,jk->ik"), Example((2, 3, 4), (2, 5, 4), subscripts="bik,bjk->bij"),
+                Example((3, 4), subscripts="ij->"), Example((3, 3), subscripts="ii->i"), Example((3, 4), (4,), subscripts="ij,j"),
+                Example((2, 3), (3, 4), (4, 2), subscripts="ab,bc,cd->ad"), Example((3,), (4,), subscripts="i,j->ij")]
+    reference = staticmethod(lambda *ops, subscripts: np.einsum(subscripts, *ops, optimize=True))
+
+    def forward(self, *operands, subscripts):
+        self.inputs_sub, self.output_sub = _parse_subscripts(subscripts, len(operands))
+        for sub, op in zip(self.inputs_sub, operands):
+            if len(sub) != np.ndim(op):
+                raise ValueError(f"Einsum: subscripts {sub!r} name {len(sub)} axes but the operand has shape {np.shape(op)}")
+        # With more than two operands the contraction order matters a lot; NumPy's optimizer picks it.
+        return np.einsum(f"{','.join(self.inputs_sub)}->{self.output_sub}", *operands, optimize=len(operands) > 2)
+
+    def backward(self, grad, *operands_and_out):
+        operands = operands_and_out[:-1]
+        sizes = {c: n for sub, op in zip(self.inputs_sub, operands) for c, n in zip(sub, op.shape)}
+        free = iter(c for c in string.ascii_letters if c not in sizes)
+        grads = []
+        for i, target in enumerate(self.inputs_sub):
+            if not self.needs_grad[i]:
+                grads.append(None)
+                continue
+            subs = [self.output_sub] + [s for j, s in enumerate(self.inputs_sub) if j != i]
+            arrays = [grad] + [op for j, op in enumerate(operands) if j != i]
+            result, seen = "", set()
+            for c in target:
+                if c in seen:  # repeated letter: a diagonal
+                    fresh = next(free)
+                    subs.append(c + fresh)
+                    arrays.append(np.eye(sizes[c], dtype=grad.dtype))
+                    result += fresh
+                else:
+                    seen.add(c)
+                    result += c
+                    if not any(c in s for s in subs):  # summed away in forward
+                        subs.append(c)
+                        arrays.append(np.ones(sizes[c], dtype=grad.dtype))
+            grads.append(np.einsum(f"{','.join(subs)}->{result}", *arrays, optimize=len(arrays) > 2))
+        return tuple(grads)
+
+
+class CosineSimilarity(Function):
+    """a·b / (max(|a|, eps) max(|b|, eps)) along axis (PyTorch's definition: each norm clamped).
+
+    Backward, with na, nb the clamped norms and cos = out:
+      dcos/da = b / (na nb) - cos a / na²   (the second term only where |a| > eps),
+    so at a zero vector the gradient is b / (eps nb): finite.
+    """
+    examples = [Example((3, 4), (3, 4)), Example((2, 3, 4), (4,), axis=-1), Example((4, 3), (4, 3), axis=0)]
+    reference = staticmethod(lambda a, b, axis=-1, eps=1e-8: np.sum(a * b, axis=axis) / (
+        np.linalg.norm(a, axis=axis) * np.linalg.norm(b, axis=axis)))
+
+    def forward(self, a, b, axis=-1, eps=1e-8):
+        self.axis, self.eps = axis, eps
+        na = np.maximum(np.sqrt(np.sum(a * a, axis=axis)), eps)
+        nb = np.maximum(np.sqrt(np.sum(b * b, axis=axis)), eps)
+        out = np.sum(a * b, axis=axis) / (na * nb)
+        self.kshape = _keepdims_shape(out.shape[:0] + np.broadcast_shapes(a.shape, b.shape), axis)
+        return out
+
+    def backward(self, grad, a, b, out):
+        axis, eps = self.axis, self.eps
+        na = np.maximum(np.sqrt((a * a).sum(axis=axis, keepdims=True)), eps)
+        nb = np.maximum(np.sqrt((b * b).sum(axis=axis, keepdims=True)), eps)
+        cos = out.reshape(self.kshape)
+        g = grad.reshape(self.kshape)
+        grad_a = grad_b = None
+        if self.needs_grad[0]:
+            grad_a = g * (b / (na * nb) - cos * a / (na * na) * (na > eps))
+        if self.needs_grad[1]:
+            grad_b = g * (a / (na * nb) - cos * b / (nb * nb) * (nb > eps))
+        return grad_a, grad_b

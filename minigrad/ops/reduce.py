@@ -1,0 +1,148 @@
+"""Reductions along axes, and the fused, numerically stable softmax family."""
+import numpy as np
+
+from minigrad.function import Example, Function
+
+_AXES = [Example((3, 4)), Example((3, 4), axis=0), Example((2, 3, 4), axis=(0, 2)),
+         Example((2, 3, 4), axis=-1, keepdims=True)]
+
+
+def _keepdims_shape(shape, axis):
+    """The shape a reduction over `axis` has with keepdims=True: its gradient's shape before broadcasting."""
+    if axis is None:
+        return (1,) * len(shape)
+    axes = {a % len(shape) for a in ((axis,) if isinstance(axis, int) else axis)}
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+class Sum(Function):
+    """x summed over `axis` (None: all).  d/dx = 1: the gradient is broadcast back."""
+    examples = _AXES
+    reference = staticmethod(lambda x, axis=None, keepdims=False: np.add.reduce(x, axis=axis, keepdims=keepdims))
+
+    def forward(self, x, axis=None, keepdims=False):
+        self.kshape = _keepdims_shape(x.shape, axis)
+        return np.sum(x, axis=axis, keepdims=keepdims)
+
+    def backward(self, grad, x, out):
+        return np.broadcast_to(grad.reshape(self.kshape), x.shape)
+
+
+class Mean(Function):
+    """Mean over `axis`.  d/dx = 1/N, N the number of elements averaged."""
+    examples = _AXES
+    reference = staticmethod(lambda x, axis=None, keepdims=False: np.sum(x, axis=axis, keepdims=keepdims)
+                             * (np.size(np.sum(x, axis=axis, keepdims=keepdims)) / x.size))
+
+    def forward(self, x, axis=None, keepdims=False):
+        self.kshape = _keepdims_shape(x.shape, axis)
+        out = np.mean(x, axis=axis, keepdims=keepdims)
+        self.scale = out.size / x.size
+        return out
+
+    def backward(self, grad, x, out):
+        return np.broadcast_to(grad.reshape(self.kshape) * self.scale, x.shape)
+
+
+class Var(Function):
+    """Variance over `axis`, divided by N - ddof.  d/dx = 2 (x - mean) / (N - ddof)."""
+    examples = _AXES + [Example((3, 5), axis=1, ddof=1)]
+    reference = staticmethod(lambda x, axis=None, keepdims=False, ddof=0: np.sum(
+        (x - np.mean(x, axis=axis, keepdims=True)) ** 2, axis=axis, keepdims=keepdims)
+        / (x.size / np.size(np.mean(x, axis=axis)) - ddof))
+
+    def forward(self, x, axis=None, keepdims=False, ddof=0):
+        self.axis, self.kshape = axis, _keepdims_shape(x.shape, axis)
+        out = np.var(x, axis=axis, keepdims=keepdims, ddof=ddof)
+        self.scale = 2.0 / (x.size / out.size - ddof)
+        return out
+
+    def backward(self, grad, x, out):
+        centred = x - x.mean(axis=self.axis, keepdims=True)
+        return grad.reshape(self.kshape) * centred * self.scale
+
+
+class _Extremum(Function):
+    """Shared rule of max/min: the gradient goes to the extreme element; ties share it evenly
+    (as torch.amax), so the gradient of a constant row is 1/n each."""
+    examples = _AXES
+
+    def forward(self, x, axis=None, keepdims=False):
+        self.kshape = _keepdims_shape(x.shape, axis)
+        out = self.reduce(x, axis=axis, keepdims=keepdims)
+        hit = x == out.reshape(self.kshape)
+        self.share = (hit / hit.sum(axis=axis, keepdims=True)).astype(x.dtype)
+        return out
+
+    def backward(self, grad, x, out):
+        return grad.reshape(self.kshape) * self.share
+
+
+class Max(_Extremum):
+    """Largest element over `axis`.  d/dx = 1 at the maximum (shared evenly among ties), else 0."""
+    reduce = staticmethod(np.max)
+    reference = staticmethod(lambda x, axis=None, keepdims=False: -np.min(-x, axis=axis, keepdims=keepdims))
+
+
+class Min(_Extremum):
+    """Smallest element over `axis`.  d/dx = 1 at the minimum (shared evenly among ties), else 0."""
+    reduce = staticmethod(np.min)
+    reference = staticmethod(lambda x, axis=None, keepdims=False: -np.max(-x, axis=axis, keepdims=keepdims))
+
+
+def _stable_shift(x, axis):
+    """x minus its max along axis, so exp() cannot overflow.  Rows that are all -inf
+    are shifted by 0 instead (giving exp = 0, not NaN from -inf - -inf)."""
+    m = np.max(x, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0).astype(x.dtype, copy=False)
+    return x - m, m
+
+
+class Softmax(Function):
+    """exp(x) / sum(exp(x)) along axis.
+
+    Backward: with s = out, dL/dx = s * (g - sum(g * s)), the Jacobian diag(s) - s sᵀ applied to g.
+    """
+    examples = [Example((3, 4)), Example((2, 3, 4), axis=1), Example((5,), axis=0)]
+    reference = staticmethod(lambda x, axis=-1: np.exp(x) / np.sum(np.exp(x), axis=axis, keepdims=True))
+
+    def forward(self, x, axis=-1):
+        self.axis = axis
+        shifted, _ = _stable_shift(x, axis)
+        e = np.exp(shifted)
+        e /= np.sum(e, axis=axis, keepdims=True)
+        return e
+
+    def backward(self, grad, x, out):
+        g = grad * out
+        g -= out * g.sum(axis=self.axis, keepdims=True)
+        return g
+
+
+class LogSoftmax(Function):
+    """x - logsumexp(x) along axis.  Backward: g - softmax(x) * sum(g)."""
+    examples = [Example((3, 4)), Example((2, 3, 4), axis=0)]
+    reference = staticmethod(lambda x, axis=-1: np.log(np.exp(x) / np.sum(np.exp(x), axis=axis, keepdims=True)))
+
+    def forward(self, x, axis=-1):
+        self.axis = axis
+        shifted, _ = _stable_shift(x, axis)
+        return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+
+    def backward(self, grad, x, out):
+        return grad - np.exp(out) * grad.sum(axis=self.axis, keepdims=True)
+
+
+class LogSumExp(Function):
+    """log(sum(exp(x))) along axis, computed without overflow.  d/dx = exp(x - out) = softmax(x)."""
+    examples = [Example((3, 4)), Example((2, 3, 4), axis=(0, 2)), Example((3, 4), axis=0, keepdims=True)]
+    reference = staticmethod(lambda x, axis=-1, keepdims=False: np.log(np.sum(np.exp(x), axis=axis, keepdims=keepdims)))
+
+    def forward(self, x, axis=-1, keepdims=False):
+        self.kshape = _keepdims_shape(x.shape, axis)
+        shifted, m = _stable_shift(x, axis)
+        out = np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True)) + m
+        return out if keepdims else np.squeeze(out, axis=axis)
+
+    def backward(self, grad, x, out):
+        return grad.reshape(self.kshape) * np.exp(x - out.reshape(self.kshape))

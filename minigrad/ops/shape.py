@@ -1,0 +1,132 @@
+"""Ops that move elements around without arithmetic: reshape, transpose, indexing,
+joining and broadcasting.  Each backward moves the gradient back the same way."""
+import numpy as np
+
+from minigrad.function import Example, Function
+from minigrad.tensor import Tensor
+
+
+class Reshape(Function):
+    """x with a new shape (same elements, C order).  Backward: reshape the gradient back."""
+    examples = [Example((3, 4), shape=(2, 6)), Example((2, 3, 4), shape=(-1, 4)), Example((6,), shape=(1, 2, 3))]
+    reference = staticmethod(lambda x, shape: np.array(x.ravel()).reshape(shape))
+
+    def forward(self, x, shape):
+        return np.reshape(x, shape)
+
+    def backward(self, grad, x, out):
+        return grad.reshape(x.shape)
+
+
+class Transpose(Function):
+    """x with its axes permuted (None: reversed).  Backward: the inverse permutation."""
+    examples = [Example((3, 4), axes=None), Example((2, 3, 4), axes=(1, 2, 0)), Example((2, 3, 4), axes=(0, 2, 1))]
+    reference = staticmethod(lambda x, axes: np.einsum(
+        "abc->" + "".join("abc"[i] for i in axes), x) if axes else np.array(x.T))
+
+    def forward(self, x, axes=None):
+        self.axes = axes
+        return np.transpose(x, axes)
+
+    def backward(self, grad, x, out):
+        if self.axes is None:
+            return grad.transpose()
+        return grad.transpose(tuple(int(i) for i in np.argsort(self.axes)))
+
+
+def _plain_index(index):
+    """Turn Tensors inside an index into arrays (indices carry no gradient)."""
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, tuple):
+        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+    return index
+
+
+def _is_basic(index):
+    """True for ints, slices, None and Ellipsis only: such an index never picks an element twice."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(isinstance(i, (int, slice, type(None), type(Ellipsis))) for i in parts)
+
+
+class GetItem(Function):
+    """x[index]: basic slicing or integer/boolean arrays.  Backward: scatter-add the gradient
+    into zeros of x's shape (added, not assigned, so an element picked twice gets both)."""
+    examples = [Example((4, 5), index=(slice(1, 3), 2)), Example((4, 5), index=np.array([0, 2, 2, 3])),
+                Example((3, 4), index=np.arange(12).reshape(3, 4) % 2 == 0),
+                Example((2, 3, 4), index=(Ellipsis, None, slice(None, None, -2)))]
+    reference = staticmethod(lambda x, index: np.take(x.ravel(), np.arange(x.size).reshape(x.shape)[index]))
+
+    def forward(self, x, index):
+        self.index = _plain_index(index)
+        return x[self.index]
+
+    def backward(self, grad, x, out):
+        if isinstance(grad, Tensor):
+            return ScatterAdd.apply(grad, index=self.index, shape=x.shape)
+        return _scatter_add(grad, self.index, x.shape)
+
+
+def _scatter_add(values, index, shape):
+    full = np.zeros(shape, dtype=values.dtype)
+    if _is_basic(index):
+        full[index] = values
+    else:
+        np.add.at(full, index, values)
+    return full
+
+
+class ScatterAdd(Function):
+    """zeros(shape) with x added at [index] (the backward of indexing).  Backward: grad[index]."""
+    examples = [Example((3,), index=np.array([0, 2, 0]), shape=(4,)), Example((2,), index=(slice(1, 3), 0), shape=(4, 2))]
+    reference = staticmethod(lambda x, index, shape: np.bincount(np.arange(np.prod(shape)).reshape(shape)[index].ravel(),
+                                                                 x.ravel(), int(np.prod(shape))).reshape(shape))
+
+    def forward(self, x, index, shape):
+        self.index = index
+        return _scatter_add(x, index, shape)
+
+    def backward(self, grad, x, out):
+        return grad[self.index]
+
+
+class Concatenate(Function):
+    """Inputs joined along an existing axis.  Backward: each input gets its slice of the gradient."""
+    examples = [Example((2, 3), (4, 3), axis=0), Example((2, 3), (2, 1), (2, 2), axis=-1)]
+    reference = staticmethod(lambda *xs, axis=0: np.block([list(xs)]) if axis in (-1, 1) else np.vstack(xs))
+
+    def forward(self, *xs, axis=0):
+        self.axis = axis % xs[0].ndim
+        self.ends = np.cumsum([x.shape[self.axis] for x in xs]).tolist()
+        return np.concatenate(xs, axis=axis)
+
+    def backward(self, grad, *xs_and_out):
+        lead = (slice(None),) * self.axis
+        starts = [0] + self.ends[:-1]
+        return tuple(grad[lead + (slice(a, b),)] for a, b in zip(starts, self.ends))
+
+
+class Stack(Function):
+    """Inputs of one shape joined along a new axis.  Backward: input i gets index i of the gradient."""
+    examples = [Example((2, 3), (2, 3), axis=0), Example((3,), (3,), (3,), axis=-1)]
+    reference = staticmethod(lambda *xs, axis=0: np.moveaxis(np.array(xs), 0, axis))
+
+    def forward(self, *xs, axis=0):
+        self.axis = axis % (xs[0].ndim + 1)
+        return np.stack(xs, axis=axis)
+
+    def backward(self, grad, *xs_and_out):
+        lead = (slice(None),) * self.axis
+        return tuple(grad[lead + (i,)] for i in range(len(xs_and_out) - 1))
+
+
+class BroadcastTo(Function):
+    """x repeated to `shape` by NumPy's broadcasting rules.  Backward: the engine sums the gradient back."""
+    examples = [Example((3, 1), shape=(2, 3, 4)), Example((4,), shape=(3, 4))]
+    reference = staticmethod(lambda x, shape: x + np.zeros(shape))
+
+    def forward(self, x, shape):
+        return np.broadcast_to(x, shape)
+
+    def backward(self, grad, x, out):
+        return grad

@@ -1,0 +1,298 @@
+"""The engine: graph order, accumulation, freeing, no_grad, higher order, errors."""
+import numpy as np
+import pytest
+
+import minigrad
+import minigrad.functional as F
+from minigrad import GradcheckError, Tensor, gradcheck, gradgradcheck, no_grad
+from minigrad.ops import Softmax
+
+
+def leaf(*shape, seed=0, dtype=np.float64):
+    return Tensor(np.random.default_rng(seed).standard_normal(shape).astype(dtype), requires_grad=True)
+
+
+def test_reused_tensor_and_diamond_accumulate():
+    x = leaf(3)
+    a = x * 2.0
+    y = (a * a + a.exp() + x).sum()  # x reaches y along four paths
+    y.backward()
+    expected = 8 * x.data + 2 * np.exp(2 * x.data) + 1
+    np.testing.assert_allclose(x.grad.data, expected)
+
+
+def test_grad_accumulates_across_backward_calls_on_leaves():
+    x = leaf(4)
+    (x * x).sum().backward()
+    (x * 3.0).sum().backward()
+    np.testing.assert_allclose(x.grad.data, 2 * x.data + 3)
+
+
+def test_leaf_grads_do_not_share_memory():
+    a, b = leaf(3), leaf(3, seed=1)
+    (a + b).sum().backward()
+    a.grad.data *= 0  # an in-place change (clipping, say) must not touch b.grad
+    np.testing.assert_array_equal(b.grad.data, np.ones(3))
+
+
+def test_long_chain_needs_no_recursion():
+    x = leaf(2)
+    y = x
+    for _ in range(100_000):
+        y = y * 1.0
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, np.ones(2))
+
+
+def test_graph_is_freed_and_second_backward_raises():
+    x = leaf(3)
+    y = (x.exp() * 2.0).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match="retain_graph=True"):
+        y.backward()
+
+
+def test_retain_graph_allows_second_backward():
+    x = leaf(3)
+    y = (x.exp() * 2.0).sum()
+    y.backward(retain_graph=True)
+    y.backward()
+    np.testing.assert_allclose(x.grad.data, 4 * np.exp(x.data))
+
+
+def test_backward_frees_saved_state():
+    x = leaf(3)
+    e = x.exp()
+    y = e.sum()
+    y.backward()
+    assert y.grad_fn.inputs is None and e.grad_fn.inputs is None
+
+
+def test_nonscalar_backward_needs_grad():
+    x = leaf(2, 3)
+    with pytest.raises(RuntimeError, match=r"shape \(2, 3\)"):
+        (x * 2.0).backward()
+    y = x * 2.0
+    with pytest.raises(ValueError, match="grad has shape"):
+        y.backward(np.ones(3))
+    y.backward(np.ones((2, 3)))
+    np.testing.assert_array_equal(x.grad.data, 2 * np.ones((2, 3)))
+
+
+def test_backward_without_graph_raises():
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        Tensor([1.0, 2.0]).sum().backward()
+
+
+def test_no_grad_context_and_decorator():
+    x = leaf(3)
+    with no_grad():
+        y = x * 2.0
+    assert y.grad_fn is None and not y.requires_grad
+
+    @no_grad()
+    def double(t):
+        return t * 2.0
+
+    assert double(x).grad_fn is None
+    assert (x * 2.0).grad_fn is not None  # switched back on afterwards
+    with no_grad():
+        with minigrad.enable_grad():
+            assert (x * 2.0).requires_grad
+
+
+def test_detach_cuts_the_graph():
+    x = leaf(3)
+    y = (x.detach() * x).sum()
+    y.backward()
+    np.testing.assert_allclose(x.grad.data, x.data)  # only the non-detached factor counts
+
+
+def test_retain_grad_on_interior_tensor():
+    x = leaf(3)
+    h = (x * 3.0).retain_grad()
+    (h * h).sum().backward()
+    np.testing.assert_allclose(h.grad.data, 2 * h.data)
+
+
+def test_hessian_vector_product_by_double_backward():
+    # f(x) = sum(x^3) -> grad 3x^2 -> Hessian diag(6x); Hv = 6 x v
+    x = leaf(4)
+    v = np.random.default_rng(1).standard_normal(4)
+    (g,) = [minigrad.grad((x ** 3).sum(), x, create_graph=True)]
+    hv = minigrad.grad((g * v).sum(), x)
+    np.testing.assert_allclose(hv.data, 6 * x.data * v)
+
+
+def test_grad_of_grad_of_softmax_cross_entropy_like_loss():
+    x = leaf(2, 5)
+
+    def loss(t):
+        return -(F.log_softmax(t, axis=-1)[:, 0]).sum()
+
+    assert gradgradcheck(loss, [x])
+
+
+def test_third_derivative():
+    x = leaf(3)
+    g1 = minigrad.grad((x ** 4).sum(), x, create_graph=True)
+    g2 = minigrad.grad(g1.sum(), x, create_graph=True)
+    g3 = minigrad.grad(g2.sum(), x)
+    np.testing.assert_allclose(g3.data, 24 * x.data)
+
+
+def test_gradcheck_catches_zeroed_and_sign_flipped_softmax(monkeypatch):
+    x = leaf(3, 4)
+    original = Softmax.backward
+    monkeypatch.setattr(Softmax, "backward", lambda self, grad, x, out: 0 * original(self, grad, x, out))
+    with pytest.raises(GradcheckError, match="input 0"):
+        gradcheck(F.softmax, [x])
+    monkeypatch.setattr(Softmax, "backward", lambda self, grad, x, out: -original(self, grad, x, out))
+    with pytest.raises(GradcheckError, match=r"analytic .* vs numeric"):
+        gradcheck(F.softmax, [x])
+    monkeypatch.setattr(Softmax, "backward", original)
+    assert gradcheck(F.softmax, [x])
+
+
+def test_gradgradcheck_catches_a_backward_that_is_not_differentiable(monkeypatch):
+    from minigrad.ops import Exp
+    # Using the saved array instead of the output handed in hides exp's own dependence on x.
+    monkeypatch.setattr(Exp, "backward", lambda self, grad, x, out: grad * np.exp(np.asarray(x)))
+    x = leaf(3)
+    assert gradcheck(F.exp, [x])
+    with pytest.raises(GradcheckError, match="second order"):
+        gradgradcheck(lambda t: F.exp(t) * t, [x])
+
+
+def test_float32_survives_python_scalars_and_whole_chains():
+    x = leaf(3, 4, dtype=np.float32)
+    y = (F.softmax(x * 2.5 + 1, axis=-1) / 3 - 0.5) ** 2
+    assert y.dtype == np.float32
+    y.sum().backward()
+    assert x.grad.dtype == np.float32
+
+
+def test_requires_grad_on_integers_is_a_type_error():
+    with pytest.raises(TypeError, match="int64"):
+        Tensor(np.arange(3), requires_grad=True)
+    assert Tensor(np.arange(3)).dtype == np.int64
+
+
+def test_tensor_attributes_and_protocols():
+    x = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    assert x.shape == (2, 3) and x.ndim == 2 and x.size == 6 and x.dtype == np.float64
+    assert x.is_leaf and x.grad_fn is None
+    y = x.T * 2
+    assert not y.is_leaf and type(y.grad_fn).__name__ == "Mul"
+    assert y.T.shape == (2, 3)
+    np.testing.assert_array_equal(np.asarray(x), x.data)
+    assert "grad_fn=Mul" in repr(y) and "requires_grad=True" in repr(x)
+    assert Tensor(3.5).item() == 3.5
+    assert isinstance(x > 2, Tensor) and not (x > 2).requires_grad
+    assert (x > 2).data.tolist() == [[False, False, False], [True, True, True]]
+
+
+def test_reflected_operators_with_scalars_and_arrays():
+    x = leaf(3)
+    a = np.array([1.0, 2.0, 3.0])
+    y = (2.0 - x) + (a * x) + (1.0 / (x * x + 1.0)) + a @ x + 2.0 ** x
+    assert isinstance(y, Tensor)
+    assert gradcheck(lambda t: (2.0 - t) + (a * t) + (1.0 / (t * t + 1.0)) + a @ t + 2.0 ** t, [x])
+
+
+def test_indexing_scatter_adds_repeated_indices():
+    x = leaf(4)
+    x[np.array([0, 0, 2])].sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [2.0, 0.0, 1.0, 0.0])
+    y = leaf(3, 4)
+    y[y.data > 0].sum().backward()
+    np.testing.assert_array_equal(y.grad.data, (y.data > 0).astype(float))
+
+
+def test_max_ties_share_the_gradient_evenly():
+    x = Tensor([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]], requires_grad=True)
+    x.max(axis=1).sum().backward()
+    np.testing.assert_allclose(x.grad.data, [[0, 0.5, 0.5], [1 / 3, 1 / 3, 1 / 3]])
+    z = Tensor([1.0, 1.0], requires_grad=True)
+    F.maximum(z, Tensor([1.0, 0.0])).sum().backward()
+    np.testing.assert_allclose(z.grad.data, [0.5, 1.0])
+
+
+def test_relu_and_abs_subgradient_at_zero_is_zero():
+    x = Tensor([0.0, 1.0, -1.0], requires_grad=True)
+    (F.relu(x) + F.abs(x)).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [0.0, 2.0, -1.0])
+
+
+def test_softmax_and_friends_are_stable_for_huge_logits():
+    x = Tensor([[1000.0, 0.0, -1000.0], [-np.inf, 0.0, 0.0]], requires_grad=True)
+    s = F.softmax(x)
+    np.testing.assert_allclose(s.data, [[1, 0, 0], [0, 0.5, 0.5]])
+    np.testing.assert_allclose(F.logsumexp(x).data, [1000.0, np.log(2)])
+    ls = F.log_softmax(x)
+    assert np.isfinite(ls.data[0, :2]).all()
+    (s * np.arange(6.0).reshape(2, 3)).sum().backward()
+    assert np.isfinite(x.grad.data).all()
+    assert np.isfinite(F.sigmoid(Tensor([-1000.0, 1000.0])).data).all()
+
+
+def test_cosine_similarity_of_zero_vector_is_zero_with_finite_gradient():
+    a = Tensor(np.zeros(3), requires_grad=True)
+    b = Tensor([1.0, 2.0, 2.0], requires_grad=True)
+    c = F.cosine_similarity(a, b, axis=0)
+    assert c.item() == 0.0
+    c.backward()
+    # Clamped norm: dcos/da = b / (eps |b|)
+    np.testing.assert_allclose(a.grad.data, b.data / (1e-8 * 3.0))
+    np.testing.assert_array_equal(b.grad.data, 0.0)
+
+
+def test_cosine_eps_matches_pytorch_definition_by_hand():
+    a, b = np.array([3.0, 4.0]), np.array([1e-9, 0.0])
+    expected = (a @ b) / (5.0 * 1e-8)  # |b| = 1e-9 is clamped to eps = 1e-8
+    np.testing.assert_allclose(F.cosine_similarity(Tensor(a), Tensor(b), axis=0).item(), expected)
+
+
+def test_einsum_matches_matmul_forms():
+    q, k = leaf(2, 3, 4), leaf(2, 5, 4, seed=1)
+    a = F.einsum("bik,bjk->bij", q, k)
+    b = q @ k.swapaxes(-1, -2)
+    np.testing.assert_allclose(a.data, b.data)
+    assert gradcheck(lambda x, y: F.einsum("bik,bjk->bij", x, y), [q, k])
+    with pytest.raises(ValueError, match="ellipsis"):
+        F.einsum("...ij->...ji", q)
+
+
+def test_matmul_batch_folding_equals_plain_batched_products():
+    x, w = leaf(3, 4, 5), leaf(5, 2, seed=1)
+    (x @ w * np.arange(24.0).reshape(3, 4, 2)).sum().backward()
+    g = np.arange(24.0).reshape(3, 4, 2)
+    np.testing.assert_allclose(x.grad.data, np.einsum("btj,kj->btk", g, w.data))
+    np.testing.assert_allclose(w.grad.data, np.einsum("btk,btj->kj", x.data, g))
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: Tensor(np.ones((4, 2))) @ Tensor(np.ones((4, 2))),
+     r"MatMul: cannot multiply shapes \(4, 2\) and \(4, 2\): the last dimension of the first \(2\) must equal "
+     r"the second-to-last dimension of the second \(4\)"),
+    (lambda: Tensor(np.ones((2, 3, 4))) @ Tensor(np.ones((5, 4, 2))), r"MatMul: batch dimensions .*\(2,\) vs \(5,\)"),
+    (lambda: Tensor(np.ones((4, 2))) + Tensor(np.ones(3)), r"Add: .*shape \(4, 2\) float64, shape \(3,\) float64"),
+    (lambda: Tensor(np.ones(6)).reshape(4, 2), r"Reshape: .*size 6 into shape \(4, ?2\)"),
+    (lambda: Tensor(np.ones((2, 3))).sum(axis=2), r"Sum: .*axis 2"),
+    (lambda: Tensor(np.ones((2, 3)))[5], r"GetItem: .*index 5 .*shape \(2, 3\)"),
+    (lambda: F.einsum("ij,jk->ik", Tensor(np.ones((2, 3))), Tensor(np.ones((4, 5)))), r"Einsum: .*shape \(2, 3\)"),
+    (lambda: F.einsum("ijk->i", Tensor(np.ones((2, 3)))), r"Einsum: subscripts 'ijk' name 3 axes but the operand has shape \(2, 3\)"),
+    (lambda: F.masked_fill(Tensor(np.ones(3)), np.array([1, 0, 1]), 0.0), r"masked_fill: mask must be boolean"),
+    (lambda: F.cosine_similarity(Tensor(np.ones((2, 3))), Tensor(np.ones((2, 4)))), r"CosineSimilarity: .*\(2, 3\).*\(2, 4\)"),
+])
+def test_bad_input_names_the_op_and_shapes(make, message):
+    with pytest.raises((ValueError, IndexError, TypeError), match=message):
+        make()
+
+
+def test_numpy_functions_on_tensors_record_or_refuse():
+    x = leaf(3)
+    y = np.exp(x) * np.sin(1.0)
+    assert isinstance(y, Tensor) and y.requires_grad
+    with pytest.raises(TypeError, match="np.sin"):
+        np.sin(x)
