@@ -1,0 +1,142 @@
+"""Attention as functions: masks, scaled dot-product attention, parameter-free self-attention.
+
+Mask convention, the same everywhere in this package: a boolean array that broadcasts
+to the attention weights' shape (..., T, S), where **True means "query t may attend to
+key s"** (as PyTorch's `scaled_dot_product_attention`).  Keys a query may not attend to
+get weight exactly 0 and gradient exactly 0; a query that may attend to nothing gets
+all-zero weights, a zero output and zero gradients (never NaN).
+
+Every function here is a composition of minigrad ops, so it is differentiable to any order.
+"""
+import math
+
+import numpy as np
+
+import minigrad.functional as F
+from minigrad import Tensor
+
+
+def causal_mask(T, S=None):
+    """(T, S) mask that lets query t see keys 0..t only (no peeking at the future).
+
+    True on and below the diagonal, aligned at the top-left corner as in PyTorch's
+    `is_causal`; S defaults to T.
+    """
+    return np.tri(T, T if S is None else S, dtype=bool)  # (T, S)
+
+
+def padding_mask(lengths, S):
+    """(B, 1, S) mask that lets every query of sequence b see its first lengths[b] keys only.
+
+    The middle axis broadcasts over the queries, so it fits single-head weights (B, T, S)
+    as is; `MultiHeadAttention` adds the head axis to any 3-D mask itself.
+    """
+    lengths = np.asarray(lengths)
+    if lengths.ndim != 1 or lengths.dtype.kind not in "iu":
+        raise ValueError(f"padding_mask: lengths must be a 1-D array of integers (one per sequence), "
+                         f"got shape {lengths.shape} and dtype {lengths.dtype}")
+    if np.any(lengths < 0) or np.any(lengths > S):
+        raise ValueError(f"padding_mask: lengths must lie in 0..S={S}, got {lengths.tolist()}")
+    return (np.arange(S) < lengths[:, None])[:, None, :]  # (B, 1, S)
+
+
+def scaled_dot_product_attention(q, k, v, mask=None, is_causal=False, scale=None, dropout_p=0.0, rng=None):
+    """softmax(q kᵀ · scale) v, returning (out, weights).
+
+    q (..., T, Dh), k (..., S, Dh), v (..., S, Dv)  ->  out (..., T, Dv), weights (..., T, S).
+    mask: boolean, broadcastable to (..., T, S), True = may attend.  is_causal: also apply
+    `causal_mask(T, S)` (combined with `mask` by "and").  scale: default 1 / sqrt(Dh).
+    dropout_p: zero each weight with this probability (and scale the rest by 1 / (1 - p))
+    before multiplying with v, drawing from `rng` (a np.random.Generator); the returned
+    weights are the ones before dropout, whose rows sum to 1.
+    """
+    q, k, v = F.as_tensor(q), F.as_tensor(k), F.as_tensor(v)
+    _check_qkv("scaled_dot_product_attention", q, k, v)
+    T, S = q.shape[-2], k.shape[-2]
+    allowed = _allowed(mask, is_causal, T, S, q.shape[:-2], k.shape[:-2], "scaled_dot_product_attention")
+    if scale is None:
+        scale = 1.0 / math.sqrt(q.shape[-1])
+    if scale != 1.0:
+        q = q * float(scale)                               # on q, not on the scores: T·Dh < T·S multiplies
+    scores = q @ k.swapaxes(-1, -2)                        # (..., T, S)
+    weights = _masked_softmax(scores, allowed)             # (..., T, S)
+    if dropout_p:
+        out = _dropout(weights, dropout_p, rng) @ v        # (..., T, Dv)
+    else:
+        out = weights @ v                                  # (..., T, Dv)
+    return out, weights
+
+
+def self_attention(V, scale=None):
+    """The lecture notes' parameter-free self-attention: softmax(V Vᵀ) V, returning (out, weights).
+
+    V (..., T, D)  ->  out (..., T, D), weights (..., T, T); row t of the weights says how
+    much token t takes from every token.  scale, when given, multiplies the scores
+    (the notes use none).
+    """
+    return scaled_dot_product_attention(V, V, V, scale=1.0 if scale is None else scale)
+
+
+# ---- the pieces ------------------------------------------------------------------
+
+def _check_qkv(name, q, k, v):
+    """Clear errors for the shape mistakes attention code makes most."""
+    for label, x in (("q", q), ("k", k), ("v", v)):
+        if x.ndim < 2:
+            raise ValueError(f"{name}: {label} must have at least 2 dimensions (..., length, width), got shape {x.shape}")
+    if q.shape[-1] != k.shape[-1]:
+        raise ValueError(f"{name}: queries and keys must have the same width Dh to be compared by dot product, "
+                         f"got q {q.shape} (Dh={q.shape[-1]}) and k {k.shape} (Dh={k.shape[-1]})")
+    if k.shape[-2] != v.shape[-2]:
+        raise ValueError(f"{name}: keys and values must come in pairs (same length S), "
+                         f"got k {k.shape} (S={k.shape[-2]}) and v {v.shape} (S={v.shape[-2]})")
+    try:
+        np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+    except ValueError:
+        raise ValueError(f"{name}: the batch dimensions of q {q.shape}, k {k.shape} and v {v.shape} "
+                         f"do not broadcast") from None
+
+
+def _allowed(mask, is_causal, T, S, q_batch, k_batch, name):
+    """The boolean "may attend" array (or None for no masking), checked against the weights' shape."""
+    if mask is not None:
+        mask = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
+        if mask.dtype != bool:
+            raise TypeError(f"{name}: mask must be boolean (True = may attend), got dtype {mask.dtype}")
+        weights_shape = np.broadcast_shapes(q_batch, k_batch) + (T, S)
+        try:
+            fits = np.broadcast_shapes(mask.shape, weights_shape) == weights_shape
+        except ValueError:
+            fits = False
+        if not fits:
+            raise ValueError(f"{name}: mask of shape {mask.shape} does not broadcast to the attention "
+                             f"weights' shape {weights_shape} (..., T, S)")
+    if is_causal:
+        mask = causal_mask(T, S) if mask is None else mask & causal_mask(T, S)
+    return mask
+
+
+def _masked_softmax(scores, allowed):
+    """softmax over the last axis, counting only the scores where `allowed` is True.
+
+    Blocked scores become the most negative finite number rather than -inf: exp of it
+    minus the row's max is exactly 0, and a row with nothing allowed stays finite
+    (uniform) instead of 0/0 = NaN; such rows are then set to 0 outright.
+    """
+    if allowed is None:
+        return F.softmax(scores, axis=-1)
+    scores = F.masked_fill(scores, ~allowed, float(np.finfo(scores.dtype).min))
+    weights = F.softmax(scores, axis=-1)
+    attends_somewhere = allowed.any(axis=-1, keepdims=True)  # (..., T, 1)
+    if not attends_somewhere.all():
+        weights = F.masked_fill(weights, ~attends_somewhere, 0.0)
+    return weights
+
+
+def _dropout(weights, p, rng):
+    """weights · keep / (1 - p), keep ~ Bernoulli(1 - p): the expected value is unchanged."""
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"scaled_dot_product_attention: dropout_p must lie in [0, 1), got {p}")
+    rng = np.random.default_rng() if rng is None else rng
+    keep = rng.random(weights.shape) >= p
+    return weights * (keep * (1.0 / (1.0 - p))).astype(weights.dtype)
