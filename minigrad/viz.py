@@ -1,0 +1,110 @@
+"""Draw a computation graph with matplotlib alone (imported lazily: the core needs NumPy only).
+
+    from minigrad.viz import draw_graph
+    loss = ...                         # a Tensor built from tensors with requires_grad=True
+    draw_graph(loss, "graph.png", names={"V": V})   # before loss.backward(), which frees the graph
+
+Op nodes are labelled with the op's class name and output shape; leaves (tensors that
+require a gradient and were not computed) are drawn in another colour; constants (inputs
+that need no gradient) in grey.  Nodes are placed in columns by depth: leaves on the left,
+the output on the right, every node one column right of its deepest input.
+"""
+from minigrad.tensor import Tensor
+
+_COLOURS = {"op": "#cfe2f3", "leaf": "#f9cb9c", "constant": "#eeeeee"}
+
+
+def graph_nodes(root):
+    """Every tensor that leads to `root`, inputs before outputs, and the edges (input, output).
+
+    Walks `grad_fn.inputs` with an explicit stack (no recursion), so long chains are fine.
+    """
+    if not isinstance(root, Tensor):
+        raise TypeError(f"draw_graph: expected a Tensor, got {type(root).__name__}")
+    order, edges, seen = [], [], set()
+    stack = [(root, False)]
+    while stack:
+        t, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(t)
+            continue
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        stack.append((t, True))
+        fn = t.grad_fn
+        if fn is None:
+            continue
+        if fn.inputs is None:
+            raise RuntimeError("draw_graph: the graph was freed by backward(); draw it before calling "
+                               "backward(), or call backward(retain_graph=True)")
+        for x in fn.inputs:
+            if isinstance(x, Tensor):
+                edges.append((x, t))
+                if id(x) not in seen:
+                    stack.append((x, False))
+    return order, edges
+
+
+def _kind(t):
+    if t.grad_fn is not None:
+        return "op"
+    return "leaf" if t.requires_grad else "constant"
+
+
+def draw_graph(tensor, path=None, names=None, ax=None):
+    """Draw the graph that computed `tensor`; save it to `path` (PNG, SVG, ...) if given.
+
+    names: optional {"label": tensor} to print a name on chosen nodes (e.g. the leaves).
+    Returns the matplotlib Figure.
+    """
+    from matplotlib.figure import Figure  # not pyplot: no window, no global state
+
+    order, edges = graph_nodes(tensor)
+    label_of = {id(t): name for name, t in (names or {}).items()}
+    inputs_of = {}
+    for x, out in edges:
+        inputs_of.setdefault(id(out), []).append(x)
+    depth = {}
+    for t in order:  # inputs come first, so their depths are known already
+        ins = inputs_of.get(id(t))
+        depth[id(t)] = 1 + max(depth[id(x)] for x in ins) if ins else 0
+    first_use = {}
+    for x, out in edges:
+        first_use[id(x)] = min(first_use.get(id(x), depth[id(out)]), depth[id(out)])
+    for t in order:  # a leaf sits just left of its first user, not far off in column 0
+        if t.grad_fn is None and t is not tensor:
+            depth[id(t)] = first_use[id(t)] - 1
+    columns = {}
+    for t in order:
+        columns.setdefault(depth[id(t)], []).append(t)
+    n_cols, n_rows = len(columns), max(len(c) for c in columns.values())
+    pos = {id(t): (d, (len(col) - 1) / 2 - i) for d, col in columns.items() for i, t in enumerate(col)}
+
+    if ax is None:
+        fig = Figure(figsize=(1.9 * n_cols + 1, 0.9 * n_rows + 1))
+        ax = fig.subplots()
+    else:
+        fig = ax.figure
+    boxes = {}
+    for t in order:
+        kind = _kind(t)
+        title = type(t.grad_fn).__name__ if kind == "op" else kind
+        if id(t) in label_of:
+            title = f"{label_of[id(t)]} ({title})"
+        boxes[id(t)] = ax.text(*pos[id(t)], f"{title}\n{tuple(t.shape)}", ha="center", va="center", fontsize=8,
+                               bbox=dict(boxstyle="round", facecolor=_COLOURS[kind], edgecolor="#444444"))
+    for x, out in edges:
+        # From the right edge of the input's box to the left edge of the output's box; an edge
+        # that skips columns is bent so it does not run through the boxes in between.
+        skip = depth[id(out)] - depth[id(x)] > 1
+        ax.annotate("", xy=(0, 0.5), xycoords=boxes[id(out)], xytext=(1, 0.5), textcoords=boxes[id(x)],
+                    annotation_clip=False,
+                    arrowprops=dict(arrowstyle="->", color="#666666",
+                                    connectionstyle="arc3,rad=-0.25" if skip else "arc3"))
+    ax.set_xlim(-0.7, n_cols - 0.3)
+    ax.set_ylim(-n_rows / 2 - 0.2, n_rows / 2 + 0.2)
+    ax.axis("off")
+    if path is not None:
+        fig.savefig(path, dpi=100, bbox_inches="tight")
+    return fig
