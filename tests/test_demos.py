@@ -1,0 +1,59 @@
+"""Every demo runs headless in quick mode, saves its figures, and meets its stated criteria.
+
+The expected values come from outside the demo: the lecture notes' printed numbers,
+NumPy formulas written here, finite differences, or the targets in the demo's brief.
+Where quick mode trains for fewer steps than the full run, the relaxed threshold is said
+next to the assertion; the full run (`python -m demos`) meets the full ones.
+"""
+import importlib
+
+import numpy as np
+import pytest
+
+import matplotlib  # in the "test" extra: the demos draw with it
+
+matplotlib.use("Agg")
+
+
+def run(name, tmp_path):
+    metrics = importlib.import_module(f"demos.{name}").main(out_dir=str(tmp_path), seed=0, quick=True)
+    pngs = sorted(p.name for p in tmp_path.glob("*.png"))
+    assert pngs and all(p.startswith(name[:2]) for p in pngs), pngs
+    return metrics
+
+
+def test_01_timeseries_reweighting(tmp_path):
+    m = run("01_timeseries_reweighting", tmp_path)
+    assert m["row_sum_error"] <= 1e-12
+    assert 0.15 < m["mse_raw"] < 0.35                       # noise sd 0.5: E[MSE] = 0.25
+    assert m["mse_sigma_3"] <= 0.25 * m["mse_raw"]
+    assert m["mse_sigma_0.5"] > m["mse_sigma_3"] and m["mse_sigma_30"] > m["mse_sigma_3"]
+
+
+def test_03_bank_of_the_river_reproduces_the_notes_and_its_gradient(tmp_path):
+    m = run("03_bank_of_the_river", tmp_path)
+    w_t_notes = [[0.2535, 0.2702, 0.2177, 0.2060], [0.2668, 0.3288, 0.1842, 0.1658],
+                 [0.2371, 0.2031, 0.2834, 0.2910], [0.2426, 0.1978, 0.3147, 0.3372]]
+    np.testing.assert_allclose(np.array(m["W"]).T, w_t_notes, atol=1.5e-4)  # V printed rounded to 4 places
+    np.testing.assert_allclose(m["of"], [0.2361, 0.1879], atol=1e-4)
+    np.testing.assert_allclose(m["river"], [0.1273, 0.3711], atol=1e-4)
+    assert m["cos_before"] == pytest.approx(0.1842, abs=2e-4)
+    assert m["cos_after"] == pytest.approx(0.9453, abs=1e-4)
+    assert m["forms_agree"] < 1e-12
+    assert 0.7 < m["fraction_cos_rises"] < 0.9              # "about 80%": measured, not the whole story
+
+    # The gradient printed from backward() against central differences of plain NumPy.
+    V0 = np.array([[0.2815, 0.0562], [0.5227, -0.2384], [-0.0499, 0.5263], [-0.0085, 0.7291]])
+
+    def cos_after(V):  # plain NumPy, independent of minigrad
+        S = V @ V.T
+        W = np.exp(S - S.max(axis=1, keepdims=True))
+        Y = W / W.sum(axis=1, keepdims=True) @ V
+        return Y[0] @ Y[3] / np.linalg.norm(Y[0]) / np.linalg.norm(Y[3])
+
+    h, numeric = 1e-6, np.zeros_like(V0)
+    for idx in np.ndindex(V0.shape):
+        e = np.zeros_like(V0)
+        e[idx] = h
+        numeric[idx] = (cos_after(V0 + e) - cos_after(V0 - e)) / (2 * h)
+    np.testing.assert_allclose(m["grad_V"], numeric, atol=1e-8)
