@@ -13,7 +13,7 @@ import os
 
 import numpy as np
 
-from attention.reweighting import gaussian_weights, kernel_smooth
+from attention import gaussian_weights, kernel_smooth
 
 N, NOISE_SD = 100, 0.5
 SHOWN_SIGMAS = (1.0, 3.0, 10.0)

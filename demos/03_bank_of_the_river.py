@@ -16,7 +16,7 @@ import os
 import numpy as np
 
 import minigrad.functional as F
-from attention.functional import self_attention
+from attention import self_attention
 from attention.plot import plot_attention
 from minigrad import Tensor
 from minigrad.viz import draw_graph

@@ -57,3 +57,21 @@ def test_03_bank_of_the_river_reproduces_the_notes_and_its_gradient(tmp_path):
         e[idx] = h
         numeric[idx] = (cos_after(V0 + e) - cos_after(V0 - e)) / (2 * h)
     np.testing.assert_allclose(m["grad_V"], numeric, atol=1e-8)
+
+
+def test_02_nadaraya_watson_learns_the_best_width(tmp_path):
+    m = run("02_nadaraya_watson_learned_width", tmp_path)
+    x, y = np.array(m["x_train"]), np.array(m["y_train"])
+
+    def loo_loss(width):  # plain NumPy: predict each point from the others
+        w = np.exp(-(x[:, None] - x[None, :]) ** 2 / (2 * width ** 2))
+        np.fill_diagonal(w, 0.0)
+        return np.mean((w @ y / w.sum(axis=1) - y) ** 2)
+
+    grid = np.geomspace(0.05, 3, 2000)
+    best = grid[np.argmin([loo_loss(w) for w in grid])]
+    assert m["steps"] <= 300
+    assert abs(m["learned_width"] / best - 1) < 0.05
+    assert m["mse_learned"] < m["mse_fixed"] < m["mse_average"]
+    assert m["mse_learned"] < 0.15
+    assert m["runaway_width"] < 0.1 * m["learned_width"]     # without leave-one-out the width collapses
