@@ -54,8 +54,15 @@ class Function:
     @classmethod
     def apply(cls, *inputs, **params):
         """Run forward on the inputs' arrays; record the op if any input needs a gradient."""
+        arrays, needs = [], []
+        for x in inputs:  # a plain loop: this is the hottest path of the engine
+            if isinstance(x, Tensor):
+                arrays.append(x.data)
+                needs.append(x.requires_grad)
+            else:  # a constant: a number or an array
+                arrays.append(x)
+                needs.append(False)
         fn = object.__new__(cls)
-        arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
         try:
             out = fn.forward(*arrays, **params)
         except (ValueError, IndexError, TypeError) as err:
@@ -63,12 +70,9 @@ class Function:
             raise kind(f"{cls.__name__}: {err} (inputs: {_describe(arrays)})") from None
         if type(out) is not np.ndarray:
             out = np.asarray(out)
-        if _GradMode.enabled:
-            needs = [isinstance(x, Tensor) and x.requires_grad for x in inputs]
-            if True in needs:
-                fn.inputs = inputs
-                fn.needs_grad = needs
-                return Tensor._make(out, True, fn)
+        if _GradMode.enabled and True in needs:
+            fn.inputs, fn.arrays, fn.needs_grad = inputs, arrays, needs
+            return Tensor._make(out, True, fn)
         return Tensor._make(out)
 
     def forward(self, *arrays, **params):
@@ -76,11 +80,6 @@ class Function:
 
     def backward(self, grad, *inputs_and_out):
         raise NotImplementedError(f"{type(self).__name__}.backward")
-
-    def release(self):
-        """Drop what forward saved, once backward has used it (retain_graph=False)."""
-        self.__dict__.clear()
-        self.inputs = None
 
     def __repr__(self):
         return f"<{type(self).__name__}>"

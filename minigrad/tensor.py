@@ -247,67 +247,85 @@ def _sum_to_shape(grad, shape):
     return grad.sum(axis=axes, keepdims=True).reshape(shape)
 
 
-def _graph_order(root):
-    """Tensors that lead to `root`, every tensor after all of its inputs.
+def _count_users(root):
+    """For every tensor that leads to `root`: [how many recorded input slots it fills, None].
 
-    An explicit stack instead of recursion, so a 100 000-op chain is fine.
+    The None is where its gradient will be summed; it is complete once that many
+    gradients have arrived.  An explicit stack instead of recursion lets a
+    100 000-op chain work.
     """
-    order, seen = [], set()
-    stack = [(root, False)]
+    pending = {id(root): [0, None]}
+    stack = [root]
     while stack:
-        t, inputs_done = stack.pop()
-        if inputs_done:
-            order.append(t)
+        fn = stack.pop().grad_fn
+        if fn is None:
             continue
-        if id(t) in seen:
-            continue
-        seen.add(id(t))
-        stack.append((t, True))
-        fn = t.grad_fn
-        if fn is not None:
-            if fn.inputs is None:
-                raise RuntimeError(
-                    f"backward: the graph through {type(fn).__name__} was already freed by an earlier "
-                    "backward(); pass retain_graph=True to the first backward() to go through it twice")
-            for x in fn.inputs:
-                if isinstance(x, Tensor) and x.requires_grad and id(x) not in seen:
-                    stack.append((x, False))
-    return order
+        if fn.inputs is None:
+            raise RuntimeError(
+                f"backward: the graph through {type(fn).__name__} was already freed by an earlier "
+                "backward(); pass retain_graph=True to the first backward() to go through it twice")
+        for x, need in zip(fn.inputs, fn.needs_grad):
+            if need:
+                entry = pending.get(id(x))
+                if entry is None:
+                    pending[id(x)] = [1, None]
+                    stack.append(x)
+                else:
+                    entry[0] += 1
+    return pending
+
+
+_ONES = {}
+
+
+def _ones_like(t):
+    if t.ndim:
+        return np.ones(t.shape, t.dtype)
+    one = _ONES.get(t.dtype)
+    if one is None:  # cached per dtype; read-only, as a backward rule must never write into `grad`
+        one = _ONES[t.dtype] = np.ones((), t.dtype)
+        one.flags.writeable = False
+    return one
 
 
 def run_backward(root, grad=None, retain_graph=False, create_graph=False, accumulate=True, wanted=None):
     """Reverse-mode sweep from `root`.
 
-    accumulate: add into leaves' `.grad`.  wanted: tensors whose gradients to
-    return as a list (for `minigrad.grad`).  Interior gradients are dropped as soon
-    as they have been passed on, and each op's saved inputs are released unless
-    retain_graph, so memory falls as the sweep proceeds.
+    A tensor is processed once every op that used it has passed its gradient back
+    (counted by _count_users): then its gradient is complete, it is handed to its own
+    op's backward, and dropped.  accumulate: add into leaves' `.grad`.  wanted: tensors
+    whose gradients to return as a list (for `minigrad.grad`).  Each op's saved inputs
+    are released after use unless retain_graph, so memory falls as the sweep proceeds.
     """
     if not root.requires_grad:
         raise RuntimeError("backward: this tensor does not require grad and has no grad_fn "
                            "(was it computed under no_grad(), or from tensors without requires_grad=True?)")
     if grad is None:
-        if root.size != 1:
+        if root.data.size != 1:
             raise RuntimeError(f"backward: grad can be implicit only for a one-element output, but the "
                                f"output has shape {root.shape}; pass grad= of that shape (e.g. ones)")
-        grad = np.ones_like(root.data)
+        grad = _ones_like(root.data)
     else:
         grad = np.asarray(_data(grad), dtype=root.dtype)
         if grad.shape != root.shape:
             raise ValueError(f"backward: grad has shape {grad.shape} but the output has shape {root.shape}")
     if create_graph:
         grad = Tensor._make(grad)
-    wanted_ids = {id(t) for t in wanted} if wanted is not None else ()
+    pending = _count_users(root)
+    pending[id(root)][1] = grad
+    wanted_ids = {id(t) for t in wanted} if wanted is not None else None
     results = {}
-    grads = {id(root): grad}
+    ready = [root]
     with _SetGradMode(create_graph):
-        for t in reversed(_graph_order(root)):
-            g = grads.pop(id(t), None)
-            if g is None:
-                continue
-            if id(t) in wanted_ids:
-                results[id(t)] = g
+        while ready:
+            t = ready.pop()
+            g = pending.pop(id(t))[1]
             fn = t.grad_fn
+            if g is None:  # every user returned None: nothing flows here, but its inputs still wait on it
+                _pass_on_nothing(fn, pending, ready)
+                continue
+            if wanted_ids is not None and id(t) in wanted_ids:
+                results[id(t)] = g
             if fn is None or t.retains_grad:
                 if accumulate:
                     # A copy: the same array may be handed to several inputs (x + y), or be a read-only view.
@@ -315,28 +333,42 @@ def run_backward(root, grad=None, retain_graph=False, create_graph=False, accumu
                     t.grad = g_t if t.grad is None else t.grad + g_t
                 if fn is None:
                     continue
-            inputs = fn.inputs
             if create_graph:
-                in_grads = fn.backward(g, *inputs, t)
+                in_grads = fn.backward(g, *fn.inputs, t)
             else:
-                in_grads = fn.backward(g, *[_data(x) for x in inputs], t.data)
-            if not isinstance(in_grads, tuple):
+                in_grads = fn.backward(g, *fn.arrays, t.data)
+            if type(in_grads) is not tuple:
                 in_grads = (in_grads,)
-            for x, gx in zip(inputs, in_grads):
-                if gx is None or not (isinstance(x, Tensor) and x.requires_grad):
+            for x, array, need, gx in zip(fn.inputs, fn.arrays, fn.needs_grad, in_grads):
+                if not need:
                     continue
-                gx = _sum_to_shape(gx, x.shape)
-                if gx.shape != x.shape:
-                    raise RuntimeError(f"{type(fn).__name__}.backward returned a gradient of shape {gx.shape} "
-                                       f"for an input of shape {x.shape}")
-                if gx.dtype != x.dtype:
-                    gx = gx.astype(x.dtype)
-                key = id(x)
-                grads[key] = grads[key] + gx if key in grads else gx
+                entry = pending[id(x)]
+                if gx is not None:
+                    if gx.shape != array.shape:
+                        gx = _sum_to_shape(gx, array.shape)
+                        if gx.shape != array.shape:
+                            raise RuntimeError(f"{type(fn).__name__}.backward returned a gradient of shape "
+                                               f"{gx.shape} for an input of shape {array.shape}")
+                    if gx.dtype is not array.dtype and gx.dtype != array.dtype:
+                        gx = gx.astype(array.dtype)
+                    entry[1] = gx if entry[1] is None else entry[1] + gx
+                entry[0] -= 1
+                if entry[0] == 0:
+                    ready.append(x)
             if not retain_graph:
-                fn.release()
+                fn.inputs = fn.arrays = None  # free the saved inputs: upstream memory can go now
     if wanted is not None:
         return [results.get(id(t)) for t in wanted]
+
+
+def _pass_on_nothing(fn, pending, ready):
+    if fn is not None:
+        for x, need in zip(fn.inputs, fn.needs_grad):
+            if need:
+                entry = pending[id(x)]
+                entry[0] -= 1
+                if entry[0] == 0:
+                    ready.append(x)
 
 
 def grad(output, inputs, grad_output=None, retain_graph=None, create_graph=False, allow_unused=False):

@@ -15,6 +15,15 @@ def _keepdims_shape(shape, axis):
     return tuple(1 if i in axes else n for i, n in enumerate(shape))
 
 
+def _expand(grad, kshape, shape):
+    """A reduced gradient repeated over the reduced axes, back to `shape`."""
+    if isinstance(grad, np.ndarray):  # filling a new array is far quicker than np.broadcast_to on small arrays
+        full = np.empty(shape, grad.dtype)
+        full[...] = grad.reshape(kshape)
+        return full
+    return np.broadcast_to(grad.reshape(kshape), shape)  # a Tensor (create_graph): recorded as BroadcastTo
+
+
 class Sum(Function):
     """x summed over `axis` (None: all).  d/dx = 1: the gradient is broadcast back."""
     examples = _AXES
@@ -22,10 +31,10 @@ class Sum(Function):
 
     def forward(self, x, axis=None, keepdims=False):
         self.kshape = _keepdims_shape(x.shape, axis)
-        return np.sum(x, axis=axis, keepdims=keepdims)
+        return x.sum(axis=axis, keepdims=keepdims)
 
     def backward(self, grad, x, out):
-        return np.broadcast_to(grad.reshape(self.kshape), x.shape)
+        return _expand(grad, self.kshape, x.shape)
 
 
 class Mean(Function):
@@ -36,12 +45,12 @@ class Mean(Function):
 
     def forward(self, x, axis=None, keepdims=False):
         self.kshape = _keepdims_shape(x.shape, axis)
-        out = np.mean(x, axis=axis, keepdims=keepdims)
+        out = x.mean(axis=axis, keepdims=keepdims)
         self.scale = out.size / x.size
         return out
 
     def backward(self, grad, x, out):
-        return np.broadcast_to(grad.reshape(self.kshape) * self.scale, x.shape)
+        return _expand(grad * self.scale, self.kshape, x.shape)
 
 
 class Var(Function):
