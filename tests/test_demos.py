@@ -75,3 +75,13 @@ def test_02_nadaraya_watson_learns_the_best_width(tmp_path):
     assert m["mse_learned"] < m["mse_fixed"] < m["mse_average"]
     assert m["mse_learned"] < 0.15
     assert m["runaway_width"] < 0.1 * m["learned_width"]     # without leave-one-out the width collapses
+
+
+def test_05_scaling_keeps_score_variance_at_one_and_masks_block_exactly(tmp_path):
+    m = run("05_scaled_dot_product_and_masks", tmp_path)
+    assert m["n_samples"] >= 10_000
+    assert abs(m["var_raw_d64"] / 64 - 1) < 0.10            # Var(q·k) = d for unit-variance entries
+    assert abs(m["var_scaled_d64"] - 1) < 0.10
+    assert m["entropy_raw_d512"] < 0.5 < 2.0 < m["entropy_scaled_d512"]  # saturated vs spread (log 16 = 2.77)
+    assert m["max_padded_weight"] == 0.0 and m["max_future_weight"] == 0.0
+    assert m["padding_leak"] == 0.0
