@@ -96,7 +96,8 @@ class Tensor:
 
     def __repr__(self):
         body = np.array2string(self.data, precision=4, separator=", ", prefix="Tensor(")
-        extra = f", dtype={self.dtype}" if self.dtype != np.float64 else ""
+        extra = f", shape={self.shape}" if self.ndim > 1 else ""
+        extra += f", dtype={self.dtype}" if self.dtype != np.float64 else ""
         if self.grad_fn is not None:
             extra += f", grad_fn={type(self.grad_fn).__name__}"
         elif self.requires_grad:
