@@ -132,3 +132,94 @@ def transpose(x, axes=None):
 def as_tensor(x):
     """x itself if it is a Tensor, else a Tensor (no gradient) around it."""
     return x if isinstance(x, Tensor) else Tensor(x)
+
+
+# ---- neural-network functions: normalisation, activation, dropout, losses ----------------
+# Used by minigrad.nn; the fused ops live in minigrad/ops/nn.py.
+from minigrad import random as _random  # noqa: E402  (the default generator for dropout)
+
+
+def _shape(x):
+    return np.shape(_data(x))
+
+
+def layer_norm(x, weight=None, bias=None, eps=1e-5):
+    """Normalise x (..., D) over its last axis to mean 0, variance 1, then * weight (D,) + bias (D,)."""
+    d = _shape(x)[-1:]
+    for name, p in (("weight", weight), ("bias", bias)):
+        if p is not None and _shape(p) != d:
+            raise ValueError(f"layer_norm: {name} has shape {_shape(p)} but x has shape {_shape(x)}; "
+                             f"expected {name} of shape {d} (the size of x's last axis)")
+    return ops.LayerNorm.apply(x, weight, bias, eps=eps)
+
+
+def gelu(x):
+    """GELU, x Φ(x), in its tanh approximation 0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³))), as GPT-2
+    (the exact form needs erf, which NumPy lacks; the two differ by less than 1e-3)."""
+    return ops.Gelu.apply(x)
+
+
+def dropout(x, p=0.5, training=True, rng=None):
+    """Zero each element with probability p and scale the rest by 1 / (1 - p), so the expected
+    output is x.  Identity when not training.  rng: a np.random.Generator (default: minigrad's)."""
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"dropout: p is the probability of zeroing an element and must be in [0, 1), got {p}")
+    if not training or p == 0.0:
+        return as_tensor(x)
+    keep = _random.generator(rng, "dropout").random(_shape(x)) >= p  # True with probability 1 - p
+    return ops.Dropout.apply(x, mask=keep, p=p)
+
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _reduce(loss, reduction, count, where):
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return loss.sum()
+    if count == 0:
+        raise ValueError(f"{where}: reduction='mean' over no elements (every target ignored?) is undefined; "
+                         "use reduction='sum' for such a batch")
+    return loss.sum() / count
+
+
+def cross_entropy(logits, targets, ignore_index=None, reduction="mean"):
+    """-log softmax(logits)[target], computed stably through log-sum-exp.
+
+    logits (..., C) unnormalised scores; targets (...) integer class indices in [0, C).
+    Targets equal to ignore_index contribute nothing; reduction='mean' averages over
+    the others (as PyTorch), 'sum' adds, 'none' returns the per-row losses (...).
+    """
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"cross_entropy: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    shape = _shape(logits)
+    targets = np.asarray(_data(targets))
+    if len(shape) == 0:
+        raise ValueError("cross_entropy: logits must have at least one axis (the classes), got a scalar")
+    if targets.dtype.kind not in "iu":
+        raise TypeError(f"cross_entropy: targets must be integer class indices, got dtype {targets.dtype} "
+                        f"(shape {targets.shape})")
+    if targets.shape != shape[:-1]:
+        raise ValueError(f"cross_entropy: targets have shape {targets.shape} but logits have shape {shape}; "
+                         f"expected targets of shape {shape[:-1]} (one class index per row of logits)")
+    keep = np.ones(targets.shape, bool) if ignore_index is None else targets != ignore_index
+    bad = keep & ((targets < 0) | (targets >= shape[-1]))
+    if bad.any():
+        raise IndexError(f"cross_entropy: target {targets[bad].flat[0]} is out of range for {shape[-1]} classes "
+                         f"(logits shape {shape}); targets must be in [0, {shape[-1]})"
+                         + ("" if ignore_index is None else f" or equal ignore_index={ignore_index}"))
+    loss = ops.CrossEntropy.apply(logits, targets=targets, ignore_index=ignore_index)  # (...)
+    return _reduce(loss, reduction, int(keep.sum()), "cross_entropy")
+
+
+def mse_loss(pred, target, reduction="mean"):
+    """(pred - target)², averaged ('mean'), summed ('sum') or kept ('none').  Shapes must match:
+    broadcasting (say (B, 1) against (B,)) would silently compare every pair."""
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"mse_loss: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    if _shape(pred) != _shape(target):
+        raise ValueError(f"mse_loss: pred has shape {_shape(pred)} but target has shape {_shape(target)}; "
+                         "they must match exactly")
+    diff = as_tensor(pred) - target
+    return _reduce(diff * diff, reduction, diff.size, "mse_loss")

@@ -1,0 +1,133 @@
+"""Fused ops for neural networks: layer norm, GELU, dropout and cross-entropy.
+
+Each could be composed from smaller ops; fused, each is one graph node with a short
+analytic backward, and a stable forward.
+"""
+import math
+
+import numpy as np
+
+from minigrad.function import Example, Function
+from minigrad.ops.reduce import _stable_shift
+
+
+def _normalize(x, eps):
+    """(x - mean) / sqrt(var + eps) over the last axis, and 1 / sqrt(var + eps).
+
+    The variance is the mean of squared deviations (two passes), not E[x²] - E[x]²,
+    which cancels catastrophically when |mean| is much larger than the spread.
+    """
+    centred = x - x.mean(axis=-1, keepdims=True)
+    rstd = 1.0 / np.sqrt((centred * centred).mean(axis=-1, keepdims=True) + eps)  # (..., 1)
+    return centred * rstd, rstd
+
+
+def _layer_norm_reference(x, weight, bias, eps=1e-5):
+    out = (x - np.mean(x, axis=-1, keepdims=True)) / np.sqrt(np.var(x, axis=-1, keepdims=True) + eps)
+    return out * (1.0 if weight is None else weight) + (0.0 if bias is None else bias)
+
+
+class LayerNorm(Function):
+    """Normalise the last axis to mean 0, variance 1, then scale and shift:
+    x (..., D), weight (D,) or None, bias (D,) or None -> (..., D).
+
+    Backward, with x̂ the normalised x, r = 1/sqrt(var + eps) and ĝ = g * weight:
+      dL/dx = r (ĝ - mean(ĝ) - x̂ mean(ĝ x̂)),  dL/dweight = g x̂,  dL/dbias = g
+    (the two means, over the last axis, are the gradient's parts along the directions
+    the normalisation removed: a shift, and a rescaling of x̂).
+    """
+    examples = [Example((3, 4), (4,), (4,)), Example((2, 3, 5), (5,), (5,), eps=1e-3),
+                Example((3, 4), None, None), Example((4, 6), (6,), None, domain=(-0.5, 3.0))]
+    reference = staticmethod(_layer_norm_reference)
+
+    def forward(self, x, weight, bias, eps=1e-5):
+        self.eps = eps
+        out, _ = _normalize(x, eps)
+        if weight is not None:
+            out = out * weight
+        if bias is not None:
+            out = out + bias
+        return out
+
+    def backward(self, grad, x, weight, bias, out):
+        # x̂ is recomputed, not saved: under create_graph x is a Tensor and x̂ must be
+        # a function of it for the second derivative to be right.
+        x_hat, rstd = _normalize(x, self.eps)
+        g = grad if weight is None else grad * weight
+        grad_x = rstd * (g - g.mean(axis=-1, keepdims=True) - x_hat * (g * x_hat).mean(axis=-1, keepdims=True))
+        return (grad_x if self.needs_grad[0] else None,
+                grad * x_hat if self.needs_grad[1] else None,
+                grad if self.needs_grad[2] else None)
+
+
+_GELU_C = math.sqrt(2.0 / math.pi)
+
+
+class Gelu(Function):
+    """0.5 x (1 + tanh(c (x + 0.044715 x³))), c = sqrt(2/π): GELU's tanh approximation (as GPT-2).
+
+    d/dx = 0.5 (1 + t) + 0.5 x (1 - t²) c (1 + 3 * 0.044715 x²), with t the tanh above.
+    """
+    examples = [Example((3, 4), domain=(-4.0, 4.0))]
+    # 0.5 (1 + tanh z) = 1 / (1 + exp(-2z)): the same function written another way.
+    reference = staticmethod(lambda x: x / (1.0 + np.exp(-2.0 * _GELU_C * (x + 0.044715 * x ** 3))))
+
+    def forward(self, x):
+        return 0.5 * x * (1.0 + np.tanh(_GELU_C * (x + 0.044715 * x * x * x)))
+
+    def backward(self, grad, x, out):
+        t = np.tanh(_GELU_C * (x + 0.044715 * x * x * x))
+        return grad * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * _GELU_C * (1.0 + 3 * 0.044715 * x * x))
+
+
+class Dropout(Function):
+    """x * mask / (1 - p), mask boolean (True = keep): kept elements are scaled up so the
+    expectation is unchanged.  d/dx = mask / (1 - p).
+
+    The mask is a setting, not drawn here: F.dropout draws it, and tests can fix it.
+    """
+    examples = [Example((3, 4), mask=np.arange(12).reshape(3, 4) % 3 != 0, p=0.25),
+                Example((2, 3, 4), mask=np.array([True, False, True, True]), p=0.5)]
+    reference = staticmethod(lambda x, mask, p: np.where(mask, x / (1 - p), 0.0))
+
+    def forward(self, x, mask, p):
+        self.scale = (mask * (1.0 / (1.0 - p))).astype(x.dtype)
+        return x * self.scale
+
+    def backward(self, grad, x, out):
+        return grad * self.scale
+
+
+def _cross_entropy_reference(logits, targets, ignore_index=None):
+    probs = np.exp(logits) / np.sum(np.exp(logits), axis=-1, keepdims=True)
+    keep = np.ones(targets.shape, bool) if ignore_index is None else targets != ignore_index
+    picked = np.take_along_axis(probs, np.where(keep, targets, 0)[..., None], axis=-1)[..., 0]
+    return np.where(keep, -np.log(picked), 0.0)
+
+
+class CrossEntropy(Function):
+    """-log softmax(logits)[target], one loss per row: logits (..., C), targets (...) integer
+    class indices -> (...).  Rows whose target is ignore_index give 0.
+
+    Backward: dL/dlogits = g (softmax(logits) - onehot(target)), zero on ignored rows.
+    """
+    examples = [Example((4, 5), targets=np.array([0, 3, 1, 4])),
+                Example((2, 3, 4), targets=np.array([[0, 1, 3], [2, -100, 0]]), ignore_index=-100),
+                Example((3,), targets=np.array(2))]
+    reference = staticmethod(_cross_entropy_reference)
+
+    def forward(self, logits, targets, ignore_index=None):
+        self.keep = np.ones(targets.shape, bool) if ignore_index is None else targets != ignore_index
+        self.targets = np.where(self.keep, targets, 0)  # ignored rows pick class 0, then count 0
+        shifted, self.shift = _stable_shift(logits, -1)
+        log_sum = np.log(np.sum(np.exp(shifted), axis=-1))  # (...)
+        picked = np.take_along_axis(shifted, self.targets[..., None], axis=-1)[..., 0]  # (...)
+        return (log_sum - picked) * self.keep
+
+    def backward(self, grad, logits, out):
+        # Any constant shift gives the same softmax; the forward's max cannot overflow.
+        e = np.exp(logits - self.shift)
+        probs = e / e.sum(axis=-1, keepdims=True)
+        onehot = (np.arange(logits.shape[-1]) == self.targets[..., None]).astype(logits.dtype)  # (..., C)
+        weight = (grad * self.keep).reshape(grad.shape + (1,))  # (..., 1)
+        return weight * (probs - onehot)
