@@ -142,10 +142,10 @@ class Module:
 
     def __repr__(self):
         children = [f"({name}): " + repr(m).replace("\n", "\n  ") for name, m in self.named_children()]
-        head = f"{type(self).__name__}({self.extra_repr()}"
         if not children:
-            return head + ")"
-        return head + "\n  " + "\n  ".join(children) + "\n)"
+            return f"{type(self).__name__}({self.extra_repr()})"
+        lines = ([self.extra_repr()] if self.extra_repr() else []) + children
+        return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
 
 
 def _npz(path):

@@ -73,6 +73,9 @@ def test_repr_is_nested_like_pytorch():
         "  )\n"
         ")")
     assert repr(nn.Embedding(10, 4)) == "Embedding(10, 4)"
+    block = type("Block", (nn.Module,), {"extra_repr": lambda self: "causal=True"})()
+    block.norm = nn.LayerNorm(4)
+    assert repr(block) == "Block(\n  causal=True\n  (norm): LayerNorm(4, eps=1e-05)\n)"
     assert repr(nn.LayerNorm(4)) == "LayerNorm(4, eps=1e-05)"
 
 
