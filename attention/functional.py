@@ -47,8 +47,8 @@ def scaled_dot_product_attention(q, k, v, mask=None, is_causal=False, scale=None
     mask: boolean, broadcastable to (..., T, S), True = may attend.  is_causal: also apply
     `causal_mask(T, S)` (combined with `mask` by "and").  scale: default 1 / sqrt(Dh).
     dropout_p: zero each weight with this probability (and scale the rest by 1 / (1 - p))
-    before multiplying with v, drawing from `rng` (a np.random.Generator); the returned
-    weights are the ones before dropout, whose rows sum to 1.
+    before multiplying with v, drawing from `rng` (a np.random.Generator; default:
+    minigrad's generator); the returned weights are the ones before dropout, whose rows sum to 1.
     """
     q, k, v = F.as_tensor(q), F.as_tensor(k), F.as_tensor(v)
     _check_qkv("scaled_dot_product_attention", q, k, v)
@@ -60,11 +60,8 @@ def scaled_dot_product_attention(q, k, v, mask=None, is_causal=False, scale=None
         q = q * float(scale)                               # on q, not on the scores: T·Dh < T·S multiplies
     scores = q @ k.swapaxes(-1, -2)                        # (..., T, S)
     weights = _masked_softmax(scores, allowed)             # (..., T, S)
-    if dropout_p:
-        out = _dropout(weights, dropout_p, rng) @ v        # (..., T, Dv)
-    else:
-        out = weights @ v                                  # (..., T, Dv)
-    return out, weights
+    dropped = _dropout(weights, dropout_p, rng) if dropout_p else weights
+    return dropped @ v, weights                            # (..., T, Dv), (..., T, S)
 
 
 def self_attention(V, scale=None):
@@ -136,9 +133,7 @@ def _masked_softmax(scores, allowed):
 
 
 def _dropout(weights, p, rng):
-    """weights · keep / (1 - p), keep ~ Bernoulli(1 - p): the expected value is unchanged."""
+    """weights with each entry zeroed with probability p and the rest scaled by 1 / (1 - p)."""
     if not 0.0 <= p < 1.0:
         raise ValueError(f"scaled_dot_product_attention: dropout_p must lie in [0, 1), got {p}")
-    rng = np.random.default_rng() if rng is None else rng
-    keep = rng.random(weights.shape) >= p
-    return weights * (keep * (1.0 / (1.0 - p))).astype(weights.dtype)
+    return F.dropout(weights, p, training=True, rng=rng)

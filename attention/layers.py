@@ -1,0 +1,153 @@
+"""Attention layers with learned weights, and positional encodings.
+
+SelfAttention gives the notes' softmax(V Vᵀ) V learned projections; MultiHeadAttention
+runs several such attentions side by side on slices of the model width.  Attention
+itself ignores word order, so the positional layers add it back.
+
+Masks follow the package convention: boolean, True = may attend (see attention.functional).
+Layers default to float64 (so gradients can be checked); pass dtype=np.float32 for speed.
+"""
+import numpy as np
+
+import minigrad.functional as F
+from minigrad import Tensor
+from minigrad.nn import Linear, Module, Parameter
+from minigrad.random import generator
+from attention.functional import scaled_dot_product_attention
+
+
+class SelfAttention(Module):
+    """Single-head self-attention: q, k, v = x Wq, x Wk, x Wv, then softmax(q kᵀ / √D) v.
+
+    x (B, T, D) -> (out (B, T, D), weights (B, T, T)).  Unlike `self_attention(V)`, the
+    token that asks (q), the token that answers (k) and what it hands over (v) are three
+    learned views of the same embedding, so "similar" no longer has to mean "the same".
+    mask: boolean, broadcastable to (B, T, T), True = may attend.
+    """
+
+    def __init__(self, d_model, bias=True, dtype=np.float64, rng=None):
+        self.d_model = d_model
+        self.q_proj = Linear(d_model, d_model, bias, dtype, rng)
+        self.k_proj = Linear(d_model, d_model, bias, dtype, rng)
+        self.v_proj = Linear(d_model, d_model, bias, dtype, rng)
+
+    def forward(self, x, mask=None, is_causal=False):
+        _check_input(self, "x", x, self.d_model)
+        return scaled_dot_product_attention(self.q_proj(x), self.k_proj(x), self.v_proj(x),
+                                            mask=mask, is_causal=is_causal)
+
+    def extra_repr(self):
+        return f"d_model={self.d_model}"
+
+
+class MultiHeadAttention(Module):
+    """H attentions in parallel, each on its own Dh = D / H slice of the projections.
+
+    forward(x (B, T, D), context (B, S, D) = x, mask, is_causal)
+        -> (out (B, T, D), weights (B, H, T, S)).
+    Queries come from x, keys and values from context (self-attention when it is None,
+    cross-attention otherwise).  mask: boolean, True = may attend, broadcastable to
+    (B, H, T, S); a 3-D mask (B, T or 1, S), e.g. from `padding_mask`, is applied to
+    every head.  is_causal: query t sees keys 0..t only.  dropout: on the weights, while
+    training.
+    """
+
+    def __init__(self, d_model, n_heads, bias=True, dropout=0.0, dtype=np.float64, rng=None):
+        if d_model % n_heads:
+            raise ValueError(f"MultiHeadAttention: d_model={d_model} is not divisible by n_heads={n_heads}; "
+                             "each head gets d_model / n_heads features")
+        self.d_model, self.n_heads, self.d_head, self.dropout = d_model, n_heads, d_model // n_heads, dropout
+        self.q_proj = Linear(d_model, d_model, bias, dtype, rng)
+        self.k_proj = Linear(d_model, d_model, bias, dtype, rng)
+        self.v_proj = Linear(d_model, d_model, bias, dtype, rng)
+        self.out_proj = Linear(d_model, d_model, bias, dtype, rng)
+        self.rng = rng
+
+    def forward(self, x, context=None, mask=None, is_causal=False):
+        context = x if context is None else context
+        B, T, _ = _check_input(self, "x", x, self.d_model)
+        _, S, _ = _check_input(self, "context", context, self.d_model, batch=B)
+        H, Dh = self.n_heads, self.d_head
+        if mask is not None and np.ndim(mask) == 3:
+            mask = np.asarray(mask)[:, None]                              # (B, 1, T|1, S): the same for every head
+
+        # 1. project: every token's query, key and value, all heads at once
+        q = self.q_proj(x)                                                # (B, T, D)
+        k = self.k_proj(context)                                          # (B, S, D)
+        v = self.v_proj(context)                                          # (B, S, D)
+        # 2. split heads: feature block h of width Dh belongs to head h
+        q = q.reshape(B, T, H, Dh).transpose(0, 2, 1, 3)                  # (B, H, T, Dh)
+        k = k.reshape(B, S, H, Dh).transpose(0, 2, 1, 3)                  # (B, H, S, Dh)
+        v = v.reshape(B, S, H, Dh).transpose(0, 2, 1, 3)                  # (B, H, S, Dh)
+        # 3. attend, every head independently
+        dropout_p = self.dropout if self.training else 0.0
+        out, weights = scaled_dot_product_attention(q, k, v, mask=mask, is_causal=is_causal,
+                                                    dropout_p=dropout_p, rng=self.rng)  # (B, H, T, Dh), (B, H, T, S)
+        # 4. merge heads back side by side
+        out = out.transpose(0, 2, 1, 3).reshape(B, T, H * Dh)             # (B, T, D)
+        # 5. project: mix what the heads found
+        return self.out_proj(out), weights                                # (B, T, D), (B, H, T, S)
+
+    def extra_repr(self):
+        return f"d_model={self.d_model}, n_heads={self.n_heads}, dropout={self.dropout}"
+
+
+class SinusoidalPositionalEncoding(Module):
+    """Adds the fixed encoding of "Attention Is All You Need" to x (B, T, D):
+
+        PE[p, 2i] = sin(p ω_i),  PE[p, 2i+1] = cos(p ω_i),  ω_i = 10000^(-2i / D).
+
+    Each (sin, cos) pair turns at its own speed, so PE[p + k] is PE[p] rotated pair by
+    pair by angles k ω_i that do not depend on p: relative offsets look the same
+    everywhere.  No parameters.  `.pe` holds the (max_len, D) table.
+    """
+
+    def __init__(self, d_model, max_len):
+        self.d_model, self.max_len = d_model, max_len
+        positions = np.arange(max_len)[:, None]                           # (max_len, 1)
+        frequencies = 10000.0 ** (-np.arange(0, d_model, 2) / d_model)    # (ceil(D/2),)
+        angles = positions * frequencies                                  # (max_len, ceil(D/2))
+        self.pe = np.empty((max_len, d_model))
+        self.pe[:, 0::2] = np.sin(angles)
+        self.pe[:, 1::2] = np.cos(angles[:, :d_model // 2])               # an odd D has one sine more
+
+    def forward(self, x):
+        _, T, _ = _check_input(self, "x", x, self.d_model, max_len=self.max_len)
+        return F.as_tensor(x) + self.pe[:T].astype(x.dtype, copy=False)  # (B, T, D)
+
+    def extra_repr(self):
+        return f"d_model={self.d_model}, max_len={self.max_len}"
+
+
+class LearnedPositionalEmbedding(Module):
+    """Adds a learned vector per position to x (B, T, D), as GPT-2 does.
+
+    weight (max_len, D) starts from N(0, 0.02²): small, so at first the tokens dominate.
+    Positions beyond max_len have no vector: the model cannot run on longer sequences.
+    """
+
+    def __init__(self, max_len, d_model, dtype=np.float64, rng=None):
+        self.max_len, self.d_model = max_len, d_model
+        rng = generator(rng, "LearnedPositionalEmbedding")
+        self.weight = Parameter(0.02 * rng.standard_normal((max_len, d_model)), dtype=dtype)
+
+    def forward(self, x):
+        _, T, _ = _check_input(self, "x", x, self.d_model, max_len=self.max_len)
+        return F.as_tensor(x) + self.weight[:T]                           # (B, T, D)
+
+    def extra_repr(self):
+        return f"max_len={self.max_len}, d_model={self.d_model}"
+
+
+def _check_input(layer, name, x, d_model, batch=None, max_len=None):
+    """(B, T, D) of x, after checking it is a batch of sequences the layer can take."""
+    shape = np.shape(x.data if isinstance(x, Tensor) else x)
+    where = type(layer).__name__
+    if len(shape) != 3 or shape[-1] != d_model:
+        raise ValueError(f"{where}: {name} must have shape (B, T, d_model={d_model}), got {shape}")
+    if batch is not None and shape[0] != batch:
+        raise ValueError(f"{where}: {name} has batch size {shape[0]} but x has {batch}")
+    if max_len is not None and shape[1] > max_len:
+        raise ValueError(f"{where}: the sequence has length T={shape[1]} but positions exist only up to "
+                         f"max_len={max_len}; build the layer with a larger max_len")
+    return shape

@@ -1,0 +1,276 @@
+"""attention.layers: SelfAttention, MultiHeadAttention and the positional encodings.
+
+Oracles: multi-head attention recomputed head by head in plain NumPy from the layer's
+weights, finite differences (gradcheck / gradgradcheck, float64), trigonometric
+identities, and invariances that hold for any weights.
+"""
+import math
+
+import numpy as np
+import pytest
+
+from minigrad import Tensor, gradcheck, gradgradcheck
+from minigrad.nn import Module
+from attention import (LearnedPositionalEmbedding, MultiHeadAttention, SelfAttention, SinusoidalPositionalEncoding,
+                       causal_mask, padding_mask)
+
+
+def randn(*shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape)
+
+
+def numpy_softmax(s):
+    e = np.exp(s - s.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def numpy_multihead(layer, x, context, allowed=None):
+    """H single-head attentions on column slices of the weights, concatenated, then projected."""
+    W = {name: getattr(layer, name).weight.data for name in ("q_proj", "k_proj", "v_proj", "out_proj")}
+    b = {name: getattr(layer, name).bias.data for name in W}
+    H, Dh = layer.n_heads, layer.d_head
+    heads, all_weights = [], []
+    for h in range(H):
+        cols = slice(h * Dh, (h + 1) * Dh)
+        q = x @ W["q_proj"][:, cols] + b["q_proj"][cols]          # (B, T, Dh)
+        k = context @ W["k_proj"][:, cols] + b["k_proj"][cols]    # (B, S, Dh)
+        v = context @ W["v_proj"][:, cols] + b["v_proj"][cols]    # (B, S, Dh)
+        scores = q @ k.transpose(0, 2, 1) / math.sqrt(Dh)
+        if allowed is not None:
+            scores = np.where(allowed, scores, -np.inf)
+        weights = numpy_softmax(scores)
+        heads.append(weights @ v)
+        all_weights.append(weights)
+    out = np.concatenate(heads, axis=-1) @ W["out_proj"] + b["out_proj"]
+    return out, np.stack(all_weights, axis=1)
+
+
+def with_parameters(module, names, call):
+    """fn(*inputs, *parameter_values) for gradcheck: puts the values into the module, then calls."""
+    def set_value(name, value):
+        *path, last = name.split(".")
+        owner = module
+        for part in path:
+            owner = owner[int(part)] if part.isdigit() else getattr(owner, part)
+        setattr(owner, last, value)
+
+    def fn(*args):
+        n_inputs = len(args) - len(names)
+        for name, value in zip(names, args[n_inputs:]):
+            set_value(name, value)
+        return call(*args[:n_inputs])
+    return fn
+
+
+def parameter_values(module, names):
+    params = dict(module.named_parameters())
+    return [params[name].data for name in names]
+
+
+B, T, S, D, H = 2, 3, 4, 6, 3
+X, CONTEXT = randn(B, T, D, seed=1), randn(B, S, D, seed=2)
+CROSS_MASK = randn(B, T, S, seed=3) > -0.5
+
+
+# ---- MultiHeadAttention against NumPy ------------------------------------------------
+
+@pytest.mark.parametrize("mask", [None, CROSS_MASK, causal_mask(T, S), padding_mask([2, 4], S)],
+                         ids=["none", "3d", "2d", "padding"])
+def test_multihead_equals_single_heads_on_sliced_weights_concatenated(mask):
+    layer = MultiHeadAttention(D, H, rng=np.random.default_rng(0))
+    out, weights = layer(Tensor(X), context=Tensor(CONTEXT), mask=mask)
+    expected_out, expected_weights = numpy_multihead(layer, X, CONTEXT, mask)  # per head: (B, T, S)
+    assert out.shape == (B, T, D) and weights.shape == (B, H, T, S)
+    np.testing.assert_allclose(out.data, expected_out, atol=1e-12)
+    np.testing.assert_allclose(weights.data, expected_weights, atol=1e-12)
+
+
+def test_multihead_causal_self_attention_against_numpy():
+    layer = MultiHeadAttention(D, H, rng=np.random.default_rng(1))
+    out, _ = layer(Tensor(X), is_causal=True)
+    np.testing.assert_allclose(out.data, numpy_multihead(layer, X, X, causal_mask(T))[0], atol=1e-12)
+
+
+def test_one_head_is_single_head_self_attention_then_the_output_projection():
+    rng = np.random.default_rng(2)
+    multi, single = MultiHeadAttention(D, 1, rng=rng), SelfAttention(D, rng=rng)
+    for name in ("q_proj", "k_proj", "v_proj"):
+        getattr(single, name).weight.data[...] = getattr(multi, name).weight.data
+        getattr(single, name).bias.data[...] = getattr(multi, name).bias.data
+    out_multi, weights_multi = multi(Tensor(X), is_causal=True)
+    out_single, weights_single = single(Tensor(X), is_causal=True)
+    np.testing.assert_allclose(out_multi.data, multi.out_proj(out_single).data, atol=1e-12)
+    np.testing.assert_allclose(weights_multi.data[:, 0], weights_single.data, atol=1e-14)
+
+
+def test_self_attention_layer_against_numpy():
+    layer = SelfAttention(D, rng=np.random.default_rng(3))
+    q, k, v = (X @ getattr(layer, n).weight.data + getattr(layer, n).bias.data for n in ("q_proj", "k_proj", "v_proj"))
+    expected = numpy_softmax(q @ k.transpose(0, 2, 1) / math.sqrt(D)) @ v
+    out, weights = layer(Tensor(X))
+    np.testing.assert_allclose(out.data, expected, atol=1e-12)
+    assert weights.shape == (B, T, T)
+
+
+def test_layers_keep_float32():
+    layer = MultiHeadAttention(D, H, dtype=np.float32, rng=np.random.default_rng(4))
+    x = Tensor(X.astype(np.float32), requires_grad=True)
+    out, weights = layer(x, is_causal=True)
+    assert out.dtype == weights.dtype == np.float32
+    out.sum().backward()
+    assert x.grad.dtype == np.float32 and layer.q_proj.weight.grad.dtype == np.float32
+
+
+# ---- gradients --------------------------------------------------------------------------
+
+MHA_PARAMS = ["q_proj.weight", "q_proj.bias", "k_proj.weight", "k_proj.bias",
+              "v_proj.weight", "v_proj.bias", "out_proj.weight", "out_proj.bias"]
+
+
+@pytest.mark.parametrize("mask", [None, CROSS_MASK], ids=["no mask", "mask"])
+def test_multihead_gradients_wrt_inputs_and_every_parameter(mask):
+    layer = MultiHeadAttention(4, 2, rng=np.random.default_rng(5))
+    x, context = X[:1, :, :4], CONTEXT[:1, :, :4]  # T=3 != S=4
+    mask = None if mask is None else mask[:1]
+    fn = with_parameters(layer, MHA_PARAMS, lambda x, c: layer(x, context=c, mask=mask)[0])
+    assert gradcheck(fn, [x, context] + parameter_values(layer, MHA_PARAMS))
+
+
+def test_multihead_second_order_gradients():
+    layer = MultiHeadAttention(4, 2, rng=np.random.default_rng(6))
+    names = ["q_proj.weight", "v_proj.bias"]
+    fn = with_parameters(layer, names, lambda x, c: layer(x, context=c, mask=CROSS_MASK[:1, :2])[0])
+    assert gradgradcheck(fn, [X[:1, :2, :4], CONTEXT[:1, :, :4]] + parameter_values(layer, names))
+    assert gradgradcheck(lambda x: layer(x, is_causal=True)[1], [X[:1, :, :4]])
+
+
+def test_self_attention_layer_gradients_first_and_second_order():
+    layer = SelfAttention(3, rng=np.random.default_rng(7))
+    names = ["q_proj.weight", "k_proj.bias", "v_proj.weight"]
+    fn = with_parameters(layer, names, lambda x: layer(x, is_causal=True)[0])
+    assert gradcheck(fn, [X[:1, :, :3]] + parameter_values(layer, names))
+    assert gradgradcheck(lambda x: layer(x)[0], [X[:1, :, :3]])
+
+
+# ---- invariants ---------------------------------------------------------------------------
+
+def test_weight_rows_sum_to_one_and_padded_keys_get_zero_weight_and_gradient():
+    layer = MultiHeadAttention(D, H, rng=np.random.default_rng(8))
+    context = Tensor(CONTEXT, requires_grad=True)
+    out, weights = layer(Tensor(X), context=context, mask=padding_mask([2, 4], S))
+    np.testing.assert_allclose(weights.data.sum(axis=-1), 1.0, atol=1e-14)
+    assert np.all(weights.data[0, :, :, 2:] == 0.0)
+    (out * Tensor(randn(*out.shape, seed=9))).sum().backward()
+    assert np.all(context.grad.data[0, 2:] == 0.0) and np.all(context.grad.data[1] != 0.0)
+
+
+def test_causal_layer_ignores_future_tokens_exactly():
+    layer = MultiHeadAttention(D, H, rng=np.random.default_rng(10))
+    x = randn(B, 5, D, seed=11)
+    changed = x.copy()
+    changed[:, 3:] = randn(B, 2, D, seed=12)
+    before, _ = layer(Tensor(x), is_causal=True)
+    after, _ = layer(Tensor(changed), is_causal=True)
+    np.testing.assert_array_equal(before.data[:, :3], after.data[:, :3])
+    assert not np.allclose(before.data[:, 3:], after.data[:, 3:])
+
+
+def test_self_attention_without_positions_is_permutation_equivariant():
+    layer = MultiHeadAttention(D, H, rng=np.random.default_rng(13))
+    perm = np.array([2, 0, 1])
+    out, weights = layer(Tensor(X))
+    out_perm, weights_perm = layer(Tensor(X[:, perm]))
+    np.testing.assert_allclose(out_perm.data, out.data[:, perm], atol=1e-12)
+    np.testing.assert_allclose(weights_perm.data, weights.data[:, :, perm][:, :, :, perm], atol=1e-14)
+
+
+def test_attention_dropout_only_while_training():
+    layer = MultiHeadAttention(D, H, dropout=0.5, rng=np.random.default_rng(14))
+    plain = MultiHeadAttention(D, H, rng=np.random.default_rng(14))  # same weights, no dropout
+    expected, _ = plain(Tensor(X))
+    noisy, weights = layer(Tensor(X))
+    assert not np.allclose(noisy.data, expected.data)
+    np.testing.assert_allclose(weights.data.sum(axis=-1), 1.0, atol=1e-14)
+    layer.eval()
+    np.testing.assert_array_equal(layer(Tensor(X))[0].data, expected.data)
+
+
+# ---- errors -----------------------------------------------------------------------------------
+
+def test_d_model_not_divisible_by_heads_is_a_clear_error():
+    with pytest.raises(ValueError, match="d_model=6 is not divisible by n_heads=4"):
+        MultiHeadAttention(6, 4)
+
+
+def test_wrong_input_shapes_are_clear_errors():
+    layer = MultiHeadAttention(D, H)
+    with pytest.raises(ValueError, match=r"MultiHeadAttention: x must have shape \(B, T, d_model=6\), got \(2, 3, 5\)"):
+        layer(Tensor(X[..., :5]))
+    with pytest.raises(ValueError, match="MultiHeadAttention: context has batch size 1 but x has 2"):
+        layer(Tensor(X), context=Tensor(CONTEXT[:1]))
+    with pytest.raises(ValueError, match=r"mask of shape \(2, 1, 3, 3\).*\(2, 3, 3, 4\)"):
+        layer(Tensor(X), context=Tensor(CONTEXT), mask=np.ones((B, T, T), bool))
+
+
+# ---- positional encodings --------------------------------------------------------------------
+
+PE = SinusoidalPositionalEncoding(8, 50).pe
+
+
+def test_sinusoidal_values_by_hand():
+    np.testing.assert_allclose(PE[:, 0], np.sin(np.arange(50)), atol=1e-15)  # ω_0 = 1
+    np.testing.assert_allclose(PE[:, 1], np.cos(np.arange(50)), atol=1e-15)
+    np.testing.assert_allclose(PE[7, 4], math.sin(7 / 10000 ** (4 / 8)), atol=1e-15)
+    np.testing.assert_allclose(PE[7, 7], math.cos(7 / 10000 ** (6 / 8)), atol=1e-15)
+    assert PE.min() >= -1.0 and PE.max() <= 1.0
+
+
+def test_sinusoidal_dot_products_depend_only_on_the_distance():
+    gram = PE @ PE.T
+    for i in range(50):
+        for j in range(50):
+            assert gram[i, j] == pytest.approx(gram[0, abs(i - j)], abs=1e-12)
+
+
+def test_sinusoidal_shift_by_k_is_a_fixed_rotation_of_each_frequency_pair():
+    # sin(a + b) = sin a cos b + cos a sin b, cos(a + b) = cos a cos b - sin a sin b:
+    # so (sin, cos) at p + k is (sin, cos) at p rotated by the angle of position k.
+    for k in (1, 5, 13):
+        for pair in range(4):
+            s_k, c_k = PE[k, 2 * pair], PE[k, 2 * pair + 1]
+            rotation = np.array([[c_k, s_k], [-s_k, c_k]])
+            at_p = PE[: 50 - k, 2 * pair: 2 * pair + 2]          # (positions, 2)
+            np.testing.assert_allclose(at_p @ rotation.T, PE[k:, 2 * pair: 2 * pair + 2], atol=1e-12)
+
+
+def test_sinusoidal_layer_adds_the_table_and_handles_odd_widths():
+    layer = SinusoidalPositionalEncoding(5, 10)
+    x = randn(2, 4, 5)
+    np.testing.assert_allclose(layer(Tensor(x)).data, x + layer.pe[:4], atol=1e-15)
+    np.testing.assert_allclose(layer.pe[:, 4], np.sin(np.arange(10) / 10000 ** (4 / 5)), atol=1e-15)
+    assert layer(Tensor(x.astype(np.float32))).dtype == np.float32
+    assert layer.parameters() == []
+    assert gradcheck(layer, [x[:1]])
+
+
+def test_learned_positions_add_one_trainable_vector_per_position():
+    layer = LearnedPositionalEmbedding(6, 4, rng=np.random.default_rng(15))
+    x = randn(2, 3, 4)
+    out = layer(Tensor(x))
+    np.testing.assert_allclose(out.data, x + layer.weight.data[:3], atol=1e-15)
+    (out * Tensor(randn(2, 3, 4, seed=16))).sum().backward()
+    assert np.all(layer.weight.grad.data[3:] == 0.0) and np.all(layer.weight.grad.data[:3] != 0.0)
+    fn = with_parameters(layer, ["weight"], layer)
+    assert gradcheck(fn, [x[:1], layer.weight.data])
+
+
+@pytest.mark.parametrize("layer", [SinusoidalPositionalEncoding(4, 3), LearnedPositionalEmbedding(3, 4)],
+                         ids=["sinusoidal", "learned"])
+def test_sequence_longer_than_the_table_is_a_clear_error(layer):
+    with pytest.raises(ValueError, match=r"T=5 but positions exist only up to max_len=3"):
+        layer(Tensor(randn(1, 5, 4)))
+
+
+def test_all_layers_are_modules():
+    for layer in (SelfAttention(4), MultiHeadAttention(4, 2), LearnedPositionalEmbedding(3, 4)):
+        assert isinstance(layer, Module) and layer.parameters()
