@@ -80,7 +80,8 @@ def _check_qkv(name, q, k, v):
     """Clear errors for the shape mistakes attention code makes most."""
     for label, x in (("q", q), ("k", k), ("v", v)):
         if x.ndim < 2:
-            raise ValueError(f"{name}: {label} must have at least 2 dimensions (..., length, width), got shape {x.shape}")
+            raise ValueError(f"{name}: {label} must have at least 2 dimensions (..., length, width), "
+                             f"got shape {x.shape}")
     if q.shape[-1] != k.shape[-1]:
         raise ValueError(f"{name}: queries and keys must have the same width Dh to be compared by dot product, "
                          f"got q {q.shape} (Dh={q.shape[-1]}) and k {k.shape} (Dh={k.shape[-1]})")

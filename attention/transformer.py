@@ -55,7 +55,8 @@ class TransformerEncoder(Module):
     Embedding, plus position (positional="sinusoidal", "learned" or None for none, which
     makes the model blind to order), then n_layers TransformerBlocks, a final LayerNorm
     and a linear head.  mask: boolean, True = may attend, e.g. `padding_mask(lengths, T)`.
-    After a forward, `.attention_weights` lists each layer's weights (B, H, T, T).
+    dropout, causal and activation are passed to every block (dropout also acts on the
+    embeddings).  After a forward, `.attention_weights` lists each layer's weights (B, H, T, T).
     """
 
     def __init__(self, vocab_size, d_model, n_heads, n_layers, d_ff, max_len, n_classes,
@@ -80,7 +81,8 @@ class TransformerEncoder(Module):
     def forward(self, tokens, mask=None):
         tokens = np.asarray(tokens)
         if tokens.ndim != 2:
-            raise ValueError(f"{type(self).__name__}: tokens must be integer ids of shape (B, T), got shape {tokens.shape}")
+            raise ValueError(f"{type(self).__name__}: tokens must be integer ids of shape (B, T), "
+                             f"got shape {tokens.shape}")
         if tokens.shape[1] > self.max_len:
             raise ValueError(f"{type(self).__name__}: the sequence has length T={tokens.shape[1]} "
                              f"but the model was built for max_len={self.max_len}")

@@ -250,7 +250,7 @@ def test_sinusoidal_layer_adds_the_table_and_handles_odd_widths():
     np.testing.assert_allclose(layer.pe[:, 4], np.sin(np.arange(10) / 10000 ** (4 / 5)), atol=1e-15)
     assert layer(Tensor(x.astype(np.float32))).dtype == np.float32
     assert layer.parameters() == []
-    assert gradcheck(layer, [x[:1]])
+    assert gradcheck(layer, [x[:1]]) and gradgradcheck(layer, [x[:1]])
 
 
 def test_learned_positions_add_one_trainable_vector_per_position():
@@ -261,7 +261,7 @@ def test_learned_positions_add_one_trainable_vector_per_position():
     (out * Tensor(randn(2, 3, 4, seed=16))).sum().backward()
     assert np.all(layer.weight.grad.data[3:] == 0.0) and np.all(layer.weight.grad.data[:3] != 0.0)
     fn = with_parameters(layer, ["weight"], layer)
-    assert gradcheck(fn, [x[:1], layer.weight.data])
+    assert gradcheck(fn, [x[:1], layer.weight.data]) and gradgradcheck(fn, [x[:1], layer.weight.data])
 
 
 @pytest.mark.parametrize("layer", [SinusoidalPositionalEncoding(4, 3), LearnedPositionalEmbedding(3, 4)],

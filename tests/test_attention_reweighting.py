@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from minigrad import Tensor, gradcheck, gradgradcheck
-from attention import gaussian_weights, kernel_smooth, nadaraya_watson, padding_mask
+from attention import causal_mask, gaussian_weights, kernel_smooth, nadaraya_watson, padding_mask
 
 
 def normal_density(x, mean, sigma):
@@ -136,7 +136,13 @@ def test_nadaraya_watson_gradients_including_the_width():
     q, k, v = QUERIES[:3], KEYS[:4], VALUES[:4]
     assert gradcheck(lambda *xs: nadaraya_watson(*xs)[0], [q, k, v, np.array(0.8)])
     assert gradgradcheck(lambda *xs: nadaraya_watson(*xs)[0], [q, k, v, np.array(0.8)])
-    assert gradcheck(lambda k, v, w: nadaraya_watson(k, k, v, w, leave_one_out=True)[0], [k, v, np.array(0.8)])
+
+    def earlier_others_only(k, v, w):  # point 0 has no earlier other point: its row is all zeros
+        return nadaraya_watson(k, k, v, w, leave_one_out=True, mask=causal_mask(4))[0]
+
+    assert earlier_others_only(k, v, 0.8).data[0] == 0.0
+    assert gradcheck(earlier_others_only, [k, v, np.array(0.8)])
+    assert gradgradcheck(earlier_others_only, [k, v, np.array(0.8)])
 
 
 def test_the_width_can_be_learned():

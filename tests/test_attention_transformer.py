@@ -67,6 +67,14 @@ def test_block_gradient_with_respect_to_its_input_first_and_second_order():
     assert gradgradcheck(block, [x])
 
 
+def test_block_gradient_with_a_padding_mask_first_and_second_order():
+    block = TransformerBlock(4, 2, 8, rng=np.random.default_rng(3))
+    mask = padding_mask([1, 3], 3)  # sequence 0: every token sees token 0 only
+    x = randn(2, 3, 4, seed=4)
+    assert gradcheck(lambda x: block(x, mask=mask), [x])
+    assert gradgradcheck(lambda x: block(x, mask=mask), [x])
+
+
 def test_block_gradient_with_respect_to_every_parameter():
     block = TransformerBlock(4, 2, 6, activation="relu", rng=np.random.default_rng(4))
     x = Tensor(randn(1, 3, 4, seed=5))
@@ -144,6 +152,13 @@ def test_encoder_gradient_with_respect_to_the_embeddings():
     tokens = np.array([[1, 3, 0]])
     for param in (model.embed.weight, model.position.weight):
         assert gradcheck(as_function_of(model, param, lambda: model(tokens)), [param.data])
+
+
+def test_gpt_second_order_gradient_with_respect_to_the_positions():
+    model = TinyGPT(4, 4, 2, 1, 4, 3, rng=np.random.default_rng(13))
+    tokens = np.array([[1, 3]])
+    param = model.position.weight
+    assert gradgradcheck(as_function_of(model, param, lambda: model(tokens)), [param.data])
 
 
 def test_encoder_errors():
