@@ -1,0 +1,208 @@
+"""The coursework kit: exercises are cut precisely, the project's own tests grade them
+(exactly the tests of the emptied parts fail, with the Exercise message), and putting
+the reference code back makes those tests pass again."""
+import os
+import shlex
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from minigrad import coursework
+from minigrad.ops import ALL_OPS
+
+ROOT = coursework.PROJECT
+
+
+def grade(copy, command, report):
+    """Run a grading command (as EXERCISES.md prints it) in the copy, with the copy first on
+    the import path.  Returns the exit code and {test name: failure message or None}."""
+    args = shlex.split(command)
+    assert args[:3] == ["python", "-m", "pytest"], command
+    proc = subprocess.run([sys.executable, *args[1:], "-q", "-p", "no:cacheprovider", "--tb=line", f"--junitxml={report}"],
+                          cwd=copy, env=environment(copy), capture_output=True, text=True, timeout=300)
+    results = {}
+    for case in ET.parse(report).iter("testcase"):
+        problem = next((case.find(tag) for tag in ("failure", "error") if case.find(tag) is not None), None)
+        results[node_id(case.get("classname"), case.get("name"))] = (
+            None if problem is None else f"{problem.get('message')}\n{problem.text}")
+    assert results, proc.stdout + proc.stderr
+    return proc.returncode, results
+
+
+def environment(copy):
+    """The copy first on the import path; no screen; no third-party pytest plugins (some
+    take a second to load, and the project's tests need none)."""
+    return dict(os.environ, PYTHONPATH=str(copy), MPLBACKEND="Agg", PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
+
+
+def node_id(classname, name):
+    """'tests.test_ops_sweep.TestOpSweep', 'test_x[Softmax-0]' -> 'tests/test_ops_sweep.py::TestOpSweep::test_x[Softmax-0]'."""
+    parts = classname.split(".")
+    module = next((i for i, part in enumerate(parts) if part[:1].isupper()), len(parts))
+    return "::".join(["/".join(parts[:module]) + ".py", *parts[module:], name])
+
+
+def commands_in(exercises_md):
+    """The grading commands, in order, from the ```bash blocks of EXERCISES.md (the last is the whole suite)."""
+    blocks = exercises_md.split("```bash\n")[1:]
+    return [block.split("\n```")[0].strip() for block in blocks]
+
+
+def sweep_names(op, tests):
+    return {f"tests/test_ops_sweep.py::TestOpSweep::{t}[{op.__name__}-{i}]" for t in tests for i in range(len(op.examples))}
+
+
+USES_BACKWARD = ["test_gradient_matches_finite_differences", "test_second_derivatives_match_finite_differences",
+                 "test_float32_stays_float32"]
+FORWARD_ONLY = ["test_forward_matches_numpy_reference", "test_no_graph_under_no_grad"]
+
+
+def test_replace_body_keeps_signature_docstring_and_every_other_line():
+    source = (
+        "import numpy as np\n"
+        "\n"
+        "\n"
+        "class Twice:\n"
+        '    """2 x.  d/dx = 2."""\n'
+        "\n"
+        "    def backward(self, grad,\n"
+        "                 x, out):  # a signature on two lines\n"
+        "        # a comment under the signature is part of the body\n"
+        "        g = grad * 2\n"
+        "        return g\n"
+        "\n"
+        "    def other(self):\n"
+        '        """Kept.\n'
+        "\n"
+        '        Also kept."""\n'
+        "        return {'a': 1,\n"
+        "                'b': 2}\n"
+        "    # a comment after the last method stays\n")
+    twice = coursework.replace_body(source, "Twice.backward", ["        pass\n"])
+    assert twice == source.replace("        # a comment under the signature is part of the body\n"
+                                   "        g = grad * 2\n"
+                                   "        return g\n", "        pass\n")
+    other = coursework.replace_body(source, "Twice.other", ["        return 0\n"])
+    assert other == source.replace("        return {'a': 1,\n                'b': 2}\n", "        return 0\n")
+    with pytest.raises(ValueError, match="no function Twice.missing"):
+        coursework.replace_body(source, "Twice.missing", [])
+    with pytest.raises(ValueError, match="code on its signature"):
+        coursework.replace_body("def f(x): return x\n", "f", [])
+
+
+def test_list_names_every_op_and_the_shared_rules():
+    text = coursework.listing()
+    for op in ALL_OPS:
+        assert op.__name__ in text
+    assert "Max [_Extremum.backward]" in text and "Min [_Extremum.backward]" in text
+    assert "minigrad/nn.py: " in text and "Linear" in text
+    assert "scaled_dot_product_attention" in text and "plot_attention" not in text
+
+
+def test_grading_expressions_do_not_select_ops_whose_names_contain_the_name():
+    targets = coursework.find_targets()
+    by_name = {t.name: t for t in targets if t.kind == "op"}
+    assert coursework.grading_command(by_name["Softmax"], targets).endswith('-k "Softmax- and not LogSoftmax-"')
+    assert coursework.grading_command(by_name["Add"], targets).endswith('-k "Add- and not ScatterAdd-"')
+    assert coursework.grading_command(by_name["Max"], targets).endswith('-k "Max- or Min-"')
+
+
+def test_bad_requests_get_clear_errors(tmp_path, capsys):
+    with pytest.raises(ValueError, match=r"no op named 'Softmx'; did you mean Softmax"):
+        coursework.resolve("Softmx", "op", coursework.find_targets())
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "notes.txt").write_text("mine")
+    assert coursework.main(["make", str(tmp_path / "full"), "--ops", "Exp"]) == 2
+    assert "must be a new or empty folder" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="reference is the exercise folder itself"):
+        coursework.restore(ROOT)
+    with pytest.raises(ValueError, match="not a minigrad source tree"):
+        coursework.check_project(tmp_path)
+
+
+def test_softmax_and_matmul_exercises_are_graded_by_the_sweep_and_pass_once_restored(tmp_path):
+    copy = tmp_path / "course"
+    assert coursework.main(["make", str(copy), "--ops", "Softmax,MatMul"]) == 0
+
+    # The copy: the project's files, minus the generator, with two bodies emptied.
+    assert not (copy / "minigrad" / "coursework.py").exists() and not (copy / "tests" / "test_coursework.py").exists()
+    assert not (copy / ".venv").exists() and not (copy / "figures").exists() and not (copy / ".git").exists()
+    for rel in ["minigrad/tensor.py", "minigrad/ops/elementwise.py", "tests/test_ops_sweep.py", "README.md"]:
+        assert (copy / rel).read_bytes() == (ROOT / rel).read_bytes(), rel
+    reduce_py = (copy / "minigrad/ops/reduce.py").read_text()
+    assert 'raise NotImplementedError("Exercise: write Softmax.backward' in reduce_py
+    assert "Backward: with s = out, dL/dx = s * (g - sum(g * s))" in reduce_py       # the docstring stays
+    assert "g -= out * g.sum(axis=self.axis, keepdims=True)" not in reduce_py         # the answer does not
+    assert "def backward(self, grad, x, out):\n        return grad - np.exp(out)" in reduce_py  # LogSoftmax intact
+
+    exercises = (copy / "EXERCISES.md").read_text()
+    softmax_cmd, matmul_cmd, whole_suite = commands_in(exercises)
+    assert softmax_cmd == 'python -m pytest tests/test_ops_sweep.py -k "Softmax- and not LogSoftmax-"'
+    assert matmul_cmd == "python -m pytest tests/test_ops_sweep.py -k MatMul-"
+    assert whole_suite == "python -m pytest"
+    from minigrad.ops import LogSoftmax, MatMul, Softmax, Tanh
+
+    for op, command in [(Softmax, softmax_cmd), (MatMul, matmul_cmd)]:
+        code, results = grade(copy, command, tmp_path / f"{op.__name__}.xml")
+        failed = {name for name, message in results.items() if message}
+        assert code == 1
+        assert failed == sweep_names(op, USES_BACKWARD)
+        assert {name for name, message in results.items() if not message} == sweep_names(op, FORWARD_ONLY)
+        for name in failed:
+            assert f"NotImplementedError: Exercise: write {op.__name__}.backward" in results[name], name
+
+    # Neighbours whose code was not touched still pass in the copy.
+    code, results = grade(copy, 'python -m pytest tests/test_ops_sweep.py -k "LogSoftmax- or Tanh-"',
+                          tmp_path / "others.xml")
+    neighbours = sweep_names(LogSoftmax, USES_BACKWARD + FORWARD_ONLY) | sweep_names(Tanh, USES_BACKWARD + FORWARD_ONLY)
+    assert code == 0 and set(results) == neighbours and not any(results.values())
+
+    assert sorted(coursework.restore(copy)) == ["minigrad/ops/linalg.py: MatMul.backward",
+                                                "minigrad/ops/reduce.py: Softmax.backward"]
+    for rel in ["minigrad/ops/reduce.py", "minigrad/ops/linalg.py"]:
+        assert (copy / rel).read_bytes() == (ROOT / rel).read_bytes(), rel
+    code, results = grade(copy, 'python -m pytest tests/test_ops_sweep.py -k "(Softmax- and not LogSoftmax-) or MatMul-"',
+                          tmp_path / "restored.xml")
+    everything = USES_BACKWARD + FORWARD_ONLY
+    assert code == 0 and set(results) == sweep_names(Softmax, everything) | sweep_names(MatMul, everything)
+    assert not any(results.values())
+
+
+def test_layer_and_function_exercises_fail_only_their_tests_until_restored(tmp_path):
+    copy = tmp_path / "course"
+    assert coursework.main(["make", str(copy), "--layers", "Linear", "--functions", "kernel_smooth"]) == 0
+    linear_cmd, smooth_cmd, _ = commands_in((copy / "EXERCISES.md").read_text())
+    assert "tests/test_nn.py" in linear_cmd.split() and "tests/test_attention_layers.py" in linear_cmd.split()
+    assert smooth_cmd == "python -m pytest tests/test_attention_reweighting.py"
+    nn_py = (copy / "minigrad/nn.py").read_text()
+    assert 'raise NotImplementedError("Exercise: write Linear.forward' in nn_py
+    assert '"""y = x @ weight + bias' in nn_py
+
+    rerun = {}
+    for command, qualname, home in [(linear_cmd, "Linear.forward", "tests/test_nn.py"),
+                                    (smooth_cmd, "kernel_smooth", "tests/test_attention_reweighting.py")]:
+        code, results = grade(copy, command, tmp_path / f"{qualname}.xml")
+        failed = {name: message for name, message in results.items() if message}
+        passed = {name for name, message in results.items() if not message}
+        assert code == 1 and failed and passed  # the tests that do not use the part still pass
+        for name, message in failed.items():
+            assert f"NotImplementedError: Exercise: write {qualname}" in message, (name, message)
+        # After restoring, re-run the failures of the part's own test file (the others, in
+        # training tests, take long to pass and show nothing new).
+        rerun[qualname] = sorted({name.split("[")[0] for name in failed if name.startswith(home)})
+        assert rerun[qualname]
+
+    assert sorted(coursework.restore(copy)) == ["attention/reweighting.py: kernel_smooth",
+                                                "minigrad/nn.py: Linear.forward"]
+    code, results = grade(copy, "python -m pytest " + " ".join(sum(rerun.values(), [])), tmp_path / "restored.xml")
+    assert code == 0 and not any(results.values()), results
+
+
+def test_command_line_lists_through_python_dash_m():
+    proc = subprocess.run([sys.executable, "-m", "minigrad.coursework", "--list"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "Softmax" in proc.stdout and "MatMul" in proc.stdout
+
