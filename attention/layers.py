@@ -1,7 +1,8 @@
 """Attention layers with learned weights, and positional encodings.
 
-SelfAttention gives the notes' softmax(V Vᵀ) V learned projections; MultiHeadAttention
-runs several such attentions side by side on slices of the model width.  Attention
+SelfAttention is the notes' softmax(V Vᵀ) V with learned projections for the queries,
+keys and values; MultiHeadAttention runs several such attentions side by side on slices
+of the model width.  Attention
 itself ignores word order, so the positional layers add it back.
 
 Masks follow the package convention: boolean, True = may attend (see attention.functional).
