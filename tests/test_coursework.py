@@ -1,10 +1,14 @@
 """The coursework kit: exercises are cut precisely, the project's own tests grade them
 (exactly the tests of the emptied parts fail, with the Exercise message), and putting
 the reference code back makes those tests pass again."""
+import ast
 import os
+import re
 import shlex
+import shutil
 import subprocess
 import sys
+import textwrap
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -206,3 +210,92 @@ def test_command_line_lists_through_python_dash_m():
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "Softmax" in proc.stdout and "MatMul" in proc.stdout
 
+
+# ---- docs/EXTENDING.md: every block runs, every printed output is the real one ----------
+
+FILE_EDITS = {  # the first line of a Python block that says where its code goes
+    "new file": re.compile(r"# (\S+\.py) \(new file\)"),
+    "imports": re.compile(r"# (\S+\.py): add next to the other op imports"),
+    "end": re.compile(r"# (\S+\.py): add at the end"),
+    "return": re.compile(r"# (\S+\.py): in (\w+), replace the return line by"),
+}
+
+
+def fenced_blocks(markdown):
+    """(language, code) of every fenced block in order; blocks inside list items are dedented."""
+    return [(lang, textwrap.dedent(code)) for indent, lang, code in
+            re.findall(r"^( *)```(\w+)\n(.*?)^\1```", markdown, re.S | re.M)]
+
+
+def apply_edit(project, header, code):
+    """Put a block's code where its first line says; False if the block is not a file edit."""
+    for kind, pattern in FILE_EDITS.items():
+        match = pattern.fullmatch(header)
+        if match:
+            break
+    else:
+        assert not re.match(r"# \S+\.py\b", header), f"unknown instruction in EXTENDING.md: {header}"
+        return False
+    path = project / match.group(1)
+    if kind == "new file":
+        path.write_text(code)
+        return True
+    source = path.read_text()
+    lines = source.splitlines(keepends=True)
+    if kind == "end":
+        path.write_text(source.rstrip("\n") + "\n\n\n" + code)
+    elif kind == "imports":
+        last = max(n.end_lineno for n in ast.parse(source).body if isinstance(n, ast.Import | ast.ImportFrom))
+        path.write_text("".join(lines[:last]) + code + "".join(lines[last:]))
+    else:
+        function = next(n for n in ast.walk(ast.parse(source)) if isinstance(n, ast.FunctionDef)
+                        and n.name == match.group(2))
+        ret = [n for n in ast.walk(function) if isinstance(n, ast.Return)][-1]
+        new = textwrap.indent(code, " " * ret.col_offset)
+        path.write_text("".join(lines[:ret.lineno - 1]) + new + "".join(lines[ret.end_lineno:]))
+    return True
+
+
+def output_matches(expected, actual):
+    """Expected lines match actual lines exactly, except that '...' within a line stands for
+    any text and a line '...' for any number of lines (timings, pytest's progress dots)."""
+    pattern = "".join(r"(?:.*\n)*?" if line.strip() == "..." else
+                      re.escape(line.rstrip()).replace(re.escape("..."), ".*") + "\n"
+                      for line in expected.strip("\n").splitlines())
+    text = "".join(line.rstrip() + "\n" for line in actual.strip("\n").splitlines())
+    return re.fullmatch(pattern, text) is not None
+
+
+def test_every_block_of_the_extending_guide_works_and_prints_what_it_shows(tmp_path):
+    project = tmp_path / "project"
+    for rel in coursework.project_files(ROOT) + sorted(coursework.NOT_COPIED):
+        (project / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / rel, project / rel)
+    blocks = fenced_blocks((ROOT / "docs" / "EXTENDING.md").read_text(encoding="utf-8"))
+    assert [lang for lang, _ in blocks].count("python") >= 10 and "bash" in [lang for lang, _ in blocks]
+    shown = 0
+    for i, (lang, code) in enumerate(blocks):
+        header, _, rest = code.partition("\n")
+        if lang == "text" or (lang == "python" and apply_edit(project, header, rest)):
+            continue
+        if lang == "python":
+            proc = subprocess.run([sys.executable, "-c", code], cwd=project, env=environment(project),
+                                  capture_output=True, text=True, timeout=120)
+            assert proc.returncode == 0, f"block {i} failed:\n{code}\n{proc.stderr}"
+            output = proc.stdout
+        else:
+            assert lang == "bash", lang
+            output = ""
+            for command in code.strip().splitlines():
+                command = re.sub(r"^python ", f'"{sys.executable}" ', command)
+                proc = subprocess.run(command, shell=True, cwd=project, env=environment(project),
+                                      capture_output=True, text=True, timeout=300)
+                output += proc.stdout
+        if i + 1 < len(blocks) and blocks[i + 1][0] == "text":
+            assert output_matches(blocks[i + 1][1], output), (
+                f"block {i} printed:\n{output}\n{proc.stderr[-3000:]}\nbut EXTENDING.md shows:\n{blocks[i + 1][1]}")
+            shown += 1
+    assert shown >= 9
+    # The edits really happened: the bug was put in and taken out again.
+    assert "return grad * (1 - np.exp(-out))" in (project / "minigrad/ops/softplus.py").read_text()
+    assert (project / "demos/09_additive_attention.py").exists() and (tmp_path / "course" / "EXERCISES.md").exists()
