@@ -337,8 +337,8 @@ def exercises_markdown(graded):
               "what it must compute. Write it, then run the command under it from this folder: the tests "
               "fail until the code is right, and pass when it is.",
               "",
-              "Set up once: `python -m pip install -e \".[test]\"` in this folder (or skip it: `python -m pytest` "
-              "run from here uses this folder's `minigrad/` either way).",
+              "Set up once, in a fresh virtual environment: `python -m pip install -e \".[test]\"` in this folder. "
+              "(Or skip it: `python -m pytest` run from here imports this folder's `minigrad/` either way.)",
               ""]
     for number, (target, command) in enumerate(graded, 1):
         what = {"op": "backward rule of the op", "layer": "forward pass of the layer",
@@ -399,7 +399,7 @@ def listing(root=PROJECT):
             names = [t.name + ("" if t.qualname.startswith(t.name + ".") or t.qualname == t.name
                                else f" [{t.qualname}]") for t in chosen if t.path == path]
             lines.append(f"  {path}: {', '.join(names)}")
-    lines.append("An op marked [Base.backward] inherits it: taking it out empties the shared rule of all its siblings.")
+    lines.append("A name marked [Base.method] inherits that method: taking it out empties it for every class that shares it.")
     return "\n".join(lines)
 
 
