@@ -117,20 +117,10 @@ def _allowed(mask, is_causal, T, S, q_batch, k_batch, name):
 def _masked_softmax(scores, allowed):
     """softmax over the last axis, counting only the scores where `allowed` is True.
 
-    Blocked scores get half the most negative finite number added: exp of that minus the
-    row's max is exactly 0, so they get weight 0 and gradient 0.  Adding a constant
-    costs one pass forward and none backward (its gradient is the identity), and unlike
-    -inf it leaves a row with nothing allowed finite (uniform, not 0/0 = NaN); such rows
-    are then set to 0 outright.
+    F.softmax's `where` leaves the blocked scores out inside the one fused op: they get
+    weight exactly 0 and gradient exactly 0, and a row with nothing allowed gets zeros.
     """
-    if allowed is None:
-        return F.softmax(scores, axis=-1)
-    blocked = 0.5 * float(np.finfo(scores.dtype).min)
-    weights = F.softmax(scores + np.where(allowed, 0.0, blocked).astype(scores.dtype), axis=-1)
-    attends_somewhere = allowed.any(axis=-1, keepdims=True)  # (..., T, 1)
-    if not attends_somewhere.all():
-        weights = F.masked_fill(weights, ~attends_somewhere, 0.0)
-    return weights
+    return F.softmax(scores, axis=-1, where=allowed)
 
 
 def _dropout(weights, p, rng):

@@ -23,11 +23,14 @@ An op is one class with `forward` and `backward` side by side:
 - A gradient may have the broadcast shape; the engine sums it back to the input's shape.
 - `self.needs_grad[i]` says whether input i needs a gradient, to skip costly work.
 """
+import itertools
+
 import numpy as np
 
 from minigrad.tensor import Tensor, _GradMode
 
 ALL_OPS = []
+_op_numbers = itertools.count()  # recorded ops are numbered in creation order
 
 
 class Example:
@@ -71,7 +74,7 @@ class Function:
         if type(out) is not np.ndarray:
             out = np.asarray(out)
         if _GradMode.enabled and True in needs:
-            fn.inputs, fn.arrays, fn.needs_grad = inputs, arrays, needs
+            fn.inputs, fn.arrays, fn.needs_grad, fn.number = inputs, arrays, needs, next(_op_numbers)
             return Tensor._make(out, True, fn)
         return Tensor._make(out)
 

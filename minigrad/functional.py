@@ -43,9 +43,17 @@ def relu(x):
     return ops.Relu.apply(x)
 
 
-def softmax(x, axis=-1):
-    """exp(x) / sum(exp(x)) along axis, shifted by the max so large logits don't overflow."""
-    return ops.Softmax.apply(x, axis=axis)
+def softmax(x, axis=-1, where=None):
+    """exp(x) / sum(exp(x)) along axis, shifted by the max so large logits don't overflow.
+
+    where: optional boolean mask broadcastable to x; entries where it is False are left
+    out (weight exactly 0, gradient exactly 0), and a row with none left gets all zeros.
+    """
+    if where is not None:
+        where = np.asarray(_data(where))
+        if where.dtype != bool:
+            raise TypeError(f"softmax: where must be boolean (True = take part), got dtype {where.dtype}")
+    return ops.Softmax.apply(x, axis=axis, where=where)
 
 
 def log_softmax(x, axis=-1):

@@ -4,6 +4,8 @@ A Tensor wraps a NumPy array (`.data`).  Every operation on tensors that require
 gradients records the op (`.grad_fn`) and its inputs, building a graph that
 `backward()` walks from the output to the leaves, applying each op's backward rule.
 """
+from heapq import heappop, heappush
+
 import numpy as np
 
 
@@ -248,34 +250,6 @@ def _sum_to_shape(grad, shape):
     return grad.sum(axis=axes, keepdims=True).reshape(shape)
 
 
-def _count_users(root):
-    """For every tensor that leads to `root`: [how many recorded input slots it fills, None].
-
-    The None is where its gradient will be summed; it is complete once that many
-    gradients have arrived.  An explicit stack instead of recursion lets a
-    100 000-op chain work.
-    """
-    pending = {id(root): [0, None]}
-    stack = [root]
-    while stack:
-        fn = stack.pop().grad_fn
-        if fn is None:
-            continue
-        if fn.inputs is None:
-            raise RuntimeError(
-                f"backward: the graph through {type(fn).__name__} was already freed by an earlier "
-                "backward(); pass retain_graph=True to the first backward() to go through it twice")
-        for x, need in zip(fn.inputs, fn.needs_grad):
-            if need:
-                entry = pending.get(id(x))
-                if entry is None:
-                    pending[id(x)] = [1, None]
-                    stack.append(x)
-                else:
-                    entry[0] += 1
-    return pending
-
-
 _ONES = {}
 
 
@@ -292,9 +266,11 @@ def _ones_like(t):
 def run_backward(root, grad=None, retain_graph=False, create_graph=False, accumulate=True, wanted=None):
     """Reverse-mode sweep from `root`.
 
-    A tensor is processed once every op that used it has passed its gradient back
-    (counted by _count_users): then its gradient is complete, it is handed to its own
-    op's backward, and dropped.  accumulate: add into leaves' `.grad`.  wanted: tensors
+    Tensors are processed newest first (each op numbers itself when recorded, see
+    Function.apply).  An op's output is always newer than its inputs, so when a tensor
+    comes up, every op that used it has already passed its gradient back: its gradient
+    is complete.  A heap keeps the waiting tensors in that order, without recursion, so
+    a 100 000-op chain works.  accumulate: add into leaves' `.grad`.  wanted: tensors
     whose gradients to return as a list (for `minigrad.grad`).  Each op's saved inputs
     are released after use unless retain_graph, so memory falls as the sweep proceeds.
     """
@@ -312,28 +288,27 @@ def run_backward(root, grad=None, retain_graph=False, create_graph=False, accumu
             raise ValueError(f"backward: grad has shape {grad.shape} but the output has shape {root.shape}")
     if create_graph:
         grad = Tensor._make(grad)
-    pending = _count_users(root)
-    pending[id(root)][1] = grad
-    wanted_ids = {id(t) for t in wanted} if wanted is not None else None
+    wanted_ids = {id(t) for t in wanted} if wanted is not None else ()
     results = {}
-    ready = [root]
+    grads = {id(root): grad}  # id(tensor) -> the sum of the gradients that reached it so far
+    leaves, waiting = [], []  # waiting: a heap of (-op number, tensor)
+    if root.grad_fn is None:
+        leaves.append(root)
+    else:
+        waiting.append((-root.grad_fn.number, root))
     with _SetGradMode(create_graph):
-        while ready:
-            t = ready.pop()
-            g = pending.pop(id(t))[1]
+        while waiting:
+            t = heappop(waiting)[1]
+            g = grads.pop(id(t))
             fn = t.grad_fn
-            if g is None:  # every user returned None: nothing flows here, but its inputs still wait on it
-                _pass_on_nothing(fn, pending, ready)
-                continue
-            if wanted_ids is not None and id(t) in wanted_ids:
+            if fn.inputs is None:
+                raise RuntimeError(
+                    f"backward: the graph through {type(fn).__name__} was already freed by an earlier "
+                    "backward(); pass retain_graph=True to the first backward() to go through it twice")
+            if t.retains_grad and accumulate:
+                t.grad = _accumulate(t.grad, g)
+            if id(t) in wanted_ids:
                 results[id(t)] = g
-            if fn is None or t.retains_grad:
-                if accumulate:
-                    # A copy: the same array may be handed to several inputs (x + y), or be a read-only view.
-                    g_t = g if isinstance(g, Tensor) else Tensor._make(np.array(g))
-                    t.grad = g_t if t.grad is None else t.grad + g_t
-                if fn is None:
-                    continue
             if create_graph:
                 in_grads = fn.backward(g, *fn.inputs, t)
             else:
@@ -341,35 +316,42 @@ def run_backward(root, grad=None, retain_graph=False, create_graph=False, accumu
             if type(in_grads) is not tuple:
                 in_grads = (in_grads,)
             for x, array, need, gx in zip(fn.inputs, fn.arrays, fn.needs_grad, in_grads):
-                if not need:
+                if not need or gx is None:
                     continue
-                entry = pending[id(x)]
-                if gx is not None:
+                if gx.shape != array.shape:
+                    gx = _sum_to_shape(gx, array.shape)
                     if gx.shape != array.shape:
-                        gx = _sum_to_shape(gx, array.shape)
-                        if gx.shape != array.shape:
-                            raise RuntimeError(f"{type(fn).__name__}.backward returned a gradient of shape "
-                                               f"{gx.shape} for an input of shape {array.shape}")
-                    if gx.dtype is not array.dtype and gx.dtype != array.dtype:
-                        gx = gx.astype(array.dtype)
-                    entry[1] = gx if entry[1] is None else entry[1] + gx
-                entry[0] -= 1
-                if entry[0] == 0:
-                    ready.append(x)
+                        raise RuntimeError(f"{type(fn).__name__}.backward returned a gradient of shape "
+                                           f"{gx.shape} for an input of shape {array.shape}")
+                if gx.dtype is not array.dtype and gx.dtype != array.dtype:
+                    gx = gx.astype(array.dtype)
+                key = id(x)
+                previous = grads.get(key)
+                if previous is not None:
+                    grads[key] = previous + gx
+                    continue
+                grads[key] = gx  # the first gradient to reach x: schedule it
+                if x.grad_fn is None:
+                    leaves.append(x)
+                else:
+                    heappush(waiting, (-x.grad_fn.number, x))
             if not retain_graph:
                 fn.inputs = fn.arrays = None  # free the saved inputs: upstream memory can go now
+    for x in leaves:
+        g = grads.pop(id(x))
+        if id(x) in wanted_ids:
+            results[id(x)] = g
+        if accumulate:
+            x.grad = _accumulate(x.grad, g)
     if wanted is not None:
         return [results.get(id(t)) for t in wanted]
 
 
-def _pass_on_nothing(fn, pending, ready):
-    if fn is not None:
-        for x, need in zip(fn.inputs, fn.needs_grad):
-            if need:
-                entry = pending[id(x)]
-                entry[0] -= 1
-                if entry[0] == 0:
-                    ready.append(x)
+def _accumulate(current, g):
+    """current + g as a Tensor.  The first gradient is copied: the same array may have been
+    handed to several inputs (x + y), or be a read-only view."""
+    g = g if isinstance(g, Tensor) else Tensor._make(np.array(g))
+    return g if current is None else current + g
 
 
 def grad(output, inputs, grad_output=None, retain_graph=None, create_graph=False, allow_unused=False):

@@ -107,24 +107,52 @@ def _stable_shift(x, axis):
     return x - m, m
 
 
-class Softmax(Function):
-    """exp(x) / sum(exp(x)) along axis.
+def _row_dot(a, b, axis):
+    """sum(a * b) along axis, kept as a size-1 axis.
 
-    Backward: with s = out, dL/dx = s * (g - sum(g * s)), the Jacobian diag(s) - s sᵀ applied to g.
+    Along the last axis it is a batch of (1, n) @ (n, 1) products, which never
+    allocates the full-size a * b: on big attention weights that temporary costs more
+    than the arithmetic.
     """
-    examples = [Example((3, 4)), Example((2, 3, 4), axis=1), Example((5,), axis=0)]
-    reference = staticmethod(lambda x, axis=-1: np.exp(x) / np.sum(np.exp(x), axis=axis, keepdims=True))
+    if axis == -1 or axis == a.ndim - 1:
+        return (a[..., None, :] @ b[..., :, None])[..., 0]
+    return (a * b).sum(axis=axis, keepdims=True)
 
-    def forward(self, x, axis=-1):
+
+class Softmax(Function):
+    """exp(x) / sum(exp(x)) along axis; entries where `where` is False are left out (weight 0).
+
+    where: optional boolean, broadcastable to x (True = take part).  A row with nothing
+    taking part, or all -inf, gets weights 0 rather than 0/0 = NaN.
+    Backward: with s = out, dL/dx = s * (g - sum(g * s)), the Jacobian diag(s) - s sᵀ applied
+    to g; left-out entries have s = 0, so their gradient is exactly 0.
+    """
+    examples = [Example((3, 4)), Example((2, 3, 4), axis=1), Example((5,), axis=0),
+                Example((2, 3, 4), where=np.tri(3, 4, dtype=bool)),
+                Example((2, 4), where=np.array([[True, False, True, True], [False] * 4]))]
+
+    @staticmethod
+    def reference(x, axis=-1, where=True):
+        e = np.exp(x) * where
+        total = np.sum(e, axis=axis, keepdims=True)
+        return e / np.where(total == 0, 1.0, total)
+
+    def forward(self, x, axis=-1, where=None):
         self.axis = axis
-        shifted, _ = _stable_shift(x, axis)
-        e = np.exp(shifted)
-        e /= np.sum(e, axis=axis, keepdims=True)
+        # Every step after the first writes into the one new array: no other big temporaries.
+        e = np.array(x) if where is None else np.where(where, x, np.asarray(-np.inf, x.dtype))
+        m = e.max(axis=axis, keepdims=True)
+        m[~np.isfinite(m)] = 0  # an all -inf row: shift by 0, not by -inf (-inf - -inf = NaN)
+        e -= m                  # the largest entry becomes 0, so exp cannot overflow
+        np.exp(e, out=e)
+        total = e.sum(axis=axis, keepdims=True)
+        total[total == 0] = 1   # a row with no entry taking part: weights 0, not 0/0
+        e /= total
         return e
 
     def backward(self, grad, x, out):
-        g = grad * out
-        g -= out * g.sum(axis=self.axis, keepdims=True)
+        g = grad - _row_dot(grad, out, self.axis)
+        g *= out
         return g
 
 
