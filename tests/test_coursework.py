@@ -25,8 +25,9 @@ def grade(copy, command, report):
     the import path.  Returns the exit code and {test name: failure message or None}."""
     args = shlex.split(command)
     assert args[:3] == ["python", "-m", "pytest"], command
-    proc = subprocess.run([sys.executable, *args[1:], "-q", "-p", "no:cacheprovider", "--tb=line", f"--junitxml={report}"],
-                          cwd=copy, env=environment(copy), capture_output=True, text=True, timeout=300)
+    options = ["-q", "-p", "no:cacheprovider", "--tb=line", f"--junitxml={report}"]
+    proc = subprocess.run([sys.executable, *args[1:], *options], cwd=copy, env=environment(copy),
+                          capture_output=True, text=True, timeout=300)
     results = {}
     for case in ET.parse(report).iter("testcase"):
         problem = next((case.find(tag) for tag in ("failure", "error") if case.find(tag) is not None), None)
@@ -53,6 +54,10 @@ def commands_in(exercises_md):
     """The grading commands, in order, from the ```bash blocks of EXERCISES.md (the last is the whole suite)."""
     blocks = exercises_md.split("```bash\n")[1:]
     return [block.split("\n```")[0].strip() for block in blocks]
+
+
+def classes_in(source):
+    return {n.name: n for n in ast.parse(source).body if isinstance(n, ast.ClassDef)}
 
 
 def sweep_names(op, tests):
@@ -99,8 +104,8 @@ def test_replace_body_keeps_signature_docstring_and_every_other_line():
 
 def test_list_names_every_op_and_the_shared_rules():
     text = coursework.listing()
-    for op in ALL_OPS:
-        assert op.__name__ in text
+    ops = text.split("layers (")[0]
+    assert set(re.findall(r"\b[A-Z]\w*\b", ops)) >= {op.__name__ for op in ALL_OPS}
     assert "Max [_Extremum.backward]" in text and "Min [_Extremum.backward]" in text
     assert "minigrad/nn.py: " in text and "Linear" in text
     assert "scaled_dot_product_attention" in text and "plot_attention" not in text
@@ -136,11 +141,19 @@ def test_softmax_and_matmul_exercises_are_graded_by_the_sweep_and_pass_once_rest
     assert not (copy / ".venv").exists() and not (copy / "figures").exists() and not (copy / ".git").exists()
     for rel in ["minigrad/tensor.py", "minigrad/ops/elementwise.py", "tests/test_ops_sweep.py", "README.md"]:
         assert (copy / rel).read_bytes() == (ROOT / rel).read_bytes(), rel
-    reduce_py = (copy / "minigrad/ops/reduce.py").read_text()
-    assert 'raise NotImplementedError("Exercise: write Softmax.backward' in reduce_py
-    assert "Backward: with s = out, dL/dx = s * (g - sum(g * s))" in reduce_py       # the docstring stays
-    assert "g -= out * g.sum(axis=self.axis, keepdims=True)" not in reduce_py         # the answer does not
-    assert "def backward(self, grad, x, out):\n        return grad - np.exp(out)" in reduce_py  # LogSoftmax intact
+    reference, emptied = (ROOT / "minigrad/ops/reduce.py").read_text(), (copy / "minigrad/ops/reduce.py").read_text()
+    ref_classes, new_classes = classes_in(reference), classes_in(emptied)
+    assert ast.get_docstring(new_classes["Softmax"]) == ast.get_docstring(ref_classes["Softmax"])  # the math stays
+    backward = next(n for n in new_classes["Softmax"].body if getattr(n, "name", "") == "backward")
+    assert [type(n) for n in backward.body] == [ast.Raise]                # a hint in comments, then one raise
+    assert ast.unparse(backward.body[-1]).startswith("raise NotImplementedError('Exercise: write Softmax.backward")
+    for name in ref_classes:                                              # every other class untouched
+        if name != "Softmax":
+            assert ast.dump(new_classes[name]) == ast.dump(ref_classes[name]), name
+    ref_def = next(n for n in ref_classes["Softmax"].body if getattr(n, "name", "") == "backward")
+    ref_lines, new_lines = reference.splitlines(), emptied.splitlines()   # and every line around the method
+    assert new_lines[:backward.lineno] == ref_lines[:ref_def.lineno]
+    assert new_lines[backward.end_lineno:] == ref_lines[ref_def.end_lineno:]
 
     exercises = (copy / "EXERCISES.md").read_text()
     softmax_cmd, matmul_cmd, whole_suite = commands_in(exercises)
@@ -299,3 +312,4 @@ def test_every_block_of_the_extending_guide_works_and_prints_what_it_shows(tmp_p
     # The edits really happened: the bug was put in and taken out again.
     assert "return grad * (1 - np.exp(-out))" in (project / "minigrad/ops/softplus.py").read_text()
     assert (project / "demos/09_additive_attention.py").exists() and (tmp_path / "course" / "EXERCISES.md").exists()
+
