@@ -189,7 +189,9 @@ def minigrad_chain(wl):
 
 
 def minigrad_w1(wl):
+    """Single-head causal attention through ``attention.scaled_dot_product_attention``."""
     Tensor, F = _minigrad()
+    from attention import scaled_dot_product_attention
     arrays = wl.arrays
     D = arrays[0].shape[-1]
     mask = nb.causal_mask(arrays[0].shape[1])
@@ -201,10 +203,8 @@ def minigrad_w1(wl):
         q = x @ Wq
         k = x @ Wk
         v = x @ Wv
-        scores = (q @ k.swapaxes(-1, -2)) * scale
-        scores = F.masked_fill(scores, mask, -np.inf)
-        w = F.softmax(scores, axis=-1)
-        out = (w @ v) @ Wo
+        a, _ = scaled_dot_product_attention(q, k, v, is_causal=True)
+        out = a @ Wo
         loss = (out ** 2).sum()
         loss.backward()
         return loss.data, tuple(t.grad.data for t in ts)
@@ -215,6 +215,7 @@ def minigrad_w1(wl):
 def minigrad_w2_ops(wl):
     """Multi-head attention written with minigrad primitives (information only)."""
     Tensor, F = _minigrad()
+    from attention import scaled_dot_product_attention
     arrays = wl.arrays
     B, T, D = arrays[0].shape
     H = wl.params["n_heads"]
@@ -231,10 +232,8 @@ def minigrad_w2_ops(wl):
         q = split(x @ Wq + bq)
         k = split(x @ Wk + bk)
         v = split(x @ Wv + bv)
-        scores = (q @ k.swapaxes(-1, -2)) * scale
-        scores = F.masked_fill(scores, mask, -np.inf)
-        w = F.softmax(scores, axis=-1)
-        m = (w @ v).transpose(0, 2, 1, 3).reshape(B, T, D)
+        a, _ = scaled_dot_product_attention(q, k, v, is_causal=True)
+        m = a.transpose(0, 2, 1, 3).reshape(B, T, D)
         out = m @ Wo + bo
         loss = (out ** 2).sum()
         loss.backward()

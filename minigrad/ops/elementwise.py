@@ -68,8 +68,14 @@ class Pow(Function):
         return a ** b
 
     def backward(self, grad, a, b, out):
-        return (grad * b * a ** (b - 1) if self.needs_grad[0] else None,
-                grad * out * np.log(a) if self.needs_grad[1] else None)
+        grad_a = grad_b = None
+        if self.needs_grad[0]:
+            grad_a = a ** (b - 1)  # a new array, so the products below can go in place
+            grad_a *= b
+            grad_a *= grad
+        if self.needs_grad[1]:
+            grad_b = grad * out * np.log(a)
+        return grad_a, grad_b
 
 
 class Neg(Function):
