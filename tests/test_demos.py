@@ -85,3 +85,12 @@ def test_05_scaling_keeps_score_variance_at_one_and_masks_block_exactly(tmp_path
     assert m["entropy_raw_d512"] < 0.5 < 2.0 < m["entropy_scaled_d512"]  # saturated vs spread (log 16 = 2.77)
     assert m["max_padded_weight"] == 0.0 and m["max_future_weight"] == 0.0
     assert m["padding_leak"] == 0.0
+
+
+def test_04_learned_qkv_finds_the_sense_word_where_parameter_free_attention_cannot(tmp_path):
+    m = run("04_learned_qkv", tmp_path)
+    assert m["steps"] <= 2000
+    assert m["acc_learned_qkv"] >= 0.98 and m["to_sense_learned_qkv"] >= 0.4
+    assert m["acc_param_free"] <= 0.80 and m["to_itself_param_free"] > 0.9    # "bank" only sees itself
+    assert m["to_sense_param_free_unit"] < 0.2   # even when accurate, it does not single out the sense word
+    assert m["acc_learned_embeddings"] >= 0.95 and m["to_sense_learned_embeddings"] >= 0.4
