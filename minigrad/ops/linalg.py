@@ -33,7 +33,7 @@ class MatMul(Function):
     def forward(self, a, b):
         if a.ndim == 0 or b.ndim == 0 or a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
             raise ValueError(_matmul_error(a, b))
-        if b.ndim == 2 and a.ndim > 2:
+        if b.ndim == 2 and a.ndim > 2:  # one shared matrix: fold the batch into one product
             return (a.reshape(-1, a.shape[-1]) @ b).reshape(a.shape[:-1] + b.shape[-1:])
         try:
             return a @ b
@@ -41,28 +41,34 @@ class MatMul(Function):
             raise ValueError(_matmul_error(a, b)) from None
 
     def backward(self, grad, a, b, out):
-        b_is_vector = b.ndim == 1
-        # A vector operand acts as a one-column (b) or one-row (a) matrix.
-        if b_is_vector:
-            b = b.reshape(-1, 1)
-            grad = grad.reshape(grad.shape + (1,))
-        if a.ndim == 1:
-            a = a.reshape(1, -1)
-            grad = grad.reshape(grad.shape[:-1] + (1, grad.shape[-1]))
-        shared_b = b.ndim == 2 and a.ndim > 2
+        if a.ndim == 1 or b.ndim == 1:
+            return self._vector_backward(grad, a, b)
         grad_a = grad_b = None
-        if self.needs_grad[0]:
-            if shared_b:
-                grad_a = (grad.reshape(-1, grad.shape[-1]) @ b.T).reshape(a.shape)
-            else:
+        if b.ndim == 2 and a.ndim > 2:  # one shared matrix: fold the batch into one product
+            grad_rows = grad.reshape(-1, grad.shape[-1])
+            if self.needs_grad[0]:
+                grad_a = (grad_rows @ b.T).reshape(a.shape)
+            if self.needs_grad[1]:
+                grad_b = a.reshape(-1, a.shape[-1]).T @ grad_rows
+        else:
+            if self.needs_grad[0]:
                 grad_a = grad @ b.swapaxes(-1, -2)
-        if self.needs_grad[1]:
-            if shared_b:
-                grad_b = a.reshape(-1, a.shape[-1]).T @ grad.reshape(-1, grad.shape[-1])
-            else:
+            if self.needs_grad[1]:
                 grad_b = a.swapaxes(-1, -2) @ grad
-            if b_is_vector:
-                grad_b = grad_b.reshape(grad_b.shape[:-1])
+        return grad_a, grad_b
+
+    def _vector_backward(self, grad, a, b):
+        """A vector operand acts as a one-row (a) or one-column (b) matrix."""
+        b_matrix = b.reshape(-1, 1) if b.ndim == 1 else b
+        if b.ndim == 1:
+            grad = grad.reshape(grad.shape + (1,))
+        a_matrix = a.reshape(1, -1) if a.ndim == 1 else a
+        if a.ndim == 1:
+            grad = grad.reshape(grad.shape[:-1] + (1, grad.shape[-1]))
+        grad_a = grad @ b_matrix.swapaxes(-1, -2) if self.needs_grad[0] else None
+        grad_b = a_matrix.swapaxes(-1, -2) @ grad if self.needs_grad[1] else None
+        if grad_b is not None and b.ndim == 1:
+            grad_b = grad_b.reshape(grad_b.shape[:-1])
         return grad_a, grad_b
 
 
