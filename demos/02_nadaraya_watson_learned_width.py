@@ -15,8 +15,7 @@ import os
 
 import numpy as np
 
-from attention import nadaraya_watson
-from attention.plot import plot_attention
+from attention import nadaraya_watson, plot_attention
 from minigrad import Tensor
 
 N_TRAIN, NOISE_SD, FIXED_WIDTH, STEPS, LR = 50, 0.5, 1.0, 300, 1.0

@@ -16,8 +16,7 @@ import os
 import numpy as np
 
 import minigrad.functional as F
-from attention import self_attention
-from attention.plot import plot_attention
+from attention import plot_attention, self_attention
 from minigrad import Tensor
 from minigrad.viz import draw_graph
 

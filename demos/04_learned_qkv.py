@@ -25,8 +25,7 @@ import os
 import numpy as np
 
 import minigrad.functional as F
-from attention import self_attention
-from attention.layers import SelfAttention
+from attention import SelfAttention, self_attention
 from minigrad import Tensor
 from minigrad.nn import Linear, Module, Parameter
 from minigrad.optim import Adam

@@ -14,8 +14,7 @@ import os
 
 import numpy as np
 
-from attention import causal_mask, padding_mask, scaled_dot_product_attention
-from attention.plot import plot_attention
+from attention import causal_mask, padding_mask, plot_attention, scaled_dot_product_attention
 
 WIDTHS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 N_SAMPLES, S = 10_000, 16

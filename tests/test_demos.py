@@ -94,3 +94,23 @@ def test_04_learned_qkv_finds_the_sense_word_where_parameter_free_attention_cann
     assert m["acc_param_free"] <= 0.80 and m["to_itself_param_free"] > 0.9    # "bank" only sees itself
     assert m["to_sense_param_free_unit"] < 0.2   # even when accurate, it does not single out the sense word
     assert m["acc_learned_embeddings"] >= 0.95 and m["to_sense_learned_embeddings"] >= 0.4
+
+
+def test_06_heads_split_the_work_and_equal_single_heads_side_by_side(tmp_path):
+    m = run("06_multi_head", tmp_path)
+    assert m["heads_equal_gap"] < 1e-12
+    assert m["acc_before"] >= 0.99 and m["acc_after"] >= 0.99
+    assert m["best_look_back"] > 0.5 and m["best_look_ahead"] > 0.5       # one head looks back, another ahead
+    assert m["back_head"] != m["ahead_head"]
+
+
+def test_07_positional_encoding_follows_the_formula_and_depends_on_offsets_only(tmp_path):
+    m = run("07_positional_encoding", tmp_path)
+    p, i = np.arange(60)[:, None], np.arange(16)[None, :]
+    angle = p / 10000 ** (2 * i / 32)                       # the paper's formula, written out here
+    expected = np.stack([np.sin(angle), np.cos(angle)], axis=-1).reshape(60, 32)
+    np.testing.assert_allclose(m["pe"], expected, atol=1e-12)
+    assert m["norm_sq"] == pytest.approx(16.0, abs=1e-12)
+    assert m["offset_error"] < 1e-12 and m["rotation_error"] < 1e-12
+    s = m["similarity_by_offset"]
+    assert s[0] > s[1] > s[2] > s[5] > s[10]
