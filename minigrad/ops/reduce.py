@@ -100,10 +100,13 @@ class Min(_Extremum):
 
 
 def _stable_shift(x, axis):
-    """x minus its max along axis, so exp() cannot overflow.  Rows that are all -inf
-    are shifted by 0 instead (giving exp = 0, not NaN from -inf - -inf)."""
-    m = np.max(x, axis=axis, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0.0).astype(x.dtype, copy=False)
+    """x minus its max along axis (so exp() cannot overflow), and that max.
+
+    A row that is all -inf is shifted by 0 instead: -inf - -inf would be NaN.
+    """
+    m = x.max(axis=axis, keepdims=True)
+    if not np.isfinite(m).all():
+        m[np.isneginf(m)] = 0
     return x - m, m
 
 
@@ -139,14 +142,13 @@ class Softmax(Function):
 
     def forward(self, x, axis=-1, where=None):
         self.axis = axis
-        # Every step after the first writes into the one new array: no other big temporaries.
-        e = np.array(x) if where is None else np.where(where, x, np.asarray(-np.inf, x.dtype))
-        m = e.max(axis=axis, keepdims=True)
-        m[~np.isfinite(m)] = 0  # an all -inf row: shift by 0, not by -inf (-inf - -inf = NaN)
-        e -= m                  # the largest entry becomes 0, so exp cannot overflow
+        if where is not None:
+            x = np.where(where, x, np.asarray(-np.inf, x.dtype))
+        e, _ = _stable_shift(x, axis)  # the one new full-size array: every later step writes into it
         np.exp(e, out=e)
         total = e.sum(axis=axis, keepdims=True)
-        total[total == 0] = 1   # a row with no entry taking part: weights 0, not 0/0
+        if where is not None or not total.all():
+            total[total == 0] = 1  # a row with no entry taking part: weights 0, not 0/0
         e /= total
         return e
 
