@@ -313,3 +313,18 @@ def test_every_block_of_the_extending_guide_works_and_prints_what_it_shows(tmp_p
     assert "return grad * (1 - np.exp(-out))" in (project / "minigrad/ops/softplus.py").read_text()
     assert (project / "demos/09_additive_attention.py").exists() and (tmp_path / "course" / "EXERCISES.md").exists()
 
+
+def test_korean_guide_snippets_print_what_it_shows_and_its_paths_exist():
+    text = (ROOT / "docs" / "ko" / "README.md").read_text(encoding="utf-8")
+    blocks = fenced_blocks(text)
+    checked = 0
+    for i, (lang, code) in enumerate(blocks):
+        if lang == "python":
+            proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=environment(ROOT),
+                                  capture_output=True, text=True, timeout=120)
+            assert proc.returncode == 0, f"block {i} failed:\n{code}\n{proc.stderr}"
+            assert blocks[i + 1][0] == "text" and output_matches(blocks[i + 1][1], proc.stdout), proc.stdout
+            checked += 1
+    assert checked == 3
+    paths = set(re.findall(r"`((?:demos|attention|minigrad|tests|docs)/[\w./]*\w)`", text))
+    assert len(paths) > 15 and not sorted(p for p in paths if not (ROOT / p).exists())
