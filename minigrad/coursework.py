@@ -18,6 +18,7 @@ import io
 import shutil
 import subprocess
 import sys
+import textwrap
 import tokenize
 from dataclasses import dataclass
 from pathlib import Path
@@ -199,24 +200,25 @@ def stub_lines(source, target):
     indent = " " * (node.body[1 if _has_docstring(node) else 0].col_offset)
     owner, _, method = target.qualname.rpartition(".")
     if target.kind == "op":
-        inputs = [a.arg for a in node.args.args[1:] if a.arg not in ("grad", "out")] + (
-            [f"*{node.args.vararg.arg}"] if node.args.vararg else [])
+        inputs = ", ".join(a.arg for a in node.args.args[1:] if a.arg not in ("grad", "out"))
+        if node.args.vararg:  # Einsum: backward(self, grad, *operands_and_out)
+            inputs = f"the operands: *{node.args.vararg.arg} without its last item, out"
         sharing = f", shared by {', '.join(target.shared_by)}" if target.shared_by else ""
-        comment = [f"return one gradient per input ({', '.join(inputs)}) from grad = dL/d(out){sharing}.",
-                   "The backward rule is in the class docstring.  Use NumPy functions and operators only",
-                   "(np.exp, .sum(axis=, keepdims=), @, ...): under create_graph=True they run on Tensors."]
+        comment = (f"return one gradient per input ({inputs}) from grad = dL/d(out){sharing}. "
+                   "The backward rule is in the class docstring. Use NumPy functions and operators only "
+                   "(np.exp, .sum(axis=, keepdims=), @, ...): under create_graph=True they run on Tensors.")
         message = f"{STUB_PREFIX} write {target.qualname} (the rule is in the class docstring)"
     elif target.kind == "layer":
-        comment = [f"compute what the {owner} docstring describes, from minigrad ops and the layer's",
-                   "parameters: the engine then derives backward by itself."]
-        message = f"{STUB_PREFIX} write {target.qualname} (see the {owner} docstring)"
+        comment = (f"compute what the {owner} docstring describes, from minigrad ops and the layer's "
+                   "parameters: the engine then derives backward by itself.")
+        message = f"{STUB_PREFIX} write {target.qualname} (see the class docstring)"
     else:
-        comment = ["compute what the docstring above describes, from minigrad ops (minigrad.functional",
-                   "as F, Tensor operators): the engine then derives backward by itself."]
+        comment = ("compute what the docstring above describes, from minigrad ops (minigrad.functional "
+                   "as F, Tensor operators): the engine then derives backward by itself.")
         message = f"{STUB_PREFIX} write {target.qualname} (see its docstring)"
-    comment[0] = "Exercise: " + comment[0]
+    lines = textwrap.wrap("Exercise: " + comment, width=max(40, 92 - len(indent)))
     quoted = '"' + message.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    return [f"{indent}# {line}\n" for line in comment] + [f"{indent}raise NotImplementedError({quoted})\n"]
+    return [f"{indent}# {line}\n" for line in lines] + [f"{indent}raise NotImplementedError({quoted})\n"]
 
 
 # ---- grading commands -------------------------------------------------------------------
