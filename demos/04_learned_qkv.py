@@ -84,7 +84,7 @@ def train(model, steps, rng, test):
 
 def main(out_dir="figures", seed=0, quick=False):
     rng = np.random.default_rng(seed)
-    steps = 500 if quick else 1000
+    steps = 300 if quick else 1000
     randn = rng.standard_normal((len(WORDS), D))                         # given, like the notes' V = randn
     unit = randn / np.linalg.norm(randn, axis=1, keepdims=True)          # the same directions, length 1
     test = make_sentences(rng, 2000)

@@ -52,7 +52,7 @@ def evaluate(model, x):
 
 def main(out_dir="figures", seed=0, quick=False):
     rng = np.random.default_rng(seed)
-    steps = 300 if quick else 1000
+    steps = 200 if quick else 1000
     test = rng.integers(0, VOCAB, (2000, L))                       # held-out sequences
     print(f"with sinusoidal positional encoding ({steps} steps):")
     model, curve, seconds = train("sinusoidal", steps, rng, test, "PE")
