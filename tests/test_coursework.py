@@ -275,7 +275,9 @@ def output_matches(expected, actual):
     pattern = "".join(r"(?:.*\n)*?" if line.strip() == "..." else
                       re.escape(line.rstrip()).replace(re.escape("..."), ".*") + "\n"
                       for line in expected.strip("\n").splitlines())
-    text = "".join(line.rstrip() + "\n" for line in actual.strip("\n").splitlines())
+    # Newer pytest versions append " - <message>" to the FAILED lines of the summary.
+    lines = [re.sub(r"^(FAILED \S+) - .*$", r"\1", line.rstrip()) for line in actual.strip("\n").splitlines()]
+    text = "".join(line + "\n" for line in lines)
     return re.fullmatch(pattern, text) is not None
 
 
