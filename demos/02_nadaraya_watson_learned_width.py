@@ -84,10 +84,12 @@ def main(out_dir="figures", seed=0, quick=False):
     for name, f in fits.items():
         ax.plot(x_test, f, lw=2, label=f"{name} (test MSE {test_mse[name]:.3f})")
     ax.set_title("fits"), ax.set_xlabel("x"), ax.legend(fontsize=8)
-    for ax, width, title in [(axes[0, 1], FIXED_WIDTH, "weights, fixed width"), (axes[0, 2], learned, "weights, learned")]:
+    for ax, width, title in [(axes[0, 1], FIXED_WIDTH, "weights, fixed width"),
+                             (axes[0, 2], learned, "weights, learned width")]:
         plot_attention(predict(width)[1], ax=ax, titles=[f"{title} {width:.3f}"])
-        ax.set_xticks(range(0, N_TRAIN, 10)), ax.set_yticks(range(0, len(x_test), 10))
-        ax.set_xlabel("training point (sorted x_i)"), ax.set_ylabel("test query x")
+        ax.set_xticks(range(0, N_TRAIN, 10), [f"{v:.1f}" for v in x[::10]], rotation=0)
+        ax.set_yticks(range(0, len(x_test), 10), [f"{v:.0f}" for v in x_test[::10]])
+        ax.set_xlabel("key: training point x_i (sorted)"), ax.set_ylabel("query: test point x")
     ax = axes[1, 0]
     ax.plot(losses)
     ax.set_xlabel("step"), ax.set_ylabel("leave-one-out loss (blue)"), ax.set_title("training")

@@ -52,15 +52,19 @@ def _kind(t):
     return "leaf" if t.requires_grad else "constant"
 
 
-def draw_graph(tensor, path=None, names=None, ax=None):
+def draw_graph(tensor, path=None, names=None, ax=None, max_nodes=200):
     """Draw the graph that computed `tensor`; save it to `path` (PNG, SVG, ...) if given.
 
     names: optional {"label": tensor} to print a name on chosen nodes (e.g. the leaves).
+    max_nodes: larger graphs are refused, as no one could read the picture.
     Returns the matplotlib Figure.
     """
     from matplotlib.figure import Figure  # not pyplot: no window, no global state
 
     order, edges = graph_nodes(tensor)
+    if len(order) > max_nodes:
+        raise ValueError(f"draw_graph: the graph has {len(order)} tensors, more than max_nodes={max_nodes} can show "
+                         "legibly; draw a smaller piece of the computation, or pass a larger max_nodes")
     label_of = {id(t): name for name, t in (names or {}).items()}
     inputs_of = {}
     for x, out in edges:

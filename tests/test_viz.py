@@ -39,6 +39,8 @@ def test_draw_graph_saves_a_png_and_refuses_a_freed_graph(tmp_path):
         draw_graph(out)
     with pytest.raises(TypeError, match="draw_graph: expected a Tensor"):
         draw_graph(np.ones(3))
+    with pytest.raises(ValueError, match="draw_graph: the graph has 8 tensors, more than max_nodes=5"):
+        draw_graph(small_graph()[2], max_nodes=5)
 
 
 def test_plot_attention_one_map_and_a_row_of_heads():
