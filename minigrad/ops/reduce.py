@@ -142,9 +142,14 @@ class Softmax(Function):
 
     def forward(self, x, axis=-1, where=None):
         self.axis = axis
-        if where is not None:
-            x = np.where(where, x, np.asarray(-np.inf, x.dtype))
-        e, _ = _stable_shift(x, axis)  # the one new full-size array: every later step writes into it
+        if where is None:
+            e, _ = _stable_shift(x, axis)  # the one new full-size array: every later step writes into it
+        else:
+            # Adding -inf where left out is one quick pass (np.where over the big array is several times slower).
+            e = x + np.where(where, 0.0, -np.inf).astype(x.dtype)
+            m = e.max(axis=axis, keepdims=True)
+            m[np.isneginf(m)] = 0  # a row with nothing taking part: shift by 0, as -inf - -inf = NaN
+            e -= m
         np.exp(e, out=e)
         total = e.sum(axis=axis, keepdims=True)
         if where is not None or not total.all():
