@@ -193,9 +193,6 @@ def minigrad_w1(wl):
     Tensor, F = _minigrad()
     from attention import scaled_dot_product_attention
     arrays = wl.arrays
-    D = arrays[0].shape[-1]
-    mask = nb.causal_mask(arrays[0].shape[1])
-    scale = 1.0 / math.sqrt(D)
 
     def run():
         ts = [Tensor(a, requires_grad=True) for a in arrays]
@@ -220,8 +217,6 @@ def minigrad_w2_ops(wl):
     B, T, D = arrays[0].shape
     H = wl.params["n_heads"]
     Dh = D // H
-    mask = nb.causal_mask(T)
-    scale = 1.0 / math.sqrt(Dh)
 
     def split(t):
         return t.reshape(B, T, H, Dh).transpose(0, 2, 1, 3)

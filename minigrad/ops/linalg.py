@@ -4,7 +4,6 @@ import string
 import numpy as np
 
 from minigrad.function import Example, Function
-from minigrad.ops.reduce import _keepdims_shape
 
 
 def _matmul_error(a, b):
@@ -151,21 +150,22 @@ class CosineSimilarity(Function):
 
     def forward(self, a, b, axis=-1, eps=1e-8):
         self.axis, self.eps = axis, eps
-        na = np.maximum(np.sqrt(np.sum(a * a, axis=axis)), eps)
-        nb = np.maximum(np.sqrt(np.sum(b * b, axis=axis)), eps)
-        out = np.sum(a * b, axis=axis) / (na * nb)
-        self.kshape = _keepdims_shape(out.shape[:0] + np.broadcast_shapes(a.shape, b.shape), axis)
-        return out
+        na = np.sqrt((a * a).sum(axis=axis, keepdims=True))
+        nb = np.sqrt((b * b).sum(axis=axis, keepdims=True))
+        out = (a * b).sum(axis=axis, keepdims=True) / (np.maximum(na, eps) * np.maximum(nb, eps))
+        self.kshape = out.shape  # keepdims: what grad is reshaped to, to broadcast against a and b
+        return out.squeeze(axis)
 
     def backward(self, grad, a, b, out):
         axis, eps = self.axis, self.eps
         na = np.maximum(np.sqrt((a * a).sum(axis=axis, keepdims=True)), eps)
         nb = np.maximum(np.sqrt((b * b).sum(axis=axis, keepdims=True)), eps)
-        cos = out.reshape(self.kshape)
         g = grad.reshape(self.kshape)
+        g_over_norms = g / (na * nb)
+        g_cos = g * out.reshape(self.kshape)
         grad_a = grad_b = None
         if self.needs_grad[0]:
-            grad_a = g * (b / (na * nb) - cos * a / (na * na) * (na > eps))
+            grad_a = g_over_norms * b - g_cos / (na * na) * (na > eps) * a
         if self.needs_grad[1]:
-            grad_b = g * (a / (na * nb) - cos * b / (nb * nb) * (nb > eps))
+            grad_b = g_over_norms * a - g_cos / (nb * nb) * (nb > eps) * b
         return grad_a, grad_b
