@@ -8,6 +8,7 @@ all-zero weights, a zero output and zero gradients (never NaN).
 
 Every function here is a composition of minigrad ops, so it is differentiable to any order.
 """
+import functools
 import math
 
 import numpy as np
@@ -20,9 +21,16 @@ def causal_mask(T, S=None):
     """(T, S) mask that lets query t see keys 0..t only (no peeking at the future).
 
     True on and below the diagonal, aligned at the top-left corner as in PyTorch's
-    `is_causal`; S defaults to T.
+    `is_causal`; S defaults to T.  The array is shared between calls, so it is read-only.
     """
-    return np.tri(T, T if S is None else S, dtype=bool)  # (T, S)
+    return _causal_mask(T, T if S is None else S)
+
+
+@functools.lru_cache(maxsize=64)
+def _causal_mask(T, S):
+    mask = np.tri(T, S, dtype=bool)  # (T, S)
+    mask.flags.writeable = False
+    return mask
 
 
 def padding_mask(lengths, S):
@@ -88,6 +96,8 @@ def _check_qkv(name, q, k, v):
     if k.shape[-2] != v.shape[-2]:
         raise ValueError(f"{name}: keys and values must come in pairs (same length S), "
                          f"got k {k.shape} (S={k.shape[-2]}) and v {v.shape} (S={v.shape[-2]})")
+    if q.shape[:-2] == k.shape[:-2] == v.shape[:-2]:
+        return
     try:
         np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
     except ValueError:
