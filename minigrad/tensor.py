@@ -291,6 +291,7 @@ def run_backward(root, grad=None, retain_graph=False, create_graph=False, accumu
     wanted_ids = {id(t) for t in wanted} if wanted is not None else ()
     results = {}
     grads = {id(root): grad}  # id(tensor) -> the sum of the gradients that reached it so far
+    own_sums = set()          # ids whose sum in `grads` is a new array made here, safe to add into
     leaves, waiting = [], []  # waiting: a heap of (-op number, tensor)
     if root.grad_fn is None:
         leaves.append(root)
@@ -327,14 +328,18 @@ def run_backward(root, grad=None, retain_graph=False, create_graph=False, accumu
                     gx = gx.astype(array.dtype)
                 key = id(x)
                 previous = grads.get(key)
-                if previous is not None:
+                if previous is None:  # the first gradient to reach x: schedule x
+                    grads[key] = gx
+                    if x.grad_fn is None:
+                        leaves.append(x)
+                    else:
+                        heappush(waiting, (-x.grad_fn.number, x))
+                elif key in own_sums:  # a sum this sweep made: add in place, no new array
+                    previous += gx
+                    grads[key] = previous  # (under create_graph a Tensor's += made a new one)
+                else:  # gx and previous may be shared with other inputs: a new array for the sum
                     grads[key] = previous + gx
-                    continue
-                grads[key] = gx  # the first gradient to reach x: schedule it
-                if x.grad_fn is None:
-                    leaves.append(x)
-                else:
-                    heappush(waiting, (-x.grad_fn.number, x))
+                    own_sums.add(key)
             if not retain_graph:
                 fn.inputs = fn.arrays = None  # free the saved inputs: upstream memory can go now
     for x in leaves:
@@ -342,15 +347,16 @@ def run_backward(root, grad=None, retain_graph=False, create_graph=False, accumu
         if id(x) in wanted_ids:
             results[id(x)] = g
         if accumulate:
-            x.grad = _accumulate(x.grad, g)
+            x.grad = _accumulate(x.grad, g, copy=id(x) not in own_sums)
     if wanted is not None:
         return [results.get(id(t)) for t in wanted]
 
 
-def _accumulate(current, g):
-    """current + g as a Tensor.  The first gradient is copied: the same array may have been
-    handed to several inputs (x + y), or be a read-only view."""
-    g = g if isinstance(g, Tensor) else Tensor._make(np.array(g))
+def _accumulate(current, g, copy=True):
+    """current + g as a Tensor.  A first gradient is copied unless the sweep made it: the same
+    array may have been handed to several inputs (x + y), or be a read-only view."""
+    if not isinstance(g, Tensor):
+        g = Tensor._make(np.array(g) if copy else g)
     return g if current is None else current + g
 
 
