@@ -20,6 +20,8 @@ An op is one class with `forward` and `backward` side by side:
   passes arrays normally and Tensors under create_graph=True, where the same code then
   records a graph (see Tensor.__array_ufunc__).  Anything else backward needs
   (masks, shapes) forward may keep on `self`, as arrays.
+- Never write into `grad`, the inputs or `out`: they may be shared with other ops.
+  In-place steps on an array backward made itself are fine (and save memory).
 - A gradient may have the broadcast shape; the engine sums it back to the input's shape.
 - `self.needs_grad[i]` says whether input i needs a gradient, to skip costly work.
 """
@@ -34,7 +36,8 @@ _op_numbers = itertools.count()  # recorded ops are numbered in creation order
 
 
 class Example:
-    """Inputs for an op's automatic tests: input shapes, keyword settings, and the
+    """Inputs for an op's automatic tests: input shapes (a positional that is not a
+    tuple, like 2.5 or None, is passed as a constant), keyword settings, and the
     interval (low, high) random inputs are drawn from."""
 
     def __init__(self, *shapes, domain=(-2.0, 2.0), **params):
