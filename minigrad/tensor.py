@@ -355,8 +355,8 @@ def run_backward(root, grad=None, retain_graph=False, create_graph=False, accumu
 def _accumulate(current, g, copy=True):
     """current + g as a Tensor.  A first gradient is copied unless the sweep made it: the same
     array may have been handed to several inputs (x + y), or be a read-only view."""
-    if not isinstance(g, Tensor):
-        g = Tensor._make(np.array(g) if copy else g)
+    if not isinstance(g, Tensor):  # (NumPy returns scalars, not arrays, from 0-d arithmetic)
+        g = Tensor._make(np.array(g) if copy or type(g) is not np.ndarray else g)
     return g if current is None else current + g
 
 

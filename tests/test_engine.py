@@ -296,3 +296,9 @@ def test_numpy_functions_on_tensors_record_or_refuse():
     assert isinstance(y, Tensor) and y.requires_grad
     with pytest.raises(TypeError, match="np.sin"):
         np.sin(x)
+
+
+def test_zero_dim_gradients_summed_from_several_users_stay_arrays():
+    x = Tensor(2.0, requires_grad=True)
+    (x * x + x * 3.0 + x * x).backward()  # three users: NumPy's 0-d products are scalars
+    assert type(x.grad.data) is np.ndarray and x.grad.item() == 4 * 2.0 + 3.0
