@@ -30,13 +30,11 @@ class MatMul(Function):
                              else np.tensordot(a, b, axes=([-1], [-2 if b.ndim > 1 else 0])))
 
     def forward(self, a, b):
-        if a.ndim == 0 or b.ndim == 0 or a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
-            raise ValueError(_matmul_error(a, b))
-        if b.ndim == 2 and a.ndim > 2:  # one shared matrix: fold the batch into one product
-            return (a.reshape(-1, a.shape[-1]) @ b).reshape(a.shape[:-1] + b.shape[-1:])
         try:
+            if b.ndim == 2 and a.ndim > 2:  # one shared matrix: fold the batch into one product
+                return (a.reshape(-1, a.shape[-1]) @ b).reshape(a.shape[:-1] + b.shape[-1:])
             return a @ b
-        except ValueError:
+        except ValueError:  # NumPy's message speaks of gufunc signatures: say it plainly
             raise ValueError(_matmul_error(a, b)) from None
 
     def backward(self, grad, a, b, out):

@@ -142,18 +142,20 @@ class Softmax(Function):
 
     def forward(self, x, axis=-1, where=None):
         self.axis = axis
-        if where is None:
-            e, _ = _stable_shift(x, axis)  # the one new full-size array: every later step writes into it
-        else:
+        if where is not None:
             # Adding -inf where left out is one quick pass (np.where over the big array is several times slower).
-            e = x + np.where(where, 0.0, -np.inf).astype(x.dtype)
-            m = e.max(axis=axis, keepdims=True)
-            m[np.isneginf(m)] = 0  # a row with nothing taking part: shift by 0, as -inf - -inf = NaN
-            e -= m
+            x = x + np.where(where, 0.0, -np.inf).astype(x.dtype)
+        m = x.max(axis=axis, keepdims=True)
+        empty_rows = not np.isfinite(m).all()  # rows that are all -inf: nothing takes part
+        if empty_rows:
+            m[np.isneginf(m)] = 0  # shift them by 0, as -inf - -inf = NaN
+        # The largest entry becomes 0, so exp cannot overflow.  From here on every step
+        # writes into one new array: no other big temporaries.
+        e = np.subtract(x, m, out=None if where is None else x)
         np.exp(e, out=e)
         total = e.sum(axis=axis, keepdims=True)
-        if where is not None or not total.all():
-            total[total == 0] = 1  # a row with no entry taking part: weights 0, not 0/0
+        if empty_rows:
+            total[total == 0] = 1  # their weights are all 0, not 0/0
         e /= total
         return e
 
