@@ -148,16 +148,18 @@ class CosineSimilarity(Function):
 
     def forward(self, a, b, axis=-1, eps=1e-8):
         self.axis, self.eps = axis, eps
-        na = np.sqrt((a * a).sum(axis=axis, keepdims=True))
-        nb = np.sqrt((b * b).sum(axis=axis, keepdims=True))
-        out = (a * b).sum(axis=axis, keepdims=True) / (np.maximum(na, eps) * np.maximum(nb, eps))
+        self.norms = na, nb = _clamped_norm(a, axis, eps), _clamped_norm(b, axis, eps)  # small: kept for backward
+        out = (a * b).sum(axis=axis, keepdims=True)
+        out /= na * nb
         self.kshape = out.shape  # keepdims: what grad is reshaped to, to broadcast against a and b
         return out.squeeze(axis)
 
     def backward(self, grad, a, b, out):
         axis, eps = self.axis, self.eps
-        na = np.maximum(np.sqrt((a * a).sum(axis=axis, keepdims=True)), eps)
-        nb = np.maximum(np.sqrt((b * b).sum(axis=axis, keepdims=True)), eps)
+        if isinstance(grad, np.ndarray):
+            na, nb = self.norms
+        else:  # create_graph: recompute them from the Tensors a and b, so their own gradients are recorded
+            na, nb = _clamped_norm(a, axis, eps), _clamped_norm(b, axis, eps)
         g = grad.reshape(self.kshape)
         g_over_norms = g / (na * nb)
         g_cos = g * out.reshape(self.kshape)
@@ -167,3 +169,8 @@ class CosineSimilarity(Function):
         if self.needs_grad[1]:
             grad_b = g_over_norms * a - g_cos / (nb * nb) * (nb > eps) * b
         return grad_a, grad_b
+
+
+def _clamped_norm(x, axis, eps):
+    """max(|x|, eps) along axis, kept as a size-1 axis."""
+    return np.maximum(np.sqrt((x * x).sum(axis=axis, keepdims=True)), eps)

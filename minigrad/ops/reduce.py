@@ -1,4 +1,6 @@
 """Reductions along axes, and the fused, numerically stable softmax family."""
+import functools
+
 import numpy as np
 
 from minigrad.function import Example, Function
@@ -110,6 +112,12 @@ def _stable_shift(x, axis):
     return x - m, m
 
 
+@functools.lru_cache(maxsize=None)
+def _lowest(dtype):
+    """The most negative finite value of a float dtype (the max of an all -inf row is clamped to it)."""
+    return np.finfo(dtype).min
+
+
 def _row_dot(a, b, axis):
     """sum(a * b) along axis, kept as a size-1 axis.
 
@@ -144,18 +152,17 @@ class Softmax(Function):
         self.axis = axis
         if where is not None:
             # Adding -inf where left out is one quick pass (np.where over the big array is several times slower).
-            x = x + np.where(where, 0.0, -np.inf).astype(x.dtype)
-        m = x.max(axis=axis, keepdims=True)
-        empty_rows = not np.isfinite(m).all()  # rows that are all -inf: nothing takes part
-        if empty_rows:
-            m[np.isneginf(m)] = 0  # shift them by 0, as -inf - -inf = NaN
-        # The largest entry becomes 0, so exp cannot overflow.  From here on every step
-        # writes into one new array: no other big temporaries.
+            x = np.add(x, np.where(where, 0.0, -np.inf), dtype=x.dtype)
+        # Shift by the row max, so the largest entry becomes 0 and exp cannot overflow.  A row
+        # that is all -inf is shifted by the lowest float instead (-inf - -inf would be NaN).
+        m = x.max(axis=axis, keepdims=True, initial=_lowest(x.dtype))
+        # From here on every step writes into one new array: no other big temporaries.
         e = np.subtract(x, m, out=None if where is None else x)
         np.exp(e, out=e)
         total = e.sum(axis=axis, keepdims=True)
-        if empty_rows:
-            total[total == 0] = 1  # their weights are all 0, not 0/0
+        # A row that takes part sums to at least 1 (its largest entry gives exp(0) = 1); a row
+        # with nothing taking part sums to 0, and dividing it by 1 gives weights 0, not 0/0.
+        np.maximum(total, 1, out=total)
         e /= total
         return e
 

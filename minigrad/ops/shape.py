@@ -20,7 +20,8 @@ class Reshape(Function):
 
 class Transpose(Function):
     """x with its axes permuted (None: reversed).  Backward: the inverse permutation."""
-    examples = [Example((3, 4), axes=None), Example((2, 3, 4), axes=(1, 2, 0)), Example((2, 3, 4), axes=(0, 2, 1))]
+    examples = [Example((3, 4), axes=None), Example((2, 3, 4), axes=(1, 2, 0)), Example((2, 3, 4), axes=(0, 2, 1)),
+                Example((2, 3, 4), axes=(-1, 0, -2))]
     reference = staticmethod(lambda x, axes: np.einsum(
         "abc->" + "".join("abc"[i] for i in axes), x) if axes else np.array(x.T))
 
@@ -31,7 +32,8 @@ class Transpose(Function):
     def backward(self, grad, x, out):
         if self.axes is None:
             return grad.transpose()
-        return grad.transpose(tuple(int(i) for i in np.argsort(self.axes)))
+        n = len(self.axes)  # axis i went to position axes.index(i): read the positions back in order
+        return grad.transpose(sorted(range(n), key=lambda position: self.axes[position] % n))
 
 
 def _plain_index(index):
