@@ -31,7 +31,8 @@ class MatMul(Function):
 
     def forward(self, a, b):
         try:
-            if b.ndim == 2 and a.ndim > 2:  # one shared matrix: fold the batch into one product
+            # A batch of several matrices times one shared b: fold the batch into one product.
+            if b.ndim == 2 and a.ndim > 2 and a.size > a.shape[-2] * a.shape[-1]:
                 return (a.reshape(-1, a.shape[-1]) @ b).reshape(a.shape[:-1] + b.shape[-1:])
             return a @ b
         except ValueError:  # NumPy's message speaks of gufunc signatures: say it plainly
