@@ -308,7 +308,7 @@ def run_backward(root, grad=None, retain_graph=False, create_graph=False, accumu
                     "backward(); pass retain_graph=True to the first backward() to go through it twice")
             if t.retains_grad and accumulate:
                 t.grad = _accumulate(t.grad, g)
-            if id(t) in wanted_ids:
+            if wanted_ids and id(t) in wanted_ids:
                 results[id(t)] = g
             if create_graph:
                 in_grads = fn.backward(g, *fn.inputs, t)
