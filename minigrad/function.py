@@ -73,7 +73,8 @@ class Function:
             out = fn.forward(*arrays, **params)
         except (ValueError, IndexError, TypeError) as err:
             kind = next(k for k in (IndexError, ValueError, TypeError) if isinstance(err, k))
-            raise kind(f"{cls.__name__}: {err} (inputs: {_describe(arrays)})") from None
+            message = str(err) if str(err).startswith(f"{cls.__name__}:") else f"{cls.__name__}: {err}"
+            raise kind(f"{message} (inputs: {_describe(arrays)})") from None
         if type(out) is not np.ndarray:
             out = np.asarray(out)
         if _GradMode.enabled and True in needs:

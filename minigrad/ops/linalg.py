@@ -9,12 +9,12 @@ from minigrad.function import Example, Function
 def _matmul_error(a, b):
     sa, sb = np.shape(a), np.shape(b)
     if len(sa) == 0 or len(sb) == 0:
-        return f"MatMul: both operands need at least 1 dimension, got shapes {sa} and {sb}"
+        return f"both operands need at least 1 dimension, got shapes {sa} and {sb}"
     ka, kb = sa[-1], (sb[-2] if len(sb) > 1 else sb[0])
     if ka != kb:
-        return (f"MatMul: cannot multiply shapes {sa} and {sb}: the last dimension of the first "
+        return (f"cannot multiply shapes {sa} and {sb}: the last dimension of the first "
                 f"({ka}) must equal the {'second-to-last' if len(sb) > 1 else 'only'} dimension of the second ({kb})")
-    return f"MatMul: batch dimensions of shapes {sa} and {sb} do not broadcast ({sa[:-2]} vs {sb[:-2]})"
+    return f"batch dimensions of shapes {sa} and {sb} do not broadcast ({sa[:-2]} vs {sb[:-2]})"
 
 
 class MatMul(Function):
@@ -102,9 +102,15 @@ class Einsum(Function):
 
     def forward(self, *operands, subscripts):
         self.inputs_sub, self.output_sub = _parse_subscripts(subscripts, len(operands))
-        for sub, op in zip(self.inputs_sub, operands):
+        sizes = {}  # letter -> (size, operand number): a letter must mean one size everywhere
+        for i, (sub, op) in enumerate(zip(self.inputs_sub, operands)):
             if len(sub) != np.ndim(op):
-                raise ValueError(f"Einsum: subscripts {sub!r} name {len(sub)} axes but the operand has shape {np.shape(op)}")
+                raise ValueError(f"Einsum: subscripts {sub!r} name {len(sub)} axes but operand {i} has shape {np.shape(op)}")
+            for c, n in zip(sub, np.shape(op)):
+                size, j = sizes.setdefault(c, (n, i))
+                if n != size and 1 not in (n, size):  # (size 1 broadcasts, as in NumPy)
+                    raise ValueError(f"Einsum: axis {c!r} has size {size} in operand {j} ({self.inputs_sub[j]!r}) "
+                                     f"but {n} in operand {i} ({sub!r})")
         # With more than two operands the contraction order matters a lot; NumPy's optimizer picks it.
         return np.einsum(f"{','.join(self.inputs_sub)}->{self.output_sub}", *operands, optimize=len(operands) > 2)
 

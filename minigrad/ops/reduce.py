@@ -150,6 +150,8 @@ class Softmax(Function):
 
     def forward(self, x, axis=-1, where=None):
         self.axis = axis
+        if x.dtype.kind in "biu":  # integer scores give float64 weights, as np.exp does
+            x = x.astype(np.float64)
         if where is not None:
             # Adding -inf where left out is one quick pass (np.where over the big array is several times slower).
             x = np.add(x, np.where(where, 0.0, -np.inf), dtype=x.dtype)
