@@ -8,10 +8,11 @@ kept, nothing is recomputed, temporaries the function itself created are
 updated in place), but no unusual tricks either (no fused weight
 concatenation, no closed-form shortcuts that change the computation).
 
-Every function takes NumPy arrays and returns ``(loss, grads)`` where
-``loss`` is a NumPy scalar of the input dtype and ``grads`` is a tuple with
-the gradient of ``loss`` with respect to each array argument, in argument
-order.  float32 inputs stay float32 throughout: all constants are Python
+Every workload function takes NumPy arrays and returns ``(loss, grads)``
+where ``loss`` is a NumPy scalar of the input dtype and ``grads`` is a tuple
+with the gradient of ``loss`` with respect to each array argument, in
+argument order (for the transformer: each array of its ``params`` list; the
+token ids and the positional table are constants).  float32 inputs stay float32 throughout: all constants are Python
 floats, which NumPy never uses to upcast an array.
 
 Notation used in the comments: ``gX`` is dL/dX, the gradient of the scalar
@@ -29,9 +30,17 @@ __all__ = [
     "chain",
     "w1_attention",
     "w2_multihead",
+    "TRANSFORMER_PARAMS",
+    "sinusoidal_table",
+    "tiny_transformer",
+    "adam_init",
+    "adam_step",
+    "tiny_transformer_train_step",
 ]
 
 COS_EPS = 1e-8
+LN_EPS = 1e-5                          # minigrad.nn.LayerNorm's default
+GELU_C = math.sqrt(2.0 / math.pi)      # GELU's tanh form, as minigrad.functional.gelu
 
 
 def causal_mask(T):
@@ -299,3 +308,218 @@ def w2_multihead(x, Wq, Wk, Wv, Wo, bq, bk, bv, bo, n_heads, mask=None):
     gx += gk @ Wk.T
     gx += gv @ Wv.T
     return loss, (gx.reshape(B, T, D), gWq, gWk, gWv, gWo, gbq, gbk, gbv, gbo)
+
+
+# ---------------------------------------------------------------------------
+# T: one training step of demo 08's tiny transformer
+# ---------------------------------------------------------------------------
+
+# The parameters of attention.TransformerEncoder with one block, in the order of
+# model.named_parameters(); tiny_transformer takes and returns arrays in this order.
+TRANSFORMER_PARAMS = (
+    "embed.weight",                                            # (V, D)
+    "blocks.0.ln1.weight", "blocks.0.ln1.bias",                # (D,)
+    "blocks.0.attn.q_proj.weight", "blocks.0.attn.q_proj.bias",  # (D, D), (D,)
+    "blocks.0.attn.k_proj.weight", "blocks.0.attn.k_proj.bias",
+    "blocks.0.attn.v_proj.weight", "blocks.0.attn.v_proj.bias",
+    "blocks.0.attn.out_proj.weight", "blocks.0.attn.out_proj.bias",
+    "blocks.0.ln2.weight", "blocks.0.ln2.bias",                # (D,)
+    "blocks.0.mlp.0.weight", "blocks.0.mlp.0.bias",            # (D, F), (F,)
+    "blocks.0.mlp.2.weight", "blocks.0.mlp.2.bias",            # (F, D), (D,)
+    "ln_final.weight", "ln_final.bias",                        # (D,)
+    "head.weight", "head.bias",                                # (D, C), (C,)
+)
+
+
+def sinusoidal_table(max_len, D):
+    """The (max_len, D) float64 table PE[p, 2i] = sin(p w_i), PE[p, 2i+1] = cos(p w_i),
+    w_i = 10000^(-2i / D) (attention.SinusoidalPositionalEncoding's)."""
+    angles = np.arange(max_len)[:, None] * 10000.0 ** (-np.arange(0, D, 2) / D)
+    pe = np.empty((max_len, D))
+    pe[:, 0::2] = np.sin(angles)
+    pe[:, 1::2] = np.cos(angles[:, :D // 2])    # an odd D has one sine more
+    return pe
+
+
+def _layer_norm(x, weight, bias):
+    """LayerNorm over the last axis of x (N, D); returns (out, x_hat, rstd).
+
+    x_hat = (x - mean) * rstd with rstd = 1 / sqrt(var + eps) (N, 1), var the
+    biased variance (mean of squared deviations), and out = x_hat * weight + bias.
+    """
+    x_hat = x - x.mean(axis=-1, keepdims=True)
+    rstd = 1.0 / np.sqrt(np.square(x_hat).mean(axis=-1, keepdims=True) + LN_EPS)
+    x_hat *= rstd
+    return x_hat * weight + bias, x_hat, rstd
+
+
+def _layer_norm_backward(g, x_hat, rstd, weight):
+    """(gx, gweight, gbias) for out = _layer_norm(x, weight, bias)[0], g = dL/dout (N, D).
+
+    With gh = g * weight, the gradient through x_hat = (x - mean) rstd is
+        gx = rstd (gh - mean(gh) - x_hat mean(gh x_hat))      (means over D):
+    the two means remove the parts of gh along the directions the normalisation
+    discards (a shift of x, and a rescaling of x_hat).
+    """
+    gweight = (g * x_hat).sum(axis=0)
+    gbias = g.sum(axis=0)
+    gh = g * weight
+    gx = gh - gh.mean(axis=-1, keepdims=True)
+    gx -= x_hat * (gh * x_hat).mean(axis=-1, keepdims=True)
+    gx *= rstd
+    return gx, gweight, gbias
+
+
+def tiny_transformer(tokens, targets, pe, params, n_heads):
+    """Loss and gradients of demo 08's model: a one-block pre-LN transformer encoder.
+
+    tokens, targets: integer (B, T); pe: positional table (>= T, D), a constant;
+    params: the arrays named in TRANSFORMER_PARAMS, in that order; H = n_heads
+    divides D, Dh = D // H.  With N = B*T rows and LN(x) = LayerNorm over D::
+
+        x0 = embed[tokens] + pe[:T]                # (B, T, D), viewed as (N, D)
+        h1 = LN1(x0)
+        q, k, v = split(h1 Wq + bq), ...           # (B, H, T, Dh)
+        p = softmax(q kᵀ / sqrt(Dh))               # (B, H, T, T), no mask
+        x1 = x0 + merge(p v) Wo + bo               # (N, D)
+        u = LN2(x1) W1 + b1                        # (N, F)
+        x2 = x1 + gelu(u) W2 + b2                  # (N, D)
+        logits = LN_final(x2) Wh + bh              # (N, C)
+        loss = mean_n (logsumexp(logits_n) - logits_n[targets_n])
+
+    gelu(u) = 0.5 u (1 + tanh(c (u + 0.044715 u³))), c = sqrt(2/pi).
+    Returns ``(loss, grads)``, grads the gradients of every array of params in
+    order (none for tokens, targets, pe).
+    """
+    if len(params) != len(TRANSFORMER_PARAMS):
+        raise ValueError(f"tiny_transformer: expected {len(TRANSFORMER_PARAMS)} parameter arrays "
+                         f"(TRANSFORMER_PARAMS), got {len(params)}")
+    (E, ln1_w, ln1_b, Wq, bq, Wk, bk, Wv, bv, Wo, bo,
+     ln2_w, ln2_b, W1, b1, W2, b2, lnf_w, lnf_b, Wh, bh) = params
+    B, T = tokens.shape
+    N, D = B * T, E.shape[1]
+    H = n_heads
+    if D % H:
+        raise ValueError(f"tiny_transformer: D={D} is not divisible by n_heads={H}")
+    Dh = D // H
+    scale = 1.0 / math.sqrt(Dh)
+
+    def split(t):                      # (N, D) -> (B, H, T, Dh), a view
+        return t.reshape(B, T, H, Dh).transpose(0, 2, 1, 3)
+
+    def merge(t):                      # (B, H, T, Dh) -> (N, D), a copy
+        return t.transpose(0, 2, 1, 3).reshape(N, D)
+
+    # ---- forward
+    x0 = (E[tokens] + pe[:T].astype(E.dtype, copy=False)).reshape(N, D)
+    h1, x_hat1, rstd1 = _layer_norm(x0, ln1_w, ln1_b)
+    q = split(h1 @ Wq + bq)                    # (B, H, T, Dh)
+    k = split(h1 @ Wk + bk)
+    v = split(h1 @ Wv + bv)
+    s = q @ k.swapaxes(-1, -2)                 # (B, H, T, T)
+    s *= scale
+    p = _softmax_inplace(s)
+    m = merge(p @ v)                           # (N, D)
+    x1 = x0 + (m @ Wo + bo)
+    h2, x_hat2, rstd2 = _layer_norm(x1, ln2_w, ln2_b)
+    u = h2 @ W1 + b1                           # (N, F)
+    t = np.tanh(GELU_C * (u + 0.044715 * u * u * u))
+    z = 0.5 * u * (1.0 + t)
+    x2 = x1 + (z @ W2 + b2)                    # (N, D)
+    h3, x_hat3, rstd3 = _layer_norm(x2, lnf_w, lnf_b)
+    logits = h3 @ Wh + bh                      # (N, C)
+    # cross-entropy through the shifted logits, so that exp cannot overflow
+    rows, cols = np.arange(N), targets.reshape(N)
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    e = np.exp(shifted)
+    sum_e = e.sum(axis=-1, keepdims=True)      # (N, 1)
+    loss = (np.log(sum_e[:, 0]) - shifted[rows, cols]).mean()
+
+    # ---- backward
+    # loss = mean_n (logsumexp(l_n) - l_n[y_n]):  gl = (softmax(l) - onehot(y)) / N.
+    gl = e
+    gl /= sum_e
+    gl[rows, cols] -= 1.0
+    gl *= 1.0 / N
+    # logits = h3 Wh + bh
+    gWh = h3.T @ gl
+    gbh = gl.sum(axis=0)
+    gx2, glnf_w, glnf_b = _layer_norm_backward(gl @ Wh.T, x_hat3, rstd3, lnf_w)
+    # x2 = x1 + z W2 + b2: the residual hands gx2 to x1 unchanged (added below).
+    gW2 = z.T @ gx2
+    gb2 = gx2.sum(axis=0)
+    gu = gx2 @ W2.T                            # (N, F), dL/dz for now
+    # z = gelu(u):  dz/du = 0.5 (1 + t) + 0.5 u (1 - t²) c (1 + 3 * 0.044715 u²)
+    gu *= 0.5 * (1.0 + t) + (0.5 * GELU_C) * u * (1.0 - t * t) * (1.0 + 3 * 0.044715 * u * u)
+    # u = h2 W1 + b1
+    gW1 = h2.T @ gu
+    gb1 = gu.sum(axis=0)
+    gx1, gln2_w, gln2_b = _layer_norm_backward(gu @ W1.T, x_hat2, rstd2, ln2_w)
+    gx1 += gx2                                 # residual
+    # x1 = x0 + m Wo + bo
+    gWo = m.T @ gx1
+    gbo = gx1.sum(axis=0)
+    ga = split(gx1 @ Wo.T)                     # (B, H, T, Dh)
+    # a = p v (per batch and head)
+    gp = ga @ v.swapaxes(-1, -2)               # (B, H, T, T)
+    gv = merge(p.swapaxes(-1, -2) @ ga)        # (N, D)
+    # p = softmax(s), s = scale * q kᵀ
+    gs = _softmax_backward_inplace(gp, p)
+    gs *= scale
+    gq = merge(gs @ k)                         # (N, D)
+    gk = merge(gs.swapaxes(-1, -2) @ q)
+    # q = h1 Wq + bq etc.; h1 feeds all three projections
+    gWq = h1.T @ gq
+    gWk = h1.T @ gk
+    gWv = h1.T @ gv
+    gbq = gq.sum(axis=0)
+    gbk = gk.sum(axis=0)
+    gbv = gv.sum(axis=0)
+    gh1 = gq @ Wq.T
+    gh1 += gk @ Wk.T
+    gh1 += gv @ Wv.T
+    gx0, gln1_w, gln1_b = _layer_norm_backward(gh1, x_hat1, rstd1, ln1_w)
+    gx0 += gx1                                 # residual
+    # x0 = embed[tokens] + pe: row i of embed gets the sum of gx0 over the
+    # positions holding token i (np.add.at adds once per repeat; += would not).
+    gE = np.zeros_like(E)
+    np.add.at(gE, tokens.reshape(N), gx0)
+    return loss, (gE, gln1_w, gln1_b, gWq, gbq, gWk, gbk, gWv, gbv, gWo, gbo,
+                  gln2_w, gln2_b, gW1, gb1, gW2, gb2, glnf_w, glnf_b, gWh, gbh)
+
+
+def adam_init(params):
+    """Adam's state for ``params``: the step count and zero first and second moments."""
+    return {"t": 0, "m": [np.zeros_like(p) for p in params],
+            "v": [np.zeros_like(p) for p in params]}
+
+
+def adam_step(params, grads, state, lr=3e-3, betas=(0.9, 0.999), eps=1e-8):
+    """One Adam update of ``params`` in place, minigrad.optim.Adam's formula; at step t::
+
+        m = b1 m + (1 - b1) g;   v = b2 v + (1 - b2) g²
+        p = p - lr m̂ / (sqrt(v̂) + eps),   m̂ = m / (1 - b1^t),  v̂ = v / (1 - b2^t)
+    """
+    beta1, beta2 = betas
+    state["t"] += 1
+    t = state["t"]
+    for p, g, m, v in zip(params, grads, state["m"], state["v"]):
+        m *= beta1
+        m += (1.0 - beta1) * g
+        v *= beta2
+        v += (1.0 - beta2) * (g * g)
+        m_hat = m / (1.0 - beta1 ** t)
+        v_hat = v / (1.0 - beta2 ** t)
+        p -= lr * m_hat / (np.sqrt(v_hat) + eps)
+
+
+def tiny_transformer_train_step(tokens, targets, pe, params, n_heads, adam,
+                                lr=3e-3, betas=(0.9, 0.999), eps=1e-8):
+    """One training step of demo 08: ``tiny_transformer`` then ``adam_step``.
+
+    ``params`` are updated in place and ``adam`` (from ``adam_init``) carries
+    the moments; returns ``(loss, grads)`` of the parameters before the update.
+    """
+    loss, grads = tiny_transformer(tokens, targets, pe, params, n_heads)
+    adam_step(params, grads, adam, lr, betas, eps)
+    return loss, grads

@@ -10,7 +10,8 @@ the NumPy inputs to NumPy gradients of the loss with respect to every input
 Implementations:
 
 * ``numpy``     the hand-written baseline (``bench.numpy_baseline``)
-* ``minigrad``  the engine under test
+* ``minigrad``  the engine under test (on T, the train step, shown for
+  information: it has no target)
 * ``minigrad[ops]`` (W2 only) multi-head attention assembled from minigrad
   primitives, shown for information while ``attention.MultiHeadAttention``
   is what the W2 target is judged on
@@ -44,6 +45,11 @@ W2_SIZE = (8, 128, 64)
 W2_HEADS = 4
 W2_DTYPE = np.float32
 MEMORY_SIZE = (8, 256, 64)            # W1 shape used for the peak-memory figure
+# T: one training step of demos/08_tiny_transformer_reverse.py (its model, batch and Adam)
+TRAIN_SIZE = (64, 8)                  # (B, T)
+TRAIN_MODEL = dict(vocab=10, d_model=32, n_heads=1, d_ff=64, max_len=8, n_classes=10)
+TRAIN_ADAM = dict(lr=3e-3, betas=(0.9, 0.999), eps=1e-8)
+TRAIN_DTYPE = np.float64              # the demo's (and the layers') default
 
 PEERS = ("torch", "autograd", "mygrad")
 
@@ -57,7 +63,7 @@ class Workload:
 
     def __init__(self, key, kind, arrays, params, factories, dtype, info_only=()):
         self.key = key                  # label shown in the tables
-        self.kind = kind                # 'w0', 'chain', 'w1', 'w2'
+        self.kind = kind                # 'w0', 'chain', 'w1', 'w2', 'train'
         self.arrays = arrays            # tuple of NumPy inputs
         self.params = params            # dict of non-array parameters
         self.factories = factories      # {impl name: factory(workload) -> callable}
@@ -99,6 +105,25 @@ def w2_inputs(B, T, D, dtype=np.float32):
     return tuple(a.astype(dtype) for a in [x] + Ws + bs)
 
 
+def train_inputs(B, T, vocab, d_model, d_ff, n_classes, dtype=np.float64):
+    """Token ids (B, T) and the model's parameters, in nb.TRANSFORMER_PARAMS order."""
+    rng = _rng(4, B, T, d_model)
+    tokens = rng.integers(0, vocab, (B, T))
+    D = d_model
+
+    def linear(n_in, n_out):          # as minigrad.nn.Linear initialises them
+        bound = 1.0 / math.sqrt(n_in)
+        return [rng.uniform(-bound, bound, (n_in, n_out)), rng.uniform(-bound, bound, n_out)]
+
+    def layer_norm():                 # off their start at 1 and 0, so that both matter
+        return [1.0 + 0.1 * rng.standard_normal(D), 0.1 * rng.standard_normal(D)]
+
+    params = [rng.standard_normal((vocab, D)), *layer_norm(),
+              *linear(D, D), *linear(D, D), *linear(D, D), *linear(D, D), *layer_norm(),
+              *linear(D, d_ff), *linear(d_ff, D), *layer_norm(), *linear(D, n_classes)]
+    return (tokens, *(p.astype(dtype) for p in params))
+
+
 def _dtype_tag(dtype):
     return {np.dtype(np.float64): "f64", np.dtype(np.float32): "f32"}[np.dtype(dtype)]
 
@@ -113,6 +138,8 @@ def chain_key(k):
 
 W0_KEY = "W0 seed"
 W2_KEY = f"W2 H={W2_HEADS} ({','.join(map(str, W2_SIZE))}) {_dtype_tag(W2_DTYPE)}"
+TRAIN_KEY = (f"T train step (demo 08) ({TRAIN_SIZE[0]},{TRAIN_SIZE[1]},{TRAIN_MODEL['d_model']}) "
+             f"{_dtype_tag(TRAIN_DTYPE)}")
 
 
 # ---------------------------------------------------------------------------
@@ -141,6 +168,26 @@ def numpy_w2(wl):
     mask = nb.causal_mask(arrays[0].shape[1])
     H = wl.params["n_heads"]
     return lambda: nb.w2_multihead(*arrays, n_heads=H, mask=mask)
+
+
+def numpy_train(wl):
+    """Each step restarts from the initial parameters (copied into the arrays that
+    Adam updates in place), so every call returns the same loss and gradients; the
+    Adam moments carry over, as they do not affect what is returned."""
+    tokens, *initial = wl.arrays
+    targets = tokens[:, ::-1]
+    pe = nb.sinusoidal_table(wl.params["max_len"], initial[0].shape[1])
+    params = [a.copy() for a in initial]
+    adam = nb.adam_init(params)
+    H = wl.params["n_heads"]
+    lr, betas, eps = (wl.params[k] for k in ("lr", "betas", "eps"))
+
+    def run():
+        for p, a in zip(params, initial):
+            np.copyto(p, a)
+        return nb.tiny_transformer_train_step(tokens, targets, pe, params, H, adam, lr, betas, eps)
+
+    return run
 
 
 # ---------------------------------------------------------------------------
@@ -272,6 +319,43 @@ def minigrad_w2_module(wl):
     return run
 
 
+def minigrad_train(wl):
+    """Demo 08's loop body: model, cross-entropy, zero_grad, backward, Adam step.
+
+    The model and the optimizer are built once; each step first writes the
+    initial parameters into the model (as for the baseline), and returns the
+    gradients taken before the update.
+    """
+    _, F = _minigrad()
+    from attention import TransformerEncoder
+    from minigrad.optim import Adam
+    tokens, *initial = wl.arrays
+    targets = tokens[:, ::-1]
+    P = wl.params
+    model = TransformerEncoder(P["vocab"], P["d_model"], P["n_heads"], 1, P["d_ff"], P["max_len"],
+                               P["n_classes"], positional="sinusoidal", dtype=wl.dtype,
+                               rng=np.random.default_rng(0))
+    named = model.named_parameters()
+    layout = [(n, p.shape) for n, p in named]
+    expected = list(zip(nb.TRANSFORMER_PARAMS, (a.shape for a in initial)))
+    if layout != expected:
+        raise RuntimeError(f"TransformerEncoder parameters {layout} do not match the baseline's {expected}")
+    params = [p for _, p in named]
+    opt = Adam(params, lr=P["lr"], betas=P["betas"], eps=P["eps"])
+
+    def run():
+        for p, a in zip(params, initial):
+            p.data[...] = a
+        loss = F.cross_entropy(model(tokens), targets)
+        opt.zero_grad()
+        loss.backward()
+        grads = tuple(p.grad.data for p in params)
+        opt.step()
+        return loss.data, grads
+
+    return run
+
+
 # ---------------------------------------------------------------------------
 # PyTorch (eager)
 # ---------------------------------------------------------------------------
@@ -373,6 +457,48 @@ def torch_w2(wl):
         loss = out.pow(2).sum()
         loss.backward()
         return loss.detach().numpy(), tuple(t.grad.numpy() for t in ts)
+
+    return run
+
+
+def torch_train(wl):
+    """The same step with torch.nn.functional and torch.optim.Adam (same formula)."""
+    torch = _torch(wl)
+    fn = torch.nn.functional
+    tokens_np, *initial = wl.arrays
+    tokens = torch.from_numpy(tokens_np)
+    targets = torch.from_numpy(tokens_np[:, ::-1].reshape(-1))
+    B, T = tokens_np.shape
+    D, H = wl.params["d_model"], wl.params["n_heads"]
+    Dh = D // H
+    pe = torch.from_numpy(nb.sinusoidal_table(T, D).astype(wl.dtype))
+    ts = [torch.from_numpy(a.copy()).requires_grad_() for a in initial]
+    P = wl.params
+    opt = torch.optim.Adam(ts, lr=P["lr"], betas=P["betas"], eps=P["eps"])
+
+    def split(t):
+        return t.reshape(B, T, H, Dh).transpose(1, 2)
+
+    def run():
+        with torch.no_grad():
+            for t, a in zip(ts, initial):
+                t.copy_(torch.from_numpy(a))
+        (E, ln1_w, ln1_b, Wq, bq, Wk, bk, Wv, bv, Wo, bo,
+         ln2_w, ln2_b, W1, b1, W2, b2, lnf_w, lnf_b, Wh, bh) = ts
+        x = E[tokens] + pe
+        h = fn.layer_norm(x, (D,), ln1_w, ln1_b)
+        p = torch.softmax(split(h @ Wq + bq) @ split(h @ Wk + bk).transpose(-1, -2)
+                          / math.sqrt(Dh), dim=-1)
+        x = x + (p @ split(h @ Wv + bv)).transpose(1, 2).reshape(B, T, D) @ Wo + bo
+        u = fn.layer_norm(x, (D,), ln2_w, ln2_b) @ W1 + b1
+        x = x + fn.gelu(u, approximate="tanh") @ W2 + b2
+        logits = fn.layer_norm(x, (D,), lnf_w, lnf_b) @ Wh + bh
+        loss = fn.cross_entropy(logits.reshape(B * T, -1), targets)
+        opt.zero_grad()
+        loss.backward()
+        grads = tuple(t.grad.numpy() for t in ts)
+        opt.step()
+        return loss.detach().numpy(), grads
 
     return run
 
@@ -558,4 +684,11 @@ def build_workloads(threads=1, peers=True):
                         impls(numpy=numpy_w2, minigrad=minigrad_w2_module,
                               **{"minigrad[ops]": minigrad_w2_ops}, torch=torch_w2),
                         W2_DTYPE, info_only=("minigrad[ops]",)))
+    m = TRAIN_MODEL
+    wls.append(Workload(TRAIN_KEY, "train",
+                        train_inputs(*TRAIN_SIZE, m["vocab"], m["d_model"], m["d_ff"],
+                                     m["n_classes"], TRAIN_DTYPE),
+                        dict(common, **TRAIN_MODEL, **TRAIN_ADAM),
+                        impls(numpy=numpy_train, minigrad=minigrad_train, torch=torch_train),
+                        TRAIN_DTYPE, info_only=("minigrad",)))
     return wls

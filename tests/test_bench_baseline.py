@@ -240,6 +240,141 @@ def test_w2_rejects_bad_head_count():
 
 
 # ---------------------------------------------------------------------------
+# T: one training step of demo 08's tiny transformer
+# ---------------------------------------------------------------------------
+
+# Small sizes: B=2, T=4, D=8, H=2, F=16, vocab 5, classes 5.  Token 1 appears
+# four times and token 3 twice (the embedding gradient must add every
+# occurrence); token 4 never appears (its embedding gradient is exactly 0).
+T_TOKENS = np.array([[1, 3, 1, 0], [3, 1, 2, 1]])
+T_HEADS = 2
+
+
+def transformer_params(rng, D=8, F=16, vocab=5, classes=5, dtype=np.float64):
+    """Random parameters in nb.TRANSFORMER_PARAMS order (LayerNorms off 1 and 0)."""
+    def linear(n_in, n_out):
+        return [rng.standard_normal((n_in, n_out)) / math.sqrt(n_in), 0.3 * rng.standard_normal(n_out)]
+
+    def norm():
+        return [1.0 + 0.3 * rng.standard_normal(D), 0.3 * rng.standard_normal(D)]
+
+    params = [rng.standard_normal((vocab, D)), *norm(), *linear(D, D), *linear(D, D),
+              *linear(D, D), *linear(D, D), *norm(), *linear(D, F), *linear(F, D), *norm(),
+              *linear(D, classes)]
+    return [p.astype(dtype) for p in params]
+
+
+def naive_pe(p, D):
+    """Row p of the sinusoidal table, one entry at a time (column 2i and 2i+1 share w_i)."""
+    return np.array([(math.sin if j % 2 == 0 else math.cos)(p * 10000.0 ** (-2 * (j // 2) / D))
+                     for j in range(D)])
+
+
+def naive_transformer_loss(tokens, targets, params, H):
+    """Demo 08's model written token by token, head by head, with Python loops."""
+    (E, ln1_w, ln1_b, Wq, bq, Wk, bk, Wv, bv, Wo, bo,
+     ln2_w, ln2_b, W1, b1, W2, b2, lnf_w, lnf_b, Wh, bh) = params
+    B, T = tokens.shape
+    D = E.shape[1]
+    Dh = D // H
+
+    def layer_norm(x, w, b):
+        return (x - x.mean()) / math.sqrt(x.var() + 1e-5) * w + b
+
+    def gelu(x):  # 0.5 (1 + tanh z) == 1 / (1 + exp(-2z))
+        return x / (1.0 + np.exp(-2.0 * math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
+
+    total = 0.0
+    for bi in range(B):
+        x = [E[tokens[bi, i]] + naive_pe(i, D) for i in range(T)]
+        h = [layer_norm(xi, ln1_w, ln1_b) for xi in x]
+        q = [hi @ Wq + bq for hi in h]
+        k = [hi @ Wk + bk for hi in h]
+        v = [hi @ Wv + bv for hi in h]
+        for i in range(T):
+            heads = []
+            for hh in range(H):
+                c = slice(hh * Dh, (hh + 1) * Dh)
+                w = naive_softmax_row([float(q[i][c] @ k[j][c]) / math.sqrt(Dh) for j in range(T)])
+                heads.append(sum(w[j] * v[j][c] for j in range(T)))
+            x1 = x[i] + np.concatenate(heads) @ Wo + bo
+            x2 = x1 + gelu(layer_norm(x1, ln2_w, ln2_b) @ W1 + b1) @ W2 + b2
+            logits = layer_norm(x2, lnf_w, lnf_b) @ Wh + bh
+            total -= math.log(naive_softmax_row(list(logits))[targets[bi, i]])
+    return total / (B * T)
+
+
+def test_sinusoidal_table_matches_formula():
+    for D in (8, 5):                       # an odd width ends with a sine
+        pe = nb.sinusoidal_table(6, D)
+        np.testing.assert_allclose(pe, [naive_pe(p, D) for p in range(6)], rtol=1e-13, atol=1e-15)
+
+
+def test_transformer_forward_matches_naive():
+    rng = np.random.default_rng(20)
+    params = transformer_params(rng)
+    targets = T_TOKENS[:, ::-1]
+    loss, _ = nb.tiny_transformer(T_TOKENS, targets, nb.sinusoidal_table(4, 8), params, T_HEADS)
+    assert math.isclose(float(loss), naive_transformer_loss(T_TOKENS, targets, params, T_HEADS),
+                        rel_tol=1e-12)
+
+
+def test_transformer_grads_elementwise():
+    rng = np.random.default_rng(21)
+    params = transformer_params(rng)
+    targets = T_TOKENS[:, ::-1]
+    pe = nb.sinusoidal_table(4, 8)
+    _, grads = nb.tiny_transformer(T_TOKENS, targets, pe, params, T_HEADS)
+    num = numeric_grads(lambda *p: nb.tiny_transformer(T_TOKENS, targets, pe, p, T_HEADS)[0],
+                        params)
+    assert_grads_close(grads, num)
+    gE = grads[0]
+    assert np.all(gE[4] == 0.0)            # token 4 is not in the batch
+    assert np.abs(gE[1]).max() > 1e-3      # token 1 is, four times
+
+
+def test_transformer_train_step_is_adam():
+    rng = np.random.default_rng(22)
+    params = transformer_params(rng)
+    targets = T_TOKENS[:, ::-1]
+    pe = nb.sinusoidal_table(4, 8)
+    lr, b1, b2, eps = 0.01, 0.8, 0.95, 1e-3
+
+    def grads_at(ps):
+        return nb.tiny_transformer(T_TOKENS, targets, pe, ps, T_HEADS)[1]
+
+    p0 = [p.copy() for p in params]
+    state = nb.adam_init(params)
+    step = [nb.tiny_transformer_train_step(T_TOKENS, targets, pe, params, T_HEADS, state,
+                                           lr=lr, betas=(b1, b2), eps=eps) for _ in range(2)]
+    # step 1 returns the gradients at p0 and moves to p1; step 2 the ones at p1
+    g1, g2 = step[0][1], step[1][1]
+    for a, b in zip(g1, grads_at(p0)):
+        np.testing.assert_array_equal(a, b)
+    p1 = []
+    for p, g in zip(p0, g1):
+        m, v = (1 - b1) * g, (1 - b2) * g ** 2
+        p1.append(p - lr * (m / (1 - b1)) / (np.sqrt(v / (1 - b2)) + eps))
+    for a, b in zip(g2, grads_at(p1)):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+    for p, q, ga, gb in zip(params, p1, g1, g2):
+        m = b1 * (1 - b1) * ga + (1 - b1) * gb
+        v = b2 * (1 - b2) * ga ** 2 + (1 - b2) * gb ** 2
+        expected = q - lr * (m / (1 - b1 ** 2)) / (np.sqrt(v / (1 - b2 ** 2)) + eps)
+        np.testing.assert_allclose(p, expected, rtol=1e-12, atol=1e-15)
+
+
+def test_transformer_rejects_bad_sizes():
+    rng = np.random.default_rng(23)
+    params = transformer_params(rng)
+    pe = nb.sinusoidal_table(4, 8)
+    with pytest.raises(ValueError, match="n_heads=3"):
+        nb.tiny_transformer(T_TOKENS, T_TOKENS, pe, params, 3)
+    with pytest.raises(ValueError, match="21 parameter arrays"):
+        nb.tiny_transformer(T_TOKENS, T_TOKENS, pe, params[:-1], 2)
+
+
+# ---------------------------------------------------------------------------
 # dtype preservation
 # ---------------------------------------------------------------------------
 
@@ -277,6 +412,15 @@ def test_float32_preserved_w2():
     arrays = w2_inputs(rng, 2, 6, 8)
     _check_float32(*nb.w2_multihead(*[a.astype(np.float32) for a in arrays], n_heads=4),
                    *nb.w2_multihead(*arrays, n_heads=4))
+
+
+def test_float32_preserved_transformer():
+    rng = np.random.default_rng(24)
+    params = transformer_params(rng)
+    pe = nb.sinusoidal_table(4, 8)                      # float64: the function casts it
+    args = (T_TOKENS, T_TOKENS[:, ::-1], pe)
+    _check_float32(*nb.tiny_transformer(*args, [p.astype(np.float32) for p in params], T_HEADS),
+                   *nb.tiny_transformer(*args, params, T_HEADS))
 
 
 # ---------------------------------------------------------------------------
@@ -338,3 +482,20 @@ def test_prepare_marks_mismatch_and_errors():
     assert res["torch"].status == "mismatch" and res["torch"].fn is None   # peers: not timed
     assert res["autograd"].status == "error" and "boom" in res["autograd"].detail
     assert res["mygrad"].status == "unavailable"
+
+
+def test_train_workload_minigrad_matches_baseline_on_every_call():
+    # The harness checks the first call only; every call must return the same,
+    # although each one also takes an Adam step.
+    from bench import harness
+    from bench import workloads as W
+    wl = W.Workload(W.TRAIN_KEY, "train",
+                    W.train_inputs(4, 8, 10, 16, 32, 10), dict(W.TRAIN_MODEL, d_model=16,
+                                                              d_ff=32, **W.TRAIN_ADAM),
+                    {"numpy": W.numpy_train, "minigrad": W.minigrad_train}, np.float64)
+    res = harness.prepare(wl, log=lambda msg: None)
+    assert res["numpy"].status == "ok"
+    assert res["minigrad"].status == "ok", res["minigrad"].detail
+    first = res["numpy"].fn()
+    for name in ("numpy", "minigrad"):
+        assert harness.compare(res[name].fn(), first, np.float64, check_dtype=True) == ""
