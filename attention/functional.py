@@ -86,22 +86,24 @@ def self_attention(V, scale=None):
 
 def _check_qkv(name, q, k, v):
     """Clear errors for the shape mistakes attention code makes most."""
-    for label, x in (("q", q), ("k", k), ("v", v)):
-        if x.ndim < 2:
+    shapes = {"q": q.shape, "k": k.shape, "v": v.shape}
+    for label, shape in shapes.items():
+        if len(shape) < 2:
             raise ValueError(f"{name}: {label} must have at least 2 dimensions (..., length, width), "
-                             f"got shape {x.shape}")
-    if q.shape[-1] != k.shape[-1]:
+                             f"got shape {shape}")
+    qs, ks, vs = shapes.values()
+    if qs[-1] != ks[-1]:
         raise ValueError(f"{name}: queries and keys must have the same width Dh to be compared by dot product, "
-                         f"got q {q.shape} (Dh={q.shape[-1]}) and k {k.shape} (Dh={k.shape[-1]})")
-    if k.shape[-2] != v.shape[-2]:
+                         f"got q {qs} (Dh={qs[-1]}) and k {ks} (Dh={ks[-1]})")
+    if ks[-2] != vs[-2]:
         raise ValueError(f"{name}: keys and values must come in pairs (same length S), "
-                         f"got k {k.shape} (S={k.shape[-2]}) and v {v.shape} (S={v.shape[-2]})")
-    if q.shape[:-2] == k.shape[:-2] == v.shape[:-2]:
+                         f"got k {ks} (S={ks[-2]}) and v {vs} (S={vs[-2]})")
+    if qs[:-2] == ks[:-2] == vs[:-2]:
         return
     try:
-        np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+        np.broadcast_shapes(qs[:-2], ks[:-2], vs[:-2])
     except ValueError:
-        raise ValueError(f"{name}: the batch dimensions of q {q.shape}, k {k.shape} and v {v.shape} "
+        raise ValueError(f"{name}: the batch dimensions of q {qs}, k {ks} and v {vs} "
                          f"do not broadcast") from None
 
 
