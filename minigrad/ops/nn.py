@@ -12,14 +12,15 @@ from minigrad.ops.reduce import _stable_shift
 
 
 def _normalize(x, eps):
-    """(x - mean) / sqrt(var + eps) over the last axis, and 1 / sqrt(var + eps).
+    """(x - mean) / sqrt(var + eps) over the last axis, with the mean and 1 / sqrt(var + eps), (..., 1).
 
     The variance is the mean of squared deviations (two passes), not E[x²] - E[x]²,
     which cancels catastrophically when |mean| is much larger than the spread.
     """
-    centred = x - x.mean(axis=-1, keepdims=True)
+    mean = x.mean(axis=-1, keepdims=True)                                          # (..., 1)
+    centred = x - mean
     rstd = 1.0 / np.sqrt((centred * centred).mean(axis=-1, keepdims=True) + eps)  # (..., 1)
-    return centred * rstd, rstd
+    return centred * rstd, mean, rstd
 
 
 def _layer_norm_reference(x, weight, bias, eps=1e-5):
@@ -42,7 +43,7 @@ class LayerNorm(Function):
 
     def forward(self, x, weight, bias, eps=1e-5):
         self.eps = eps
-        out, _ = _normalize(x, eps)
+        out, self.mean, self.rstd = _normalize(x, eps)  # the statistics are small: kept for backward
         if weight is not None:
             out = out * weight
         if bias is not None:
@@ -50,9 +51,11 @@ class LayerNorm(Function):
         return out
 
     def backward(self, grad, x, weight, bias, out):
-        # x̂ is recomputed, not saved: under create_graph x is a Tensor and x̂ must be
-        # a function of it for the second derivative to be right.
-        x_hat, rstd = _normalize(x, self.eps)
+        if isinstance(grad, np.ndarray):  # x̂ from the saved statistics: two quick passes
+            rstd = self.rstd
+            x_hat = (x - self.mean) * rstd
+        else:  # create_graph: x is a Tensor, and x̂ must be recomputed from it for second derivatives
+            x_hat, _, rstd = _normalize(x, self.eps)
         g = grad if weight is None else grad * weight
         grad_x = rstd * (g - g.mean(axis=-1, keepdims=True) - x_hat * (g * x_hat).mean(axis=-1, keepdims=True))
         return (grad_x if self.needs_grad[0] else None,
@@ -73,10 +76,14 @@ class Gelu(Function):
     reference = staticmethod(lambda x: x / (1.0 + np.exp(-2.0 * _GELU_C * (x + 0.044715 * x ** 3))))
 
     def forward(self, x):
-        return 0.5 * x * (1.0 + np.tanh(_GELU_C * (x + 0.044715 * x * x * x)))
+        self.t = np.tanh(_GELU_C * (x + 0.044715 * x * x * x))  # kept: tanh is the costly part
+        return 0.5 * x * (1.0 + self.t)
 
     def backward(self, grad, x, out):
-        t = np.tanh(_GELU_C * (x + 0.044715 * x * x * x))
+        if isinstance(grad, np.ndarray):
+            t = self.t
+        else:  # create_graph: x is a Tensor, and t must be recomputed from it for second derivatives
+            t = np.tanh(_GELU_C * (x + 0.044715 * x * x * x))
         return grad * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * _GELU_C * (1.0 + 3 * 0.044715 * x * x))
 
 
