@@ -17,7 +17,9 @@ Method
   trigger are part of its real cost.
 * Rounds are interleaved: each round measures every implementation once,
   in an order rotated by one position per round, so drifts in machine
-  speed hit all implementations alike.  The first ``warmup`` rounds are
+  speed hit all implementations alike.  The chain's three workloads
+  (k = 1, 16, 64) share their rounds, and the per-op line is fitted round
+  by round (median over rounds).  The first ``warmup`` rounds are
   discarded.
 * Reported time: median over rounds.  Reported ratio: the median over
   rounds of (implementation time / NumPy baseline time in the same round).
@@ -203,41 +205,53 @@ def _calibrate(fn, batch_seconds):
     return max(1, min(100000, int(batch_seconds / max(single, 1e-7))))
 
 
-def time_workload(wl, results, cfg, log):
-    timed = [r for r in results.values() if r.fn is not None]
-    base = results.get("numpy")
-    if not timed or base is None or base.fn is None:
-        return
-    for r in timed:
-        try:
-            r.batch = _calibrate(r.fn, cfg.batch_seconds)
-        except Exception as exc:
-            r.status, r.detail, r.fn = "error", _short(exc), None
-    timed = [r for r in timed if r.fn is not None]
-    start = time.perf_counter()
-    n_total = cfg.warmup + cfg.rounds
-    for rnd in range(n_total):
-        gc.collect()
-        shift = rnd % len(timed)
-        order = timed[shift:] + timed[:shift]
-        round_times = {}
-        for r in order:
+def time_workloads(group, cfg, log):
+    """Time a group of workloads together, round by round.
+
+    ``group`` is a list of ``(workload, results)``.  Each round measures every
+    implementation of every workload in the group once, so the workloads of
+    one group (the chain's k = 1, 16, 64) are compared at the same moment,
+    whatever the machine's speed does in between; and every round is kept
+    for all of them or for none, so round i means the same moment everywhere.
+    """
+    timed = []
+    for wl, results in group:
+        base = results.get("numpy")
+        if base is None or base.fn is None:
+            continue
+        for r in results.values():
             if r.fn is None:
                 continue
             try:
-                round_times[r.name] = _time_batch(r.fn, r.batch, CLOCKS[cfg.clock])
+                r.batch = _calibrate(r.fn, cfg.batch_seconds)
             except Exception as exc:
                 r.status, r.detail, r.fn = "error", _short(exc), None
-        if rnd >= cfg.warmup:
-            t_base = round_times.get("numpy")
-            for name, t in round_times.items():
-                results[name].times.append(t)
-                if t_base:
-                    results[name].ratios.append(t / t_base)
-            measured = rnd - cfg.warmup + 1
-            if measured >= MIN_ROUNDS and time.perf_counter() - start > cfg.max_workload_seconds:
-                log(f"  {wl.key}: time budget reached after {measured} rounds")
-                break
+        impls = [r for r in results.values() if r.fn is not None]
+        if impls:
+            timed.append((wl, results, impls))
+    start = time.perf_counter()
+    for rnd in range(cfg.warmup + cfg.rounds):
+        gc.collect()
+        for wl, results, impls in timed:
+            shift = rnd % len(impls)
+            round_times = {}
+            for r in impls[shift:] + impls[:shift]:
+                if r.fn is None:
+                    continue
+                try:
+                    round_times[r.name] = _time_batch(r.fn, r.batch, CLOCKS[cfg.clock])
+                except Exception as exc:
+                    r.status, r.detail, r.fn = "error", _short(exc), None
+            if rnd >= cfg.warmup:
+                t_base = round_times.get("numpy")
+                for name, t in round_times.items():
+                    results[name].times.append(t)
+                    if t_base:
+                        results[name].ratios.append(t / t_base)
+        measured = rnd - cfg.warmup + 1
+        if measured >= MIN_ROUNDS and time.perf_counter() - start > cfg.max_workload_seconds * len(timed):
+            log(f"  {', '.join(wl.key for wl, _, _ in timed)}: time budget reached after {measured} rounds")
+            break
 
 
 def peak_memory_bytes(fn):
@@ -459,28 +473,35 @@ def evaluate_targets(all_results, chain_fit, memory, f32_speedup):
 # ---------------------------------------------------------------------------
 
 def fit_chain(all_results):
-    """Least-squares line t(k) = intercept + slope * k per implementation (µs)."""
+    """Least-squares line t(k) = intercept + slope * k per implementation (µs).
+
+    The chain workloads are timed in the same rounds (see ``time_workloads``),
+    so a line is fitted through each round's three times, taken moments
+    apart, and the medians over rounds of slope and intercept are reported:
+    a slow spell of the machine then moves one round's line, not the fit.
+    """
     fits = {}
     keys = [W.chain_key(k) for k in W.CHAIN_KS]
     names = set()
     for key in keys:
         names.update(all_results.get(key, {}).keys())
     for name in sorted(names, key=impl_order):
-        pts, mismatch, problem = [], False, None
-        for k, key in zip(W.CHAIN_KS, keys):
+        runs, mismatch, problem = [], False, None
+        for key in keys:
             res = all_results.get(key, {}).get(name)
             if res is None or not res.timed:
                 problem = (res.detail if res is not None and res.detail else "not timed")
                 break
             mismatch |= res.status == "mismatch"
-            pts.append((k, res.median_us))
-        if problem is not None or len(pts) < 2:
+            runs.append(res.times)
+        if problem is not None or len(runs) < 2:
             fits[name] = {"error": problem or "not enough points"}
             continue
-        ks = np.array([p[0] for p in pts], dtype=float)
-        ts = np.array([p[1] for p in pts], dtype=float)
-        slope, intercept = np.polyfit(ks, ts, 1)
-        fits[name] = {"slope": float(slope), "intercept": float(intercept),
+        n_rounds = min(len(times) for times in runs)  # equal unless an implementation failed mid-run
+        ks = np.array(W.CHAIN_KS[:len(runs)], dtype=float)
+        lines = [np.polyfit(ks, [1e6 * times[i] for times in runs], 1) for i in range(n_rounds)]
+        slopes, intercepts = zip(*lines)
+        fits[name] = {"slope": float(np.median(slopes)), "intercept": float(np.median(intercepts)),
                       "mismatch": mismatch}
     return fits
 
@@ -520,11 +541,16 @@ def run(cfg, log=None, thread_note=""):
     load_before = load_average()
     workloads = [wl for wl in W.build_workloads(cfg.threads, cfg.peers) if selected(wl, cfg)]
     all_results = {}
-    for wl in workloads:
-        log(f"{wl.key} ...")
-        results = prepare(wl, log)
-        time_workload(wl, results, cfg, log)
-        all_results[wl.key] = results
+    chain = [wl for wl in workloads if wl.kind == "chain"]
+    groups = [[wl] for wl in workloads if wl.kind != "chain"] + ([chain] if chain else [])
+    for group in groups:
+        timed = []
+        for wl in group:
+            log(f"{wl.key} ...")
+            all_results[wl.key] = prepare(wl, log)
+            timed.append((wl, all_results[wl.key]))
+        time_workloads(timed, cfg, log)
+    all_results = {wl.key: all_results[wl.key] for wl in workloads}  # report order
 
     chain_fit = fit_chain(all_results)
     memory = None
