@@ -502,7 +502,12 @@ def fit_chain(all_results):
         lines = [np.polyfit(ks, [1e6 * times[i] for times in runs], 1) for i in range(n_rounds)]
         slopes, intercepts = zip(*lines)
         fits[name] = {"slope": float(np.median(slopes)), "intercept": float(np.median(intercepts)),
-                      "mismatch": mismatch}
+                      "mismatch": mismatch, "slopes": slopes}
+    # Per op, as a multiple of NumPy's per-op cost in the same round: steadier than the µs.
+    base = fits.get("numpy", {}).get("slopes")
+    for fit in fits.values():
+        if base and fit.get("slopes"):
+            fit["slope_ratio"] = float(np.median([s / b for s, b in zip(fit["slopes"], base)]))
     return fits
 
 
@@ -542,7 +547,12 @@ def run(cfg, log=None, thread_note=""):
     workloads = [wl for wl in W.build_workloads(cfg.threads, cfg.peers) if selected(wl, cfg)]
     all_results = {}
     chain = [wl for wl in workloads if wl.kind == "chain"]
-    groups = [[wl] for wl in workloads if wl.kind != "chain"] + ([chain] if chain else [])
+    groups = []  # in report order, the chain's workloads together where the first of them stands
+    for wl in workloads:
+        if wl.kind != "chain":
+            groups.append([wl])
+        elif wl is chain[0]:
+            groups.append(chain)
     for group in groups:
         timed = []
         for wl in group:
@@ -617,16 +627,19 @@ def render(cfg, workloads, all_results, chain_fit, memory, f32_speedup, elapsed,
         out += ["## Chain: per-operation cost", "",
                 (f"Least-squares line through the chain times for k = {ks}: intercept = "
                  "fixed cost of one forward+backward, slope = cost of one more multiply "
-                 "(forward and backward)."), ""]
+                 "(forward and backward); one line per round, medians over rounds. \"per op, x "
+                 "NumPy\" divides the cost per op by NumPy's in the same round."), ""]
         rows = []
         for name, fit in chain_fit.items():
             if fit.get("error"):
-                rows.append((name, "-", "-", fit["error"]))
+                rows.append((name, "-", "-", "-", fit["error"]))
             else:
+                ratio = fit.get("slope_ratio")
                 rows.append((name, f"{fit['intercept']:.2f}", f"{fit['slope']:.2f}",
+                             fmt_ratio(ratio) if ratio is not None else "-",
                              "**MISMATCH**" if fit["mismatch"] else ""))
         out += [md_table(["implementation", "fixed cost per backward (µs)",
-                          "cost per extra op (µs)", "note"], rows), ""]
+                          "cost per extra op (µs)", "per op, x NumPy", "note"], rows), ""]
 
     if memory is not None:
         out += ["## Peak memory", "",
