@@ -1,5 +1,6 @@
 """Reductions along axes, and the fused, numerically stable softmax family."""
 import functools
+import math
 
 import numpy as np
 
@@ -18,12 +19,16 @@ def _keepdims_shape(shape, axis):
 
 
 def _expand(grad, kshape, shape):
-    """A reduced gradient repeated over the reduced axes, back to `shape`."""
-    if isinstance(grad, np.ndarray):  # filling a new array is far quicker than np.broadcast_to on small arrays
+    """A reduced gradient repeated over the reduced axes, back to `shape`.
+
+    A read-only broadcast view, which costs no memory, except for small arrays: there,
+    filling a new array is far quicker than np.broadcast_to's own Python code.
+    """
+    if isinstance(grad, np.ndarray) and math.prod(shape) <= 4096:
         full = np.empty(shape, grad.dtype)
         full[...] = grad.reshape(kshape)
         return full
-    return np.broadcast_to(grad.reshape(kshape), shape)  # a Tensor (create_graph): recorded as BroadcastTo
+    return np.broadcast_to(grad.reshape(kshape), shape)  # (for a Tensor, under create_graph: BroadcastTo)
 
 
 class Sum(Function):
