@@ -24,6 +24,9 @@ An op is one class with `forward` and `backward` side by side:
   In-place steps on an array backward made itself are fine (and save memory).
 - A gradient may have the broadcast shape; the engine sums it back to the input's shape.
 - `self.needs_grad[i]` says whether input i needs a gradient, to skip costly work.
+- An intermediate that forward made and backward needs again goes through
+  `self.kept(compute, *args)` (see there): the engine, not the op, decides when the
+  kept array may be reused.  A backward may also call other ops (`Op.apply`).
 """
 import itertools
 
@@ -81,6 +84,22 @@ class Function:
             fn.inputs, fn.arrays, fn.needs_grad, fn.number = inputs, arrays, needs, next(_op_numbers)
             return Tensor._make(out, True, fn)
         return Tensor._make(out)
+
+    def kept(self, compute, *args):
+        """compute(*args), computed once in forward and kept for backward.
+
+        For an op whose backward needs an intermediate that forward has already made
+        (layer norm's statistics, GELU's tanh).  The engine decides whether the kept
+        value may be used: a plain backward gets forward's array back, while under
+        create_graph, where backward's args are Tensors, compute runs again on them, so
+        the intermediate's own gradient is recorded.  One value per compute function.
+        """
+        if any(type(a) is Tensor for a in args):
+            return compute(*args)
+        kept = self.__dict__.setdefault("_kept", {})
+        if compute not in kept:
+            kept[compute] = compute(*args)
+        return kept[compute]
 
     def forward(self, *arrays, **params):
         raise NotImplementedError(f"{type(self).__name__}.forward")

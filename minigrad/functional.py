@@ -5,7 +5,7 @@ Each is one op from minigrad.ops; arguments may be Tensors, arrays or numbers.
 import numpy as np
 
 from minigrad import ops
-from minigrad.tensor import Tensor, _data
+from minigrad.tensor import Tensor, as_tensor, unwrap  # noqa: F401  (as_tensor: part of this API)
 
 
 def exp(x):
@@ -50,7 +50,7 @@ def softmax(x, axis=-1, where=None):
     out (weight exactly 0, gradient exactly 0), and a row with none left gets all zeros.
     """
     if where is not None:
-        where = np.asarray(_data(where))
+        where = np.asarray(unwrap(where))
         if where.dtype != bool:
             raise TypeError(f"softmax: where must be boolean (True = take part), got dtype {where.dtype}")
     return ops.Softmax.apply(x, axis=axis, where=where)
@@ -93,12 +93,12 @@ def stack(tensors, axis=0):
 
 def where(cond, a, b):
     """a where cond is True, else b; cond is boolean and carries no gradient."""
-    return ops.Where.apply(a, b, cond=np.asarray(_data(cond), dtype=bool))
+    return ops.Where.apply(a, b, cond=np.asarray(unwrap(cond), dtype=bool))
 
 
 def masked_fill(x, mask, value):
     """x with `value` where the boolean `mask` is True (mask broadcasts against x)."""
-    mask = np.asarray(_data(mask))
+    mask = np.asarray(unwrap(mask))
     if mask.dtype != bool:
         raise TypeError(f"masked_fill: mask must be boolean (True = fill), got dtype {mask.dtype}")
     return ops.MaskedFill.apply(x, mask=mask, value=value)
@@ -137,18 +137,13 @@ def transpose(x, axes=None):
     return ops.Transpose.apply(x, axes=axes)
 
 
-def as_tensor(x):
-    """x itself if it is a Tensor, else a Tensor (no gradient) around it."""
-    return x if isinstance(x, Tensor) else Tensor(x)
-
-
 # ---- neural-network functions: normalisation, activation, dropout, losses ----------------
 # Used by minigrad.nn; the fused ops live in minigrad/ops/nn.py.
 from minigrad import random as _random  # noqa: E402  (the default generator for dropout)
 
 
 def _shape(x):
-    return np.shape(_data(x))
+    return np.shape(unwrap(x))
 
 
 def layer_norm(x, weight=None, bias=None, eps=1e-5):
@@ -202,7 +197,7 @@ def cross_entropy(logits, targets, ignore_index=None, reduction="mean"):
     if reduction not in _REDUCTIONS:
         raise ValueError(f"cross_entropy: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
     shape = _shape(logits)
-    targets = np.asarray(_data(targets))
+    targets = np.asarray(unwrap(targets))
     if len(shape) == 0:
         raise ValueError("cross_entropy: logits must have at least one axis (the classes), got a scalar")
     if targets.dtype.kind not in "iu":

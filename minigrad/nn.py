@@ -22,7 +22,7 @@ import numpy as np
 
 import minigrad.functional as F
 from minigrad.random import generator
-from minigrad.tensor import Tensor, _data
+from minigrad.tensor import Tensor, unwrap
 
 
 class Parameter(Tensor):
@@ -117,13 +117,13 @@ class Module:
         problems = [f"missing key {k!r} (shape {p.shape})" for k, p in own.items() if k not in state]
         problems += [f"unexpected key {k!r}" for k in state if k not in own]
         for k, p in own.items():
-            if k in state and np.shape(_data(state[k])) != p.shape:
-                problems.append(f"shape mismatch for {k!r}: the state has shape {np.shape(_data(state[k]))}, "
+            if k in state and np.shape(unwrap(state[k])) != p.shape:
+                problems.append(f"shape mismatch for {k!r}: the state has shape {np.shape(unwrap(state[k]))}, "
                                 f"the parameter in {type(self).__name__} has shape {p.shape}")
         if problems:
             raise RuntimeError(f"{type(self).__name__}.load_state_dict: " + "; ".join(problems))
         for k, p in own.items():
-            p.data[...] = _data(state[k])
+            p.data[...] = unwrap(state[k])
 
     def save(self, path):
         """Write the state_dict to an .npz file ('.npz' is added to path if missing)."""
@@ -215,7 +215,7 @@ class Linear(Module):
         self.bias = Parameter(rng.uniform(-bound, bound, out_features), dtype=dtype) if bias else None
 
     def forward(self, x):
-        shape = np.shape(_data(x))
+        shape = np.shape(unwrap(x))
         if shape[-1:] != (self.in_features,):
             raise ValueError(f"{self!r}: input has shape {shape}, expected (..., {self.in_features})")
         out = F.as_tensor(x) @ self.weight  # (..., out_features)
@@ -237,7 +237,7 @@ class Embedding(Module):
         self.weight = Parameter(generator(rng, "Embedding").standard_normal((num_embeddings, dim)), dtype=dtype)
 
     def forward(self, ids):
-        ids = np.asarray(_data(ids))
+        ids = np.asarray(unwrap(ids))
         if ids.dtype.kind not in "iu":
             raise TypeError(f"{self!r}: ids must be integers, got dtype {ids.dtype} (shape {ids.shape}); "
                             "convert them with .astype(int)")
@@ -262,7 +262,7 @@ class LayerNorm(Module):
         self.bias = Parameter(np.zeros(dim), dtype=dtype)
 
     def forward(self, x):
-        shape = np.shape(_data(x))
+        shape = np.shape(unwrap(x))
         if shape[-1:] != (self.dim,):
             raise ValueError(f"{self!r}: input has shape {shape}, expected (..., {self.dim})")
         return F.layer_norm(x, self.weight, self.bias, self.eps)

@@ -165,12 +165,12 @@ class Tensor:
     def __getitem__(self, index): return _ops.GetItem.apply(self, index=index)
 
     # Comparisons give boolean tensors that carry no gradient.
-    def __lt__(self, other): return Tensor._make(self.data < _data(other))
-    def __le__(self, other): return Tensor._make(self.data <= _data(other))
-    def __gt__(self, other): return Tensor._make(self.data > _data(other))
-    def __ge__(self, other): return Tensor._make(self.data >= _data(other))
-    def __eq__(self, other): return Tensor._make(self.data == _data(other))
-    def __ne__(self, other): return Tensor._make(self.data != _data(other))
+    def __lt__(self, other): return Tensor._make(self.data < unwrap(other))
+    def __le__(self, other): return Tensor._make(self.data <= unwrap(other))
+    def __gt__(self, other): return Tensor._make(self.data > unwrap(other))
+    def __ge__(self, other): return Tensor._make(self.data >= unwrap(other))
+    def __eq__(self, other): return Tensor._make(self.data == unwrap(other))
+    def __ne__(self, other): return Tensor._make(self.data != unwrap(other))
     def __invert__(self): return Tensor._make(~self.data)
 
     # ---- methods mirroring NumPy -------------------------------------------
@@ -236,8 +236,14 @@ class Tensor:
         return handler(*args, **kwargs)
 
 
-def _data(x):
+def unwrap(x):
+    """The array inside a Tensor; anything else unchanged."""
     return x.data if isinstance(x, Tensor) else x
+
+
+def as_tensor(x):
+    """x itself if it is a Tensor, else a Tensor (no gradient) around it: lists, numbers, arrays."""
+    return x if isinstance(x, Tensor) else Tensor(x)
 
 
 def _sum_to_shape(grad, shape):
@@ -283,7 +289,7 @@ def run_backward(root, grad=None, retain_graph=False, create_graph=False, accumu
                                f"output has shape {root.shape}; pass grad= of that shape (e.g. ones)")
         grad = _ones_like(root.data)
     else:
-        grad = np.asarray(_data(grad), dtype=root.dtype)
+        grad = np.asarray(unwrap(grad), dtype=root.dtype)
         if grad.shape != root.shape:
             raise ValueError(f"backward: grad has shape {grad.shape} but the output has shape {root.shape}")
     if create_graph:
@@ -319,6 +325,8 @@ def run_backward(root, grad=None, retain_graph=False, create_graph=False, accumu
             for x, array, need, gx in zip(fn.inputs, fn.arrays, fn.needs_grad, in_grads):
                 if not need or gx is None:
                     continue
+                if type(gx) is Tensor and not create_graph:  # a backward may call other ops' apply
+                    gx = gx.data
                 if gx.shape != array.shape:
                     gx = _sum_to_shape(gx, array.shape)
                     if gx.shape != array.shape:

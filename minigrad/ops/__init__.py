@@ -12,12 +12,12 @@ from minigrad.ops.linalg import CosineSimilarity, Einsum, MatMul
 from minigrad.ops.nn import CrossEntropy, Dropout, Gelu, LayerNorm
 from minigrad.ops.reduce import LogSoftmax, LogSumExp, Max, Mean, Min, Softmax, Sum, Var
 from minigrad.ops.shape import BroadcastTo, Concatenate, GetItem, Reshape, ScatterAdd, Stack, Transpose
-from minigrad.tensor import Tensor, _data
+from minigrad.tensor import Tensor, unwrap
 
 
 def _constant(ufunc):
     """A NumPy function whose result has no gradient (comparisons, sign): computed on the data."""
-    return lambda *args: Tensor._make(np.asarray(ufunc(*[_data(a) for a in args])))
+    return lambda *args: Tensor._make(np.asarray(ufunc(*[unwrap(a) for a in args])))
 
 
 UFUNCS = {
@@ -36,7 +36,7 @@ def _sum(x, axis=None, dtype=None, out=None, keepdims=False, **unused):
 
 
 def _where(cond, a, b):
-    return Where.apply(a, b, cond=_data(cond))
+    return Where.apply(a, b, cond=unwrap(cond))
 
 
 ARRAY_FUNCTIONS = {
