@@ -3,9 +3,9 @@ from attention.functional import causal_mask, padding_mask, scaled_dot_product_a
 from attention.layers import LearnedPositionalEmbedding, MultiHeadAttention, SelfAttention, SinusoidalPositionalEncoding
 from attention.plot import plot_attention
 from attention.reweighting import gaussian_weights, kernel_smooth, nadaraya_watson
-from attention.transformer import TinyGPT, TransformerBlock, TransformerEncoder
+from attention.transformer import TinyGPT, TransformerBlock, TransformerEncoder, TransformerStack
 
 __all__ = ["causal_mask", "padding_mask", "scaled_dot_product_attention", "self_attention",
            "gaussian_weights", "kernel_smooth", "nadaraya_watson",
            "SelfAttention", "MultiHeadAttention", "SinusoidalPositionalEncoding", "LearnedPositionalEmbedding",
-           "TransformerBlock", "TransformerEncoder", "TinyGPT", "plot_attention"]
+           "TransformerBlock", "TransformerStack", "TransformerEncoder", "TinyGPT", "plot_attention"]

@@ -1,14 +1,17 @@
-"""A tiny transformer: blocks of attention and MLP, an encoder that labels every token,
-and a decoder-only language model (TinyGPT) that writes text one token at a time.
+"""A tiny transformer: blocks of attention and MLP, stacked over token embeddings into
+an encoder that labels every token and a decoder-only language model (TinyGPT) that
+writes text one token at a time.  The two are siblings: each is a TransformerStack,
+with or without causal attention.
 
 Layers default to float64 (so gradients can be checked); pass dtype=np.float32 for speed.
 """
 import numpy as np
 
 import minigrad.functional as F
-from minigrad import Tensor, no_grad
+from minigrad import no_grad
 from minigrad.nn import GELU, Dropout, Embedding, LayerNorm, Linear, Module, ModuleList, ReLU, Sequential
 from minigrad.random import generator
+from minigrad.tensor import unwrap
 from attention.layers import LearnedPositionalEmbedding, MultiHeadAttention, SinusoidalPositionalEncoding
 
 _ACTIVATIONS = {"gelu": GELU, "relu": ReLU}
@@ -19,15 +22,17 @@ class TransformerBlock(Module):
     """x + attention(LayerNorm(x)), then + MLP(LayerNorm(·)): one pre-LayerNorm transformer block.
 
     x (B, T, D) -> (B, T, D).  Tokens exchange information in the attention and are each
-    transformed alone in the MLP (D -> d_ff -> D); the residual additions let every block
-    start close to the identity, which is what keeps deep stacks trainable.
+    transformed alone in the MLP (D -> d_ff -> D, d_ff = 4 D unless given); the residual
+    additions let every block start close to the identity, which is what keeps deep
+    stacks trainable.
     causal: each token sees only itself and earlier tokens.  mask: boolean, True = may
     attend, as for MultiHeadAttention.  After a forward, `.attention_weights` holds the
     weights (B, H, T, T), detached, for plotting.
     """
 
-    def __init__(self, d_model, n_heads, d_ff, dropout=0.0, causal=False, activation="gelu",
+    def __init__(self, d_model, n_heads, d_ff=None, *, dropout=0.0, causal=False, activation="gelu",
                  dtype=np.float64, rng=None):
+        d_ff = 4 * d_model if d_ff is None else d_ff
         if activation not in _ACTIVATIONS:
             raise ValueError(f"TransformerBlock: activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}")
         self.causal = causal
@@ -49,20 +54,23 @@ class TransformerBlock(Module):
         return f"causal={self.causal}"
 
 
-class TransformerEncoder(Module):
-    """Token ids (B, T) -> logits (B, T, n_classes): a label for every position.
+class TransformerStack(Module):
+    """Token ids (B, T) -> logits (B, T, n_out): the stack both models below are made of.
 
     Embedding, plus position (positional="sinusoidal", "learned" or None for none, which
     makes the model blind to order), then n_layers TransformerBlocks, a final LayerNorm
-    and a linear head.  mask: boolean, True = may attend, e.g. `padding_mask(lengths, T)`.
-    dropout, causal and activation are passed to every block (dropout also acts on the
-    embeddings).  After a forward, `.attention_weights` lists each layer's weights (B, H, T, T).
+    and a linear head.  d_ff: the MLP's hidden width, 4 d_model unless given.  dropout,
+    causal and activation are passed to every block (dropout also acts on the embeddings).
+    mask: boolean, True = may attend, e.g. `padding_mask(lengths, T)`.  After a forward,
+    `.attention_weights` lists each layer's weights (B, H, T, T).
     """
 
-    def __init__(self, vocab_size, d_model, n_heads, n_layers, d_ff, max_len, n_classes,
-                 positional="sinusoidal", dropout=0.0, causal=False, activation="gelu", dtype=np.float64, rng=None):
+    def __init__(self, *, vocab_size, d_model, n_heads, n_layers, max_len, n_out, d_ff=None,
+                 positional="sinusoidal", dropout=0.0, causal=False, activation="gelu",
+                 dtype=np.float64, rng=None):
         if positional not in _POSITIONAL:
             raise ValueError(f"{type(self).__name__}: positional must be one of {_POSITIONAL}, got {positional!r}")
+        d_ff = 4 * d_model if d_ff is None else d_ff
         self.max_len = max_len
         self.embed = Embedding(vocab_size, d_model, dtype=dtype, rng=rng)
         if positional == "sinusoidal":
@@ -72,14 +80,15 @@ class TransformerEncoder(Module):
         else:
             self.position = None
         self.dropout = Dropout(dropout, rng=rng)
-        self.blocks = ModuleList([TransformerBlock(d_model, n_heads, d_ff, dropout, causal, activation, dtype, rng)
+        self.blocks = ModuleList([TransformerBlock(d_model, n_heads, d_ff, dropout=dropout, causal=causal,
+                                                   activation=activation, dtype=dtype, rng=rng)
                                   for _ in range(n_layers)])
         self.ln_final = LayerNorm(d_model, dtype=dtype)
-        self.head = Linear(d_model, n_classes, dtype=dtype, rng=rng)
+        self.head = Linear(d_model, n_out, dtype=dtype, rng=rng)
         self.attention_weights = []
 
     def forward(self, tokens, mask=None):
-        tokens = np.asarray(tokens)
+        tokens = np.asarray(unwrap(tokens))
         if tokens.ndim != 2:
             raise ValueError(f"{type(self).__name__}: tokens must be integer ids of shape (B, T), "
                              f"got shape {tokens.shape}")
@@ -93,21 +102,42 @@ class TransformerEncoder(Module):
         for block in self.blocks:
             x = block(x, mask=mask)                                       # (B, T, D)
         self.attention_weights = [block.attention_weights for block in self.blocks]
-        return self.head(self.ln_final(x))                                # (B, T, n_classes)
+        return self.head(self.ln_final(x))                                # (B, T, n_out)
 
 
-class TinyGPT(TransformerEncoder):
-    """A decoder-only language model: the same stack with causal attention, learned
-    positions, and one class per vocabulary entry.
+class TransformerEncoder(TransformerStack):
+    """Token ids (B, T) -> logits (B, T, n_classes): a label for every position, every
+    token seeing every other (unless `mask` says otherwise).
+
+        TransformerEncoder(vocab_size=10, d_model=32, n_heads=1, n_layers=1, max_len=8, n_classes=10)
+
+    The other keywords (d_ff, positional, dropout, activation, dtype, rng) and forward
+    are TransformerStack's.
+    """
+
+    def __init__(self, *, vocab_size, d_model, n_heads, n_layers, max_len, n_classes, d_ff=None,
+                 positional="sinusoidal", dropout=0.0, activation="gelu", dtype=np.float64, rng=None):
+        super().__init__(vocab_size=vocab_size, d_model=d_model, n_heads=n_heads, n_layers=n_layers,
+                         max_len=max_len, n_out=n_classes, d_ff=d_ff, positional=positional,
+                         dropout=dropout, causal=False, activation=activation, dtype=dtype, rng=rng)
+
+
+class TinyGPT(TransformerStack):
+    """A decoder-only language model: causal attention, learned positions, and one logit
+    per vocabulary entry.
+
+        TinyGPT(vocab_size=3, d_model=32, n_heads=2, n_layers=2, max_len=11)
 
     idx (B, T) token ids -> logits (B, T, vocab_size), where logits[:, t] predict token
     t + 1 from tokens 0..t.  Train with F.cross_entropy(logits[:, :-1], idx[:, 1:]).
+    d_ff (default 4 d_model), dropout, dtype and rng as for TransformerStack.
     """
 
-    def __init__(self, vocab_size, d_model, n_heads, n_layers, d_ff, max_len, dropout=0.0,
+    def __init__(self, *, vocab_size, d_model, n_heads, n_layers, max_len, d_ff=None, dropout=0.0,
                  dtype=np.float64, rng=None):
-        super().__init__(vocab_size, d_model, n_heads, n_layers, d_ff, max_len, n_classes=vocab_size,
-                         positional="learned", dropout=dropout, causal=True, dtype=dtype, rng=rng)
+        super().__init__(vocab_size=vocab_size, d_model=d_model, n_heads=n_heads, n_layers=n_layers,
+                         max_len=max_len, n_out=vocab_size, d_ff=d_ff, positional="learned",
+                         dropout=dropout, causal=True, dtype=dtype, rng=rng)
 
     def generate(self, idx, max_new_tokens, temperature=1.0, greedy=False, rng=None):
         """idx (B, T) extended by max_new_tokens tokens, each predicted from (at most
@@ -117,7 +147,7 @@ class TinyGPT(TransformerEncoder):
         softmax(logits / temperature) with `rng` (default: minigrad's generator).
         Runs in eval mode (no dropout) and restores the mode afterwards.
         """
-        idx = np.array(idx.data if isinstance(idx, Tensor) else idx)
+        idx = np.array(unwrap(idx))
         if idx.ndim != 2 or idx.dtype.kind not in "iu":
             raise ValueError(f"TinyGPT.generate: idx must be integer token ids of shape (B, T), "
                              f"got shape {idx.shape} and dtype {idx.dtype}")

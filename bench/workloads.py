@@ -332,9 +332,9 @@ def minigrad_train(wl):
     tokens, *initial = wl.arrays
     targets = tokens[:, ::-1]
     P = wl.params
-    model = TransformerEncoder(P["vocab"], P["d_model"], P["n_heads"], 1, P["d_ff"], P["max_len"],
-                               P["n_classes"], positional="sinusoidal", dtype=wl.dtype,
-                               rng=np.random.default_rng(0))
+    model = TransformerEncoder(vocab_size=P["vocab"], d_model=P["d_model"], n_heads=P["n_heads"], n_layers=1,
+                               d_ff=P["d_ff"], max_len=P["max_len"], n_classes=P["n_classes"],
+                               positional="sinusoidal", dtype=wl.dtype, rng=np.random.default_rng(0))
     named = model.named_parameters()
     layout = [(n, p.shape) for n, p in named]
     expected = list(zip(nb.TRANSFORMER_PARAMS, (a.shape for a in initial)))

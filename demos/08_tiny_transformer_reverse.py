@@ -25,7 +25,8 @@ L, VOCAB, D, HEADS, D_FF, BATCH, LR = 8, 10, 32, 1, 64, 64, 3e-3
 
 def train(positional, steps, rng, test, label):
     """Train one model; returns it, the curves (step, loss, held-out accuracy) and the seconds it took."""
-    model = TransformerEncoder(VOCAB, D, HEADS, 1, D_FF, L, VOCAB, positional=positional, rng=rng)
+    model = TransformerEncoder(vocab_size=VOCAB, d_model=D, n_heads=HEADS, n_layers=1, d_ff=D_FF, max_len=L,
+                               n_classes=VOCAB, positional=positional, rng=rng)
     opt = Adam(model.parameters(), lr=LR)
     curve, start = [], time.perf_counter()
     for step in range(1, steps + 1):

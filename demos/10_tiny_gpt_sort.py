@@ -37,7 +37,7 @@ def main(out_dir="figures", seed=0, quick=False):
     every = np.array(np.unravel_index(np.arange(DIGITS ** N), (DIGITS,) * N)).T  # (729, N): all inputs
     held_out = np.arange(len(every)) % 4 == 0
     train_x, test_x = every[~held_out], every[held_out]
-    model = TinyGPT(DIGITS, D, HEADS, LAYERS, 4 * D, 2 * N - 1, rng=rng)
+    model = TinyGPT(vocab_size=DIGITS, d_model=D, n_heads=HEADS, n_layers=LAYERS, max_len=2 * N - 1, rng=rng)
     opt = Adam(model.parameters(), lr=LR)
     steps = 400 if quick else 1000
     curve = []

@@ -11,7 +11,7 @@ import pytest
 
 import minigrad.functional as F
 from minigrad import Tensor, gradcheck, gradgradcheck
-from attention import TinyGPT, TransformerBlock, TransformerEncoder, padding_mask
+from attention import TinyGPT, TransformerBlock, TransformerEncoder, TransformerStack, padding_mask
 
 
 def randn(*shape, seed=0):
@@ -148,14 +148,15 @@ def test_encoder_padding_mask_hides_padded_tokens():
 
 
 def test_encoder_gradient_with_respect_to_the_embeddings():
-    model = TransformerEncoder(5, 4, 2, 1, 6, 4, 2, positional="learned", rng=np.random.default_rng(10))
+    model = TransformerEncoder(vocab_size=5, d_model=4, n_heads=2, n_layers=1, d_ff=6, max_len=4, n_classes=2,
+                               positional="learned", rng=np.random.default_rng(10))
     tokens = np.array([[1, 3, 0]])
     for param in (model.embed.weight, model.position.weight):
         assert gradcheck(as_function_of(model, param, lambda: model(tokens)), [param.data])
 
 
 def test_gpt_second_order_gradient_with_respect_to_the_positions():
-    model = TinyGPT(4, 4, 2, 1, 4, 3, rng=np.random.default_rng(13))
+    model = TinyGPT(vocab_size=4, d_model=4, n_heads=2, n_layers=1, d_ff=4, max_len=3, rng=np.random.default_rng(13))
     tokens = np.array([[1, 3]])
     param = model.position.weight
     assert gradgradcheck(as_function_of(model, param, lambda: model(tokens)), [param.data])
@@ -168,6 +169,31 @@ def test_encoder_errors():
         small_encoder()(np.zeros((1, 11), int))
     with pytest.raises(ValueError, match=r"tokens must be integer ids of shape \(B, T\)"):
         small_encoder()(np.zeros(5, int))
+
+
+# ---- how the models are configured ------------------------------------------------------
+
+def test_models_take_their_sizes_by_name_only():
+    with pytest.raises(TypeError, match="positional argument"):
+        TransformerEncoder(11, 8, 2, 2, 16, 10, 3)
+    with pytest.raises(TypeError, match="positional argument"):
+        TinyGPT(7, 8, 2, 2, 16, 6)
+    with pytest.raises(TypeError, match="positional argument"):
+        TransformerBlock(8, 2, 16, 0.1)  # the options after the sizes are keywords too
+
+
+def test_a_decoder_is_not_an_encoder_but_both_are_transformer_stacks():
+    assert not issubclass(TinyGPT, TransformerEncoder)
+    assert issubclass(TinyGPT, TransformerStack) and issubclass(TransformerEncoder, TransformerStack)
+    assert all(not b.causal for b in small_encoder().blocks) and all(b.causal for b in tiny_gpt().blocks)
+
+
+def test_mlp_width_defaults_to_four_times_the_model_width_and_names_stay_stable():
+    model = TinyGPT(vocab_size=5, d_model=6, n_heads=2, n_layers=1, max_len=4, rng=np.random.default_rng(0))
+    shapes = {name: value.shape for name, value in model.state_dict().items()}
+    assert shapes["blocks.0.mlp.0.weight"] == (6, 24) and shapes["blocks.0.mlp.2.weight"] == (24, 6)
+    assert shapes["embed.weight"] == (5, 6) and shapes["position.weight"] == (4, 6)
+    assert shapes["head.weight"] == (6, 5) and "ln_final.weight" in shapes
 
 
 # ---- TinyGPT ----------------------------------------------------------------------------
