@@ -4,7 +4,8 @@ Mask convention, the same everywhere in this package: a boolean array that broad
 to the attention weights' shape (..., T, S), where **True means "query t may attend to
 key s"** (as PyTorch's `scaled_dot_product_attention`).  Keys a query may not attend to
 get weight exactly 0 and gradient exactly 0; a query that may attend to nothing gets
-all-zero weights, a zero output and zero gradients (never NaN).
+all-zero weights, a zero output and zero gradients (never NaN).  `check_mask` checks a
+mask against this convention; every function here that takes a mask calls it.
 
 Every function here is a composition of minigrad ops, so it is differentiable to any order.
 """
@@ -14,7 +15,7 @@ import math
 import numpy as np
 
 import minigrad.functional as F
-from minigrad import Tensor
+from minigrad.tensor import unwrap
 
 
 def causal_mask(T, S=None):
@@ -59,16 +60,18 @@ def scaled_dot_product_attention(q, k, v, mask=None, is_causal=False, scale=None
     minigrad's generator); the returned weights are the ones before dropout, whose rows sum to 1.
     """
     q, k, v = F.as_tensor(q), F.as_tensor(k), F.as_tensor(v)
-    _check_qkv("scaled_dot_product_attention", q, k, v)
-    T, S = q.shape[-2], k.shape[-2]
-    allowed = _allowed(mask, is_causal, T, S, q.shape[:-2], k.shape[:-2], "scaled_dot_product_attention")
+    weights_shape = _check_qkv("scaled_dot_product_attention", q, k, v)  # (..., T, S)
+    T, S = weights_shape[-2:]
+    allowed = check_mask(mask, weights_shape, "scaled_dot_product_attention")
+    if is_causal:
+        allowed = causal_mask(T, S) if allowed is None else allowed & causal_mask(T, S)
     if scale is None:
         scale = 1.0 / math.sqrt(q.shape[-1])
     if scale != 1.0:
         q = q * float(scale)                               # on q, not on the scores: T·Dh < T·S multiplies
     scores = q @ k.swapaxes(-1, -2)                        # (..., T, S)
-    weights = _masked_softmax(scores, allowed)             # (..., T, S)
-    dropped = _dropout(weights, dropout_p, rng) if dropout_p else weights
+    weights = F.softmax(scores, axis=-1, where=allowed)    # (..., T, S); blocked keys get weight 0, gradient 0
+    dropped = F.dropout(weights, dropout_p, training=True, rng=rng)  # the identity for dropout_p = 0
     return dropped @ v, weights                            # (..., T, Dv), (..., T, S)
 
 
@@ -84,8 +87,34 @@ def self_attention(V, scale=None):
 
 # ---- the pieces ------------------------------------------------------------------
 
+def check_mask(mask, weights_shape, where):
+    """The package's mask convention, checked once for every function that takes a mask.
+
+    Returns mask as a boolean array (None stays None) after checking that it broadcasts to
+    the attention weights' shape weights_shape (..., T, S); `where` names the caller in
+    the error.  The array goes to F.softmax's `where`, which leaves the blocked scores out
+    inside the one fused op: weight exactly 0, gradient exactly 0, and a row with nothing
+    allowed gets zeros.
+    """
+    if mask is None:
+        return None
+    mask = np.asarray(unwrap(mask))
+    if mask.dtype != bool:
+        raise TypeError(f"{where}: mask must be boolean (True = may attend), got dtype {mask.dtype} "
+                        f"(shape {mask.shape})")
+    try:
+        fits = np.broadcast_shapes(mask.shape, weights_shape) == tuple(weights_shape)
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"{where}: mask of shape {mask.shape} does not broadcast to the attention "
+                         f"weights' shape {tuple(weights_shape)} (..., T, S)")
+    return mask
+
+
 def _check_qkv(name, q, k, v):
-    """Clear errors for the shape mistakes attention code makes most."""
+    """The attention weights' shape (..., T, S), after clear errors for the shape mistakes
+    attention code makes most."""
     shapes = {"q": q.shape, "k": k.shape, "v": v.shape}
     for label, shape in shapes.items():
         if len(shape) < 2:
@@ -99,44 +128,10 @@ def _check_qkv(name, q, k, v):
         raise ValueError(f"{name}: keys and values must come in pairs (same length S), "
                          f"got k {ks} (S={ks[-2]}) and v {vs} (S={vs[-2]})")
     if qs[:-2] == ks[:-2] == vs[:-2]:
-        return
+        return qs[:-1] + ks[-2:-1]
     try:
         np.broadcast_shapes(qs[:-2], ks[:-2], vs[:-2])
     except ValueError:
         raise ValueError(f"{name}: the batch dimensions of q {qs}, k {ks} and v {vs} "
                          f"do not broadcast") from None
-
-
-def _allowed(mask, is_causal, T, S, q_batch, k_batch, name):
-    """The boolean "may attend" array (or None for no masking), checked against the weights' shape."""
-    if mask is not None:
-        mask = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
-        if mask.dtype != bool:
-            raise TypeError(f"{name}: mask must be boolean (True = may attend), got dtype {mask.dtype}")
-        weights_shape = np.broadcast_shapes(q_batch, k_batch) + (T, S)
-        try:
-            fits = np.broadcast_shapes(mask.shape, weights_shape) == weights_shape
-        except ValueError:
-            fits = False
-        if not fits:
-            raise ValueError(f"{name}: mask of shape {mask.shape} does not broadcast to the attention "
-                             f"weights' shape {weights_shape} (..., T, S)")
-    if is_causal:
-        mask = causal_mask(T, S) if mask is None else mask & causal_mask(T, S)
-    return mask
-
-
-def _masked_softmax(scores, allowed):
-    """softmax over the last axis, counting only the scores where `allowed` is True.
-
-    F.softmax's `where` leaves the blocked scores out inside the one fused op: they get
-    weight exactly 0 and gradient exactly 0, and a row with nothing allowed gets zeros.
-    """
-    return F.softmax(scores, axis=-1, where=allowed)
-
-
-def _dropout(weights, p, rng):
-    """weights with each entry zeroed with probability p and the rest scaled by 1 / (1 - p)."""
-    if not 0.0 <= p < 1.0:
-        raise ValueError(f"scaled_dot_product_attention: dropout_p must lie in [0, 1), got {p}")
-    return F.dropout(weights, p, training=True, rng=rng)
+    return np.broadcast_shapes(qs[:-2], ks[:-2]) + (qs[-2], ks[-2])

@@ -11,9 +11,9 @@ Layers default to float64 (so gradients can be checked); pass dtype=np.float32 f
 import numpy as np
 
 import minigrad.functional as F
-from minigrad import Tensor
-from minigrad.nn import Linear, Module, Parameter
+from minigrad.nn import Linear, Module, Parameter, check_float_dtype, check_last_axis
 from minigrad.random import generator
+from minigrad.tensor import unwrap
 from attention.functional import scaled_dot_product_attention
 
 
@@ -28,12 +28,12 @@ class SelfAttention(Module):
 
     def __init__(self, d_model, bias=True, dtype=np.float64, rng=None):
         self.d_model = d_model
-        self.q_proj = Linear(d_model, d_model, bias, dtype, rng)
-        self.k_proj = Linear(d_model, d_model, bias, dtype, rng)
-        self.v_proj = Linear(d_model, d_model, bias, dtype, rng)
+        self.q_proj = Linear(d_model, d_model, bias=bias, dtype=dtype, rng=rng)
+        self.k_proj = Linear(d_model, d_model, bias=bias, dtype=dtype, rng=rng)
+        self.v_proj = Linear(d_model, d_model, bias=bias, dtype=dtype, rng=rng)
 
     def forward(self, x, mask=None, is_causal=False):
-        _check_input(self, "x", x, self.d_model)
+        _check_sequences(self, "x", x, self.d_model)
         return scaled_dot_product_attention(self.q_proj(x), self.k_proj(x), self.v_proj(x),
                                             mask=mask, is_causal=is_causal)
 
@@ -57,20 +57,21 @@ class MultiHeadAttention(Module):
         if d_model % n_heads:
             raise ValueError(f"MultiHeadAttention: d_model={d_model} is not divisible by n_heads={n_heads}; "
                              "each head gets d_model / n_heads features")
+        F.dropout(0.0, dropout, training=False)  # F.dropout checks the probability: fail now, not at forward
         self.d_model, self.n_heads, self.d_head, self.dropout = d_model, n_heads, d_model // n_heads, dropout
-        self.q_proj = Linear(d_model, d_model, bias, dtype, rng)
-        self.k_proj = Linear(d_model, d_model, bias, dtype, rng)
-        self.v_proj = Linear(d_model, d_model, bias, dtype, rng)
-        self.out_proj = Linear(d_model, d_model, bias, dtype, rng)
+        self.q_proj = Linear(d_model, d_model, bias=bias, dtype=dtype, rng=rng)
+        self.k_proj = Linear(d_model, d_model, bias=bias, dtype=dtype, rng=rng)
+        self.v_proj = Linear(d_model, d_model, bias=bias, dtype=dtype, rng=rng)
+        self.out_proj = Linear(d_model, d_model, bias=bias, dtype=dtype, rng=rng)
         self.rng = rng
 
     def forward(self, x, context=None, mask=None, is_causal=False):
         context = x if context is None else context
-        B, T, _ = _check_input(self, "x", x, self.d_model)
-        _, S, _ = _check_input(self, "context", context, self.d_model, batch=B)
+        B, T, _ = _check_sequences(self, "x", x, self.d_model)
+        _, S, _ = _check_sequences(self, "context", context, self.d_model, batch=B)
         H, Dh = self.n_heads, self.d_head
-        if mask is not None and np.ndim(mask) == 3:
-            mask = np.asarray(mask)[:, None]                              # (B, 1, T|1, S): the same for every head
+        if mask is not None and np.ndim(unwrap(mask)) == 3:
+            mask = np.asarray(unwrap(mask))[:, None]                      # (B, 1, T|1, S): the same for every head
 
         # 1. project: every token's query, key and value, all heads at once
         q = self.q_proj(x)                                                # (B, T, D)
@@ -113,8 +114,9 @@ class SinusoidalPositionalEncoding(Module):
         self.pe[:, 1::2] = np.cos(angles[:, :d_model // 2])               # an odd D has one sine more
 
     def forward(self, x):
-        _, T, _ = _check_input(self, "x", x, self.d_model, max_len=self.max_len)
-        return F.as_tensor(x) + self.pe[:T].astype(x.dtype, copy=False)  # (B, T, D)
+        x = F.as_tensor(x)
+        _, T, _ = _check_sequences(self, "x", x, self.d_model, max_len=self.max_len)
+        return x + self.pe[:T].astype(np.result_type(x.dtype, np.float32), copy=False)  # (B, T, D)
 
     def extra_repr(self):
         return f"d_model={self.d_model}, max_len={self.max_len}"
@@ -130,22 +132,23 @@ class LearnedPositionalEmbedding(Module):
     def __init__(self, max_len, d_model, dtype=np.float64, rng=None):
         self.max_len, self.d_model = max_len, d_model
         rng = generator(rng, "LearnedPositionalEmbedding")
+        dtype = check_float_dtype(dtype, "LearnedPositionalEmbedding")
         self.weight = Parameter(0.02 * rng.standard_normal((max_len, d_model)), dtype=dtype)
 
     def forward(self, x):
-        _, T, _ = _check_input(self, "x", x, self.d_model, max_len=self.max_len)
+        _, T, _ = _check_sequences(self, "x", x, self.d_model, max_len=self.max_len)
         return F.as_tensor(x) + self.weight[:T]                           # (B, T, D)
 
     def extra_repr(self):
         return f"max_len={self.max_len}, d_model={self.d_model}"
 
 
-def _check_input(layer, name, x, d_model, batch=None, max_len=None):
+def _check_sequences(layer, name, x, d_model, batch=None, max_len=None):
     """(B, T, D) of x, after checking it is a batch of sequences the layer can take."""
-    shape = np.shape(x.data if isinstance(x, Tensor) else x)
-    where = type(layer).__name__
-    if len(shape) != 3 or shape[-1] != d_model:
-        raise ValueError(f"{where}: {name} must have shape (B, T, d_model={d_model}), got {shape}")
+    shape = check_last_axis(layer, x, d_model, name)
+    where = f"{type(layer).__name__}({layer.extra_repr()})"
+    if len(shape) != 3:
+        raise ValueError(f"{where}: {name} must be a batch of sequences of shape (B, T, {d_model}), got {shape}")
     if batch is not None and shape[0] != batch:
         raise ValueError(f"{where}: {name} has batch size {shape[0]} but x has {batch}")
     if max_len is not None and shape[1] > max_len:

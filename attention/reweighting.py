@@ -12,8 +12,7 @@ package convention: boolean, broadcastable to the weights (..., T, S), True = ma
 import numpy as np
 
 import minigrad.functional as F
-from minigrad import Tensor
-from attention.functional import _allowed, _masked_softmax
+from attention.functional import check_mask
 
 
 def gaussian_weights(n, sigma):
@@ -23,8 +22,8 @@ def gaussian_weights(n, sigma):
     Normalising cancels the density's constant factor, so row i is
     softmax_j(-(j - i)² / (2 sigma²)).  sigma: a positive float or a scalar Tensor.
     """
-    _check_width("gaussian_weights", sigma, "sigma")
-    positions = np.arange(n, dtype=_float_dtype(sigma))
+    sigma = _check_width("gaussian_weights", sigma, "sigma")
+    positions = np.arange(n, dtype=np.result_type(sigma.dtype, np.float32))  # float32 only for a float32 sigma
     squared_distance = (positions[None, :] - positions[:, None]) ** 2  # (n, n), a constant
     return F.softmax(squared_distance * (-0.5 / (sigma * sigma)), axis=-1)
 
@@ -37,7 +36,8 @@ def kernel_smooth(x, sigma):
     x = F.as_tensor(x)
     if x.ndim not in (1, 2):
         raise ValueError(f"kernel_smooth: x must be a series (n,) or (n, D), got shape {x.shape}")
-    return gaussian_weights(x.shape[0], sigma).astype(x.dtype) @ x
+    dtype = np.result_type(x.dtype, np.float32)  # x's own float type; integers average in float64
+    return gaussian_weights(x.shape[0], sigma).astype(dtype) @ x  # (n,) or (n, D)
 
 
 def nadaraya_watson(queries, keys, values, width, leave_one_out=False, mask=None):
@@ -51,22 +51,20 @@ def nadaraya_watson(queries, keys, values, width, leave_one_out=False, mask=None
     to (..., T, S), True = may attend.
     """
     queries, keys, values = F.as_tensor(queries), F.as_tensor(keys), F.as_tensor(values)
-    _check_width("nadaraya_watson", width, "width")
-    if values.shape[:keys.ndim] != keys.shape or values.ndim > keys.ndim + 1:
-        raise ValueError(f"nadaraya_watson: values must have the keys' shape {keys.shape} (one number per key) "
-                         f"or that shape plus one feature axis, got values {values.shape}")
-    T, S = queries.shape[-1], keys.shape[-1]
+    width = _check_width("nadaraya_watson", width, "width")
+    weights_shape = _check_points(queries, keys, values)                # (..., T, S)
+    T, S = weights_shape[-2:]
+    allowed = check_mask(mask, weights_shape, "nadaraya_watson")
     if leave_one_out:
         if T != S:
             raise ValueError(f"nadaraya_watson: leave_one_out needs as many queries as keys "
                              f"(queries are the keys), got T={T} and S={S}")
-        mask = ~np.eye(T, dtype=bool) if mask is None else np.asarray(mask) & ~np.eye(T, dtype=bool)
+        allowed = ~np.eye(T, dtype=bool) if allowed is None else allowed & ~np.eye(T, dtype=bool)
     q = queries.reshape(*queries.shape, 1)                          # (..., T, 1)
     k = keys.reshape(*keys.shape[:-1], 1, S)                        # (..., 1, S)
     diff = q - k                                                    # (..., T, S)
     scores = diff * diff * (-0.5 / (width * width))                 # (..., T, S)
-    allowed = _allowed(mask, False, T, S, queries.shape[:-1], keys.shape[:-1], "nadaraya_watson")
-    weights = _masked_softmax(scores, allowed)                      # (..., T, S)
+    weights = F.softmax(scores, axis=-1, where=allowed)             # (..., T, S)
     if values.ndim == keys.ndim:
         out = (weights @ values.reshape(*values.shape, 1)).reshape(*weights.shape[:-1])  # (..., T)
     else:
@@ -75,12 +73,25 @@ def nadaraya_watson(queries, keys, values, width, leave_one_out=False, mask=None
 
 
 def _check_width(name, width, label):
-    value = width.data if isinstance(width, Tensor) else np.asarray(width)
-    if np.size(value) != 1 or not np.all(value > 0):
+    """width as a Tensor, after checking it is one positive number."""
+    width = F.as_tensor(width)
+    if width.size != 1 or not np.all(width.data > 0):
         raise ValueError(f"{name}: {label} must be one positive number (a float or a one-element Tensor), "
-                         f"got {value!r}")
+                         f"got {width.data!r}")
+    return width
 
 
-def _float_dtype(x):
-    """float32 if x is a float32 Tensor (so it stays float32), else float64."""
-    return x.dtype if isinstance(x, Tensor) and x.dtype == np.float32 else np.float64
+def _check_points(queries, keys, values):
+    """The weights' shape (..., T, S) of nadaraya_watson, after checking the shapes fit together."""
+    if queries.ndim == 0 or keys.ndim == 0:
+        raise ValueError(f"nadaraya_watson: queries (..., T) and keys (..., S) need at least one axis, "
+                         f"got queries {queries.shape} and keys {keys.shape}")
+    if values.shape[:keys.ndim] != keys.shape or values.ndim > keys.ndim + 1:
+        raise ValueError(f"nadaraya_watson: values must have the keys' shape {keys.shape} (one number per key) "
+                         f"or that shape plus one feature axis, got values {values.shape}")
+    try:
+        batch = np.broadcast_shapes(queries.shape[:-1], keys.shape[:-1])
+    except ValueError:
+        raise ValueError(f"nadaraya_watson: the batch dimensions of queries {queries.shape} and keys "
+                         f"{keys.shape} do not broadcast") from None
+    return batch + (queries.shape[-1], keys.shape[-1])

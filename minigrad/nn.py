@@ -153,11 +153,25 @@ def _npz(path):
     return path if path.endswith(".npz") else path + ".npz"
 
 
-def _float_dtype(dtype, where):
+def check_float_dtype(dtype, where):
+    """np.dtype(dtype), after checking it is a floating-point type a layer can learn in;
+    `where` names the layer in the error."""
     dtype = np.dtype(dtype)
     if dtype.kind != "f":
         raise TypeError(f"{where}: dtype must be a floating-point type (float64 or float32), got {dtype}")
     return dtype
+
+
+def check_last_axis(module, x, size, name="input"):
+    """The shape of x, after checking that its last axis has `size` entries, as `module` needs.
+
+    The error names the module with its settings, the shape it got and the one expected.
+    """
+    shape = np.shape(unwrap(x))
+    if shape[-1:] != (size,):
+        raise ValueError(f"{type(module).__name__}({module.extra_repr()}): {name} has shape {shape}, "
+                         f"expected (..., {size})")
+    return shape
 
 
 class ModuleList(Module):
@@ -208,16 +222,14 @@ class Linear(Module):
 
     def __init__(self, in_features, out_features, bias=True, dtype=np.float64, rng=None):
         self.in_features, self.out_features = in_features, out_features
-        dtype = _float_dtype(dtype, "Linear")
+        dtype = check_float_dtype(dtype, "Linear")
         rng = generator(rng, "Linear")
         bound = 1.0 / math.sqrt(in_features)
         self.weight = Parameter(rng.uniform(-bound, bound, (in_features, out_features)), dtype=dtype)
         self.bias = Parameter(rng.uniform(-bound, bound, out_features), dtype=dtype) if bias else None
 
     def forward(self, x):
-        shape = np.shape(unwrap(x))
-        if shape[-1:] != (self.in_features,):
-            raise ValueError(f"{self!r}: input has shape {shape}, expected (..., {self.in_features})")
+        check_last_axis(self, x, self.in_features)
         out = F.as_tensor(x) @ self.weight  # (..., out_features)
         return out if self.bias is None else out + self.bias
 
@@ -233,7 +245,7 @@ class Embedding(Module):
 
     def __init__(self, num_embeddings, dim, dtype=np.float64, rng=None):
         self.num_embeddings, self.dim = num_embeddings, dim
-        dtype = _float_dtype(dtype, "Embedding")
+        dtype = check_float_dtype(dtype, "Embedding")
         self.weight = Parameter(generator(rng, "Embedding").standard_normal((num_embeddings, dim)), dtype=dtype)
 
     def forward(self, ids):
@@ -257,14 +269,12 @@ class LayerNorm(Module):
 
     def __init__(self, dim, eps=1e-5, dtype=np.float64):
         self.dim, self.eps = dim, eps
-        dtype = _float_dtype(dtype, "LayerNorm")
+        dtype = check_float_dtype(dtype, "LayerNorm")
         self.weight = Parameter(np.ones(dim), dtype=dtype)
         self.bias = Parameter(np.zeros(dim), dtype=dtype)
 
     def forward(self, x):
-        shape = np.shape(unwrap(x))
-        if shape[-1:] != (self.dim,):
-            raise ValueError(f"{self!r}: input has shape {shape}, expected (..., {self.dim})")
+        check_last_axis(self, x, self.dim)
         return F.layer_norm(x, self.weight, self.bias, self.eps)
 
     def extra_repr(self):
@@ -276,8 +286,7 @@ class Dropout(Module):
     in eval mode, the identity.  Any shape in, same shape out."""
 
     def __init__(self, p=0.5, rng=None):
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"Dropout: p is the probability of zeroing an element and must be in [0, 1), got {p}")
+        F.dropout(0.0, p, training=False)  # F.dropout checks p: called here, a bad p fails now, not at forward
         self.p = p
         # None means minigrad's default generator, looked up at each call so manual_seed() applies.
         self.rng = None if rng is None else generator(rng, "Dropout")

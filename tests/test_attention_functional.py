@@ -242,7 +242,7 @@ def test_dropout_zeroes_weights_and_rescales_the_rest():
 
 @pytest.mark.parametrize("p", [-0.1, 1.0])
 def test_dropout_probability_outside_0_1_is_an_error(p):
-    with pytest.raises(ValueError, match="dropout_p"):
+    with pytest.raises(ValueError, match=rf"dropout: p .* must be in \[0, 1\), got {p}"):
         scaled_dot_product_attention(Q, K, V, dropout_p=p)
 
 

@@ -197,6 +197,13 @@ def test_attention_dropout_only_while_training():
 
 # ---- errors -----------------------------------------------------------------------------------
 
+def test_bad_settings_fail_when_the_layer_is_built():
+    with pytest.raises(ValueError, match=r"dropout: p .* must be in \[0, 1\), got 1.5"):
+        MultiHeadAttention(4, 2, dropout=1.5)
+    with pytest.raises(TypeError, match="LearnedPositionalEmbedding: dtype must be a floating-point type"):
+        LearnedPositionalEmbedding(3, 4, dtype=np.int64)
+
+
 def test_d_model_not_divisible_by_heads_is_a_clear_error():
     with pytest.raises(ValueError, match="d_model=6 is not divisible by n_heads=4"):
         MultiHeadAttention(6, 4)
@@ -204,9 +211,12 @@ def test_d_model_not_divisible_by_heads_is_a_clear_error():
 
 def test_wrong_input_shapes_are_clear_errors():
     layer = MultiHeadAttention(D, H)
-    with pytest.raises(ValueError, match=r"MultiHeadAttention: x must have shape \(B, T, d_model=6\), got \(2, 3, 5\)"):
+    name = r"MultiHeadAttention\(d_model=6, n_heads=3, dropout=0.0\)"
+    with pytest.raises(ValueError, match=name + r": x has shape \(2, 3, 5\), expected \(\.\.\., 6\)"):
         layer(Tensor(X[..., :5]))
-    with pytest.raises(ValueError, match="MultiHeadAttention: context has batch size 1 but x has 2"):
+    with pytest.raises(ValueError, match=name + r": x must be a batch of sequences of shape \(B, T, 6\), got \(3, 6\)"):
+        layer(Tensor(X[0]))
+    with pytest.raises(ValueError, match=name + ": context has batch size 1 but x has 2"):
         layer(Tensor(X), context=Tensor(CONTEXT[:1]))
     with pytest.raises(ValueError, match=r"mask of shape \(2, 1, 3, 3\).*\(2, 3, 3, 4\)"):
         layer(Tensor(X), context=Tensor(CONTEXT), mask=np.ones((B, T, T), bool))

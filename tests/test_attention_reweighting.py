@@ -74,6 +74,14 @@ def test_kernel_smooth_keeps_float32():
     assert kernel_smooth(np.ones(4, np.float32), Tensor(np.float32(1.0))).dtype == np.float32
 
 
+def test_kernel_smooth_averages_an_integer_series_in_float64():
+    x = np.array([0, 3, 6, 3])
+    expected = gaussian_weights(4, 1.5).data @ x.astype(float)  # the notes' y = W x in NumPy
+    out = kernel_smooth(x, 1.5)
+    assert out.dtype == np.float64
+    np.testing.assert_allclose(out.data, expected, rtol=1e-14)
+
+
 @pytest.mark.parametrize("sigma", [0.0, -1.0, np.array([1.0, 2.0])])
 def test_sigma_must_be_one_positive_number(sigma):
     with pytest.raises(ValueError, match="gaussian_weights: sigma"):

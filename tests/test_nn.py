@@ -406,7 +406,7 @@ def test_cross_entropy_rejects_bad_targets():
 def test_other_bad_settings_are_named():
     with pytest.raises(ValueError, match=r"mse_loss: pred has shape \(3, 1\) but target has shape \(3,\)"):
         F.mse_loss(randn(3, 1), randn(3))
-    with pytest.raises(ValueError, match=r"Dropout: p .* must be in \[0, 1\), got 1.5"):
+    with pytest.raises(ValueError, match=r"dropout: p .* must be in \[0, 1\), got 1.5"):
         nn.Dropout(1.5)
     with pytest.raises(ValueError, match=r"dropout: p .* got -0.1"):
         F.dropout(randn(3), -0.1)
