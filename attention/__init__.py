@@ -1,4 +1,5 @@
 """attention: attention mechanisms built only from minigrad ops, following the lecture notes."""
+from attention.explain import collect_attention, explain_attention
 from attention.functional import causal_mask, padding_mask, scaled_dot_product_attention, self_attention
 from attention.layers import LearnedPositionalEmbedding, MultiHeadAttention, SelfAttention, SinusoidalPositionalEncoding
 from attention.plot import plot_attention
@@ -8,4 +9,5 @@ from attention.transformer import TinyGPT, TransformerBlock, TransformerEncoder,
 __all__ = ["causal_mask", "padding_mask", "scaled_dot_product_attention", "self_attention",
            "gaussian_weights", "kernel_smooth", "nadaraya_watson",
            "SelfAttention", "MultiHeadAttention", "SinusoidalPositionalEncoding", "LearnedPositionalEmbedding",
-           "TransformerBlock", "TransformerStack", "TransformerEncoder", "TinyGPT", "plot_attention"]
+           "TransformerBlock", "TransformerStack", "TransformerEncoder", "TinyGPT", "plot_attention",
+           "collect_attention", "explain_attention"]

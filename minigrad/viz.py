@@ -9,6 +9,12 @@ require a gradient and were not computed) are drawn in another colour; constants
 that need no gradient) in grey.  Nodes are placed in columns by depth: leaves on the left,
 the output on the right, every node one column right of its deepest input.
 """
+import html
+import json
+from pathlib import Path
+
+import numpy as np
+
 from minigrad.tensor import Tensor
 
 _COLOURS = {"op": "#cfe2f3", "leaf": "#f9cb9c", "constant": "#eeeeee"}
@@ -112,3 +118,33 @@ def draw_graph(tensor, path=None, names=None, ax=None, max_nodes=200):
     if path is not None:
         fig.savefig(path, dpi=100, bbox_inches="tight")
     return fig
+
+
+# ---- pages for the browser ---------------------------------------------------
+def write_page(path, template, data, title):
+    """Write a self-contained HTML page: `template` (an .html file next to the caller, with
+    its style and script inline) with `title` and `data` filled in.  data goes in as one JSON
+    blob that the page's script reads; nothing is loaded from the network.  Returns path.
+    """
+    blob = json.dumps(_json_ready(data), allow_nan=False, separators=(",", ":"))
+    # "<" escaped so that no string in the data can close the <script> element it sits in.
+    blob = blob.replace("<", "\\u003c")
+    page = Path(template).read_text(encoding="utf-8")
+    page = page.replace("{{TITLE}}", html.escape(title)).replace("{{DATA}}", blob)
+    Path(path).write_text(page, encoding="utf-8")
+    return path
+
+
+def _json_ready(value):
+    """NumPy arrays and scalars as lists and floats; NaN and ±inf as strings, which JSON lacks."""
+    if isinstance(value, dict):
+        return {str(k): _json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _json_ready(value.tolist())
+    if isinstance(value, np.generic):
+        return _json_ready(value.item())
+    if isinstance(value, float) and not np.isfinite(value):
+        return "nan" if np.isnan(value) else ("inf" if value > 0 else "-inf")
+    return value
