@@ -28,14 +28,12 @@ An op is one class with `forward` and `backward` side by side:
   `self.kept(compute, *args)` (see there): the engine, not the op, decides when the
   kept array may be reused.  A backward may also call other ops (`Op.apply`).
 """
-import itertools
-
 import numpy as np
 
-from minigrad.tensor import Tensor, _GradMode
+from minigrad.autograd import Clock, GradMode
+from minigrad.tensor import Tensor
 
 ALL_OPS = []
-_op_numbers = itertools.count()  # recorded ops are numbered in creation order
 
 
 class Example:
@@ -52,6 +50,8 @@ class Example:
 
 
 class Function:
+    # What the engine records (slots: quick to set on every op); an op's own state goes in __dict__.
+    __slots__ = ("inputs", "arrays", "needs_grad", "number", "__dict__")
     examples = []    # every op lists some: the test sweep gradient-checks each one
     reference = None  # an independent NumPy formula for forward, checked by the sweep
 
@@ -74,14 +74,12 @@ class Function:
         fn = object.__new__(cls)
         try:
             out = fn.forward(*arrays, **params)
-        except (ValueError, IndexError, TypeError) as err:
-            kind = next(k for k in (IndexError, ValueError, TypeError) if isinstance(err, k))
-            message = str(err) if str(err).startswith(f"{cls.__name__}:") else f"{cls.__name__}: {err}"
-            raise kind(f"{message} (inputs: {_describe(arrays)})") from None
+        except Exception as err:  # name the op and the inputs, and keep the line of forward that failed
+            raise op_error(fn, "forward", err, arrays) from err
         if type(out) is not np.ndarray:
             out = np.asarray(out)
-        if _GradMode.enabled and True in needs:
-            fn.inputs, fn.arrays, fn.needs_grad, fn.number = inputs, arrays, needs, next(_op_numbers)
+        if GradMode.enabled and True in needs:
+            fn.inputs, fn.arrays, fn.needs_grad, fn.number = inputs, arrays, needs, Clock.tick()
             return Tensor._make(out, True, fn)
         return Tensor._make(out)
 
@@ -111,11 +109,19 @@ class Function:
         return f"<{type(self).__name__}>"
 
 
+def op_error(fn, stage, err, arrays):
+    """err, re-raised with the op's name and its inputs' shapes: `Name: message (inputs: ...)`."""
+    name = type(fn).__name__ if stage == "forward" else f"{type(fn).__name__}.{stage}"
+    message = str(err)
+    if not message.startswith(type(fn).__name__):  # (an op's own check names it already)
+        message = f"{name}: {message}"
+    message += f" (inputs: {_describe(arrays)})"
+    try:
+        return type(err)(message)
+    except TypeError:  # an exception type that takes other arguments
+        return RuntimeError(message)
+
+
 def _describe(arrays):
-    parts = []
-    for a in arrays:
-        if isinstance(a, np.ndarray):
-            parts.append(f"shape {a.shape} {a.dtype}")
-        else:
-            parts.append(type(a).__name__)
-    return ", ".join(parts)
+    return ", ".join(f"shape {a.shape} {a.dtype}" if isinstance(a, np.ndarray) else type(a).__name__
+                     for a in arrays)

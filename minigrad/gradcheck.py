@@ -7,7 +7,8 @@ element i of every input.  Everything runs in float64.
 """
 import numpy as np
 
-from minigrad.tensor import Tensor, grad as _grad
+from minigrad.autograd import grad as _grad
+from minigrad.tensor import Tensor
 
 
 class GradcheckError(AssertionError):

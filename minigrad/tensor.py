@@ -1,52 +1,10 @@
-"""Tensor, gradient mode and the backward pass: the ground floor of minigrad.
+"""Tensor: an array that remembers how it was computed.  The ground floor of minigrad.
 
-A Tensor wraps a NumPy array (`.data`).  Every operation on tensors that require
-gradients records the op (`.grad_fn`) and its inputs, building a graph that
-`backward()` walks from the output to the leaves, applying each op's backward rule.
+A Tensor wraps a NumPy array (`.data`).  Every op on tensors that require gradients
+records itself (`.grad_fn`) with its inputs, building the graph that `backward()`
+walks from the output back to the leaves (minigrad/autograd.py).
 """
-from heapq import heappop, heappush
-
 import numpy as np
-
-
-class _GradMode:
-    enabled = True
-
-
-class _SetGradMode:
-    """Context manager and decorator that switches graph building on or off."""
-
-    def __init__(self, enabled):
-        self.enabled = enabled
-
-    def __enter__(self):
-        self.previous = _GradMode.enabled
-        _GradMode.enabled = self.enabled
-
-    def __exit__(self, *exc):
-        _GradMode.enabled = self.previous
-
-    def __call__(self, func):
-        def wrapper(*args, **kwargs):
-            with _SetGradMode(self.enabled):
-                return func(*args, **kwargs)
-
-        wrapper.__name__, wrapper.__doc__ = func.__name__, func.__doc__
-        return wrapper
-
-
-def no_grad():
-    """Build no graph inside: `with no_grad(): ...` or `@no_grad()` on a function."""
-    return _SetGradMode(False)
-
-
-def enable_grad():
-    """Build graphs again, e.g. inside a `no_grad()` block."""
-    return _SetGradMode(True)
-
-
-def is_grad_enabled():
-    return _GradMode.enabled
 
 
 class Tensor:
@@ -56,21 +14,19 @@ class Tensor:
     (float32 stays float32); Python floats and lists become float64 like NumPy.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "retains_grad", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "retains_grad", "_version", "__weakref__")
 
     def __init__(self, data, requires_grad=False, dtype=None):
-        if isinstance(data, Tensor):
-            data = data.data
-        data = np.array(data, dtype=dtype)  # a copy, so later changes to `data` don't leak in
+        data = np.array(unwrap(data), dtype=dtype)  # a copy, so later changes to `data` don't leak in
         if requires_grad and data.dtype.kind not in "fc":
             raise TypeError(
                 f"Tensor: only floating-point tensors can require gradients, got dtype {data.dtype}; "
                 "pass dtype=np.float64 (or float32) or float data")
         self.data = data
-        self.grad = None
+        self.grad = self.grad_fn = None
         self.requires_grad = bool(requires_grad)
-        self.grad_fn = None
         self.retains_grad = False
+        self._version = 0  # the Clock number of this tensor's last in-place change
 
     @classmethod
     def _make(cls, data, requires_grad=False, grad_fn=None):
@@ -81,20 +37,30 @@ class Tensor:
         t.requires_grad = requires_grad
         t.grad_fn = grad_fn
         t.retains_grad = False
+        t._version = 0
         return t
 
-    # ---- array facts -------------------------------------------------------
+    # ---- array facts and Python protocols --------------------------------------
     shape = property(lambda self: self.data.shape)
     ndim = property(lambda self: self.data.ndim)
     size = property(lambda self: self.data.size)
     dtype = property(lambda self: self.data.dtype)
     is_leaf = property(lambda self: self.grad_fn is None)
+    __hash__ = object.__hash__  # tensors are graph nodes: hashed by identity, like PyTorch
 
-    def __len__(self):
-        return len(self.data)
+    def __len__(self): return len(self.data)
+    def __iter__(self): return (self[i] for i in range(len(self)))
+    def __bool__(self): return bool(self.data)
+    def __float__(self): return float(self.item())
+    def __int__(self): return int(self.item())
+    def __array__(self, dtype=None, copy=None): return self.data if dtype is None else self.data.astype(dtype, copy=False)
+    def numpy(self): return self.data
+    def tolist(self): return self.data.tolist()
 
-    def __iter__(self):
-        return (self[i] for i in range(len(self)))
+    def item(self):
+        if self.size != 1:
+            raise ValueError(f"item: only a one-element tensor has one value; this one has shape {self.shape}")
+        return self.data.item()
 
     def __repr__(self):
         body = np.array2string(self.data, precision=4, separator=", ", prefix="Tensor(")
@@ -106,22 +72,16 @@ class Tensor:
             extra += ", requires_grad=True"
         return f"Tensor({body}{extra})"
 
-    def __array__(self, dtype=None, copy=None):
-        return self.data if dtype is None else self.data.astype(dtype, copy=False)
+    # ---- the graph ----------------------------------------------------------------
+    def backward(self, grad=None, retain_graph=False, create_graph=False, hook=None):
+        """Accumulate d(self)/d(leaf) into every leaf's `.grad`.
 
-    def __bool__(self):
-        return bool(self.data)
-
-    __hash__ = object.__hash__  # tensors are graph nodes: hashed by identity, like PyTorch
-
-    def item(self):
-        return self.data.item()
-
-    def numpy(self):
-        return self.data
-
-    def tolist(self):
-        return self.data.tolist()
+        grad: the upstream gradient, same shape as self; may be omitted for a
+        one-element tensor.  create_graph=True records the backward pass itself,
+        so the gradients can be differentiated again.
+        """
+        _autograd.run_backward(self, grad, retain_graph=retain_graph or create_graph,
+                               create_graph=create_graph, hook=hook)
 
     def detach(self):
         """Same data, cut from the graph."""
@@ -138,17 +98,7 @@ class Tensor:
         self.retains_grad = True
         return self
 
-    def backward(self, grad=None, retain_graph=False, create_graph=False):
-        """Accumulate d(self)/d(leaf) into every leaf's `.grad`.
-
-        grad: the upstream gradient, same shape as self; may be omitted for a
-        one-element tensor.  create_graph=True records the backward pass itself,
-        so the gradients can be differentiated again.
-        """
-        run_backward(self, grad, retain_graph=retain_graph or create_graph,
-                     create_graph=create_graph, accumulate=True)
-
-    # ---- operators (each is one op class in minigrad.ops) ------------------
+    # ---- operators (each is one op class in minigrad.ops) ----------------------------
     def __add__(self, other): return _ops.Add.apply(self, other)
     def __radd__(self, other): return _ops.Add.apply(other, self)
     def __sub__(self, other): return _ops.Sub.apply(self, other)
@@ -162,6 +112,7 @@ class Tensor:
     def __matmul__(self, other): return _ops.MatMul.apply(self, other)
     def __rmatmul__(self, other): return _ops.MatMul.apply(other, self)
     def __neg__(self): return _ops.Neg.apply(self)
+    def __abs__(self): return _ops.Abs.apply(self)
     def __getitem__(self, index): return _ops.GetItem.apply(self, index=index)
 
     # Comparisons give boolean tensors that carry no gradient.
@@ -173,40 +124,78 @@ class Tensor:
     def __ne__(self, other): return Tensor._make(self.data != unwrap(other))
     def __invert__(self): return Tensor._make(~self.data)
 
-    # ---- methods mirroring NumPy -------------------------------------------
-    def sum(self, axis=None, keepdims=False):
-        return _ops.Sum.apply(self, axis=axis, keepdims=keepdims)
+    # ---- in place: updates outside the graph (an optimizer step under no_grad) -------------
+    # Inside a graph, `y += x` makes a new tensor and rebinds y (recorded, like y = y + x).
+    def __iadd__(self, other): return self._in_place("+=", np.add, other, _ops.Add)
+    def __isub__(self, other): return self._in_place("-=", np.subtract, other, _ops.Sub)
+    def __imul__(self, other): return self._in_place("*=", np.multiply, other, _ops.Mul)
+    def __itruediv__(self, other): return self._in_place("/=", np.true_divide, other, _ops.Div)
+    def add_(self, other): return self._in_place("add_", np.add, other)
+    def sub_(self, other): return self._in_place("sub_", np.subtract, other)
+    def mul_(self, other): return self._in_place("mul_", np.multiply, other)
+    def div_(self, other): return self._in_place("div_", np.true_divide, other)
+    def fill_(self, value): return self._in_place("fill_", lambda a, v, out: np.copyto(out, v), value)
+    def zero_(self): return self.fill_(0)
+    def copy_(self, other): return self.fill_(other)
 
-    def mean(self, axis=None, keepdims=False):
-        return _ops.Mean.apply(self, axis=axis, keepdims=keepdims)
+    def __setitem__(self, index, value):
+        self._in_place("item assignment", lambda a, v, out: out.__setitem__(_plain_index(index), v), value)
 
-    def var(self, axis=None, keepdims=False, ddof=0):
-        return _ops.Var.apply(self, axis=axis, keepdims=keepdims, ddof=ddof)
+    def _in_place(self, name, ufunc, other, op=None):
+        """self.data changed by ufunc(data, other) in place, keeping this tensor's identity."""
+        if _autograd.GradMode.enabled and (self.requires_grad or getattr(other, "requires_grad", False)):
+            if op is not None and not (self.requires_grad and self.grad_fn is None):
+                return op.apply(self, other)
+            what = "a leaf that requires grad" if self.requires_grad and self.grad_fn is None else "a tensor in a graph"
+            raise RuntimeError(
+                f"{name}: cannot change {what} (shape {self.shape}) in place while gradients are recorded: the "
+                "graph would not see the change.  Update parameters under `with minigrad.no_grad():`, or write "
+                "`y = y + x` to make a new tensor")
+        try:
+            ufunc(self.data, unwrap(other), out=self.data)
+        except (TypeError, ValueError) as err:
+            raise type(err)(f"{name}: {err} (tensor shape {self.shape} {self.dtype}, "
+                            f"value shape {np.shape(unwrap(other))})") from err
+        self._version = _autograd.Clock.last_change = _autograd.Clock.tick()  # ops that saved self must refuse
+        return self
 
-    def max(self, axis=None, keepdims=False):
-        return _ops.Max.apply(self, axis=axis, keepdims=keepdims)
+    # ---- methods mirroring NumPy ---------------------------------------------------------
+    def sum(self, axis=None, keepdims=False, **pytorch_style): return self._reduce(_ops.Sum, axis, keepdims, pytorch_style)
+    def mean(self, axis=None, keepdims=False, **pytorch_style): return self._reduce(_ops.Mean, axis, keepdims, pytorch_style)
+    def max(self, axis=None, keepdims=False, **pytorch_style): return self._reduce(_ops.Max, axis, keepdims, pytorch_style)
+    def min(self, axis=None, keepdims=False, **pytorch_style): return self._reduce(_ops.Min, axis, keepdims, pytorch_style)
 
-    def min(self, axis=None, keepdims=False):
-        return _ops.Min.apply(self, axis=axis, keepdims=keepdims)
+    def var(self, axis=None, keepdims=False, ddof=0, **pytorch_style):
+        return self._reduce(_ops.Var, axis, keepdims, pytorch_style, ddof=ddof)
+
+    def _reduce(self, op, axis, keepdims, pytorch_style, **params):
+        if pytorch_style:
+            raise TypeError(f"{op.__name__.lower()}() got {', '.join(map(repr, pytorch_style))}: minigrad follows "
+                            "NumPy, so write axis= (and keepdims=) where PyTorch writes dim= (and keepdim=)")
+        return op.apply(self, axis=axis, keepdims=keepdims, **params)
+
+    def argmax(self, axis=None, keepdims=False):
+        """Index of the largest element (no gradient, like comparisons)."""
+        return Tensor._make(np.asarray(self.data.argmax(axis=axis, keepdims=keepdims)))
+
+    def argmin(self, axis=None, keepdims=False):
+        """Index of the smallest element (no gradient, like comparisons)."""
+        return Tensor._make(np.asarray(self.data.argmin(axis=axis, keepdims=keepdims)))
 
     def reshape(self, *shape):
-        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-            shape = shape[0]
-        return _ops.Reshape.apply(self, shape=tuple(shape))
+        return _ops.Reshape.apply(self, shape=_one_tuple(shape))
 
     def transpose(self, *axes):
-        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
-            axes = axes[0]
-        return _ops.Transpose.apply(self, axes=tuple(axes) if axes else None)
+        return _ops.Transpose.apply(self, axes=_one_tuple(axes) or None)
+
+    permute = transpose  # PyTorch's name for a transpose with every axis given
 
     def swapaxes(self, axis1, axis2):
         axes = list(range(self.ndim))
         axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
         return _ops.Transpose.apply(self, axes=tuple(axes))
 
-    @property
-    def T(self):
-        return _ops.Transpose.apply(self, axes=None)
+    T = property(lambda self: _ops.Transpose.apply(self, axes=None))
 
     def astype(self, dtype, copy=True):
         return _ops.Cast.apply(self, dtype=np.dtype(dtype))
@@ -216,12 +205,26 @@ class Tensor:
     def sqrt(self): return _ops.Sqrt.apply(self)
     def tanh(self): return _ops.Tanh.apply(self)
     def abs(self): return _ops.Abs.apply(self)
+    def relu(self): return _ops.Relu.apply(self)
+    def sigmoid(self): return _ops.Sigmoid.apply(self)
+    def softmax(self, axis=-1): return _ops.Softmax.apply(self, axis=axis)
+    def log_softmax(self, axis=-1): return _ops.LogSoftmax.apply(self, axis=axis)
 
-    # ---- NumPy protocols ----------------------------------------------------
+    # PyTorch spellings that minigrad leaves to NumPy's: a hint instead of a bare AttributeError.
+    def view(self, *shape): _refuse("view", "reshape(...)")
+    def float(self): _refuse("float", "astype(np.float32) or astype(np.float64)")
+    def double(self): _refuse("double", "astype(np.float64)")
+    def dim(self): _refuse("dim", "the .ndim property")
+    def unsqueeze(self, dim): _refuse("unsqueeze", "reshape, or indexing with None (x[:, None])")
+
+    # ---- NumPy protocols -----------------------------------------------------------------
     # Backward rules are plain NumPy code.  With create_graph=True the engine hands
     # them Tensors instead of arrays, and these two hooks route the NumPy calls to
     # minigrad ops, so the backward pass is itself recorded and differentiable.
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        out = kwargs.get("out", ())
+        if method == "__call__" and list(kwargs) == ["out"] and all(type(o) is np.ndarray for o in out):
+            return ufunc(*map(unwrap, inputs), **kwargs)  # into a plain array, e.g. `w.data -= lr * w.grad`
         handler = _ops.UFUNCS.get(ufunc) if method == "__call__" and not kwargs else None
         if handler is None:
             raise TypeError(f"np.{ufunc.__name__} (method {method!r}, kwargs {sorted(kwargs)}) "
@@ -236,6 +239,10 @@ class Tensor:
         return handler(*args, **kwargs)
 
 
+def _refuse(pytorch_name, numpy_way):
+    raise TypeError(f"Tensor.{pytorch_name}() is PyTorch's spelling; minigrad follows NumPy: use {numpy_way}")
+
+
 def unwrap(x):
     """The array inside a Tensor; anything else unchanged."""
     return x.data if isinstance(x, Tensor) else x
@@ -246,151 +253,18 @@ def as_tensor(x):
     return x if isinstance(x, Tensor) else Tensor(x)
 
 
-def _sum_to_shape(grad, shape):
-    """Sum a broadcast gradient back down to `shape` (the one place broadcasting is undone)."""
-    if grad.shape == shape:
-        return grad
-    lead = grad.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
-    return grad.sum(axis=axes, keepdims=True).reshape(shape)
+def _one_tuple(args):
+    """f(2, 3) and f((2, 3)) alike: the arguments as one tuple."""
+    return tuple(args[0]) if len(args) == 1 and isinstance(args[0], (tuple, list)) else tuple(args)
 
 
-_ONES = {}
+def _plain_index(index):
+    """An index with Tensors inside turned into arrays (indices carry no gradient)."""
+    if isinstance(index, tuple):
+        return tuple(map(unwrap, index))
+    return unwrap(index)
 
 
-def _ones_like(t):
-    if t.ndim:
-        return np.ones(t.shape, t.dtype)
-    one = _ONES.get(t.dtype)
-    if one is None:  # cached per dtype; read-only, as a backward rule must never write into `grad`
-        one = _ONES[t.dtype] = np.ones((), t.dtype)
-        one.flags.writeable = False
-    return one
-
-
-def run_backward(root, grad=None, retain_graph=False, create_graph=False, accumulate=True, wanted=None):
-    """Reverse-mode sweep from `root`.
-
-    Tensors are processed newest first (each op numbers itself when recorded, see
-    Function.apply).  An op's output is always newer than its inputs, so when a tensor
-    comes up, every op that used it has already passed its gradient back: its gradient
-    is complete.  A heap keeps the waiting tensors in that order, without recursion, so
-    a 100 000-op chain works.  accumulate: add into leaves' `.grad`.  wanted: tensors
-    whose gradients to return as a list (for `minigrad.grad`).  Each op's saved inputs
-    are released after use unless retain_graph, so memory falls as the sweep proceeds.
-    """
-    if not root.requires_grad:
-        raise RuntimeError("backward: this tensor does not require grad and has no grad_fn "
-                           "(was it computed under no_grad(), or from tensors without requires_grad=True?)")
-    if grad is None:
-        if root.data.size != 1:
-            raise RuntimeError(f"backward: grad can be implicit only for a one-element output, but the "
-                               f"output has shape {root.shape}; pass grad= of that shape (e.g. ones)")
-        grad = _ones_like(root.data)
-    else:
-        grad = np.asarray(unwrap(grad), dtype=root.dtype)
-        if grad.shape != root.shape:
-            raise ValueError(f"backward: grad has shape {grad.shape} but the output has shape {root.shape}")
-    if create_graph:
-        grad = Tensor._make(grad)
-    wanted_ids = {id(t) for t in wanted} if wanted is not None else ()
-    results = {}
-    grads = {id(root): grad}  # id(tensor) -> the sum of the gradients that reached it so far
-    own_sums = set()          # ids whose sum in `grads` is a new array made here, safe to add into
-    leaves, waiting = [], []  # waiting: a heap of (-op number, tensor)
-    if root.grad_fn is None:
-        leaves.append(root)
-    else:
-        waiting.append((-root.grad_fn.number, root))
-    with _SetGradMode(create_graph):
-        while waiting:
-            t = heappop(waiting)[1]
-            g = grads.pop(id(t))
-            fn = t.grad_fn
-            if fn.inputs is None:
-                raise RuntimeError(
-                    f"backward: the graph through {type(fn).__name__} was already freed by an earlier "
-                    "backward(); pass retain_graph=True to the first backward() to go through it twice")
-            if t.retains_grad and accumulate:
-                t.grad = _accumulate(t.grad, g)
-            if wanted_ids and id(t) in wanted_ids:
-                results[id(t)] = g
-            if create_graph:
-                in_grads = fn.backward(g, *fn.inputs, t)
-            else:
-                in_grads = fn.backward(g, *fn.arrays, t.data)
-            if type(in_grads) is not tuple:
-                in_grads = (in_grads,)
-            for x, array, need, gx in zip(fn.inputs, fn.arrays, fn.needs_grad, in_grads):
-                if not need or gx is None:
-                    continue
-                if type(gx) is Tensor and not create_graph:  # a backward may call other ops' apply
-                    gx = gx.data
-                if gx.shape != array.shape:
-                    gx = _sum_to_shape(gx, array.shape)
-                    if gx.shape != array.shape:
-                        raise RuntimeError(f"{type(fn).__name__}.backward returned a gradient of shape "
-                                           f"{gx.shape} for an input of shape {array.shape}")
-                if gx.dtype is not array.dtype and gx.dtype != array.dtype:
-                    gx = gx.astype(array.dtype)
-                key = id(x)
-                previous = grads.get(key)
-                if previous is None:  # the first gradient to reach x: schedule x
-                    grads[key] = gx
-                    if x.grad_fn is None:
-                        leaves.append(x)
-                    else:
-                        heappush(waiting, (-x.grad_fn.number, x))
-                elif key in own_sums:  # a sum this sweep made: add in place, no new array
-                    previous += gx
-                    grads[key] = previous  # (under create_graph a Tensor's += made a new one)
-                else:  # gx and previous may be shared with other inputs: a new array for the sum
-                    grads[key] = previous + gx
-                    own_sums.add(key)
-            if not retain_graph:
-                fn.inputs = fn.arrays = None  # free the saved inputs: upstream memory can go now
-    for x in leaves:
-        g = grads.pop(id(x))
-        if id(x) in wanted_ids:
-            results[id(x)] = g
-        if accumulate:
-            x.grad = _accumulate(x.grad, g, copy=id(x) not in own_sums)
-    if wanted is not None:
-        return [results.get(id(t)) for t in wanted]
-
-
-def _accumulate(current, g, copy=True):
-    """current + g as a Tensor.  A first gradient is copied unless the sweep made it: the same
-    array may have been handed to several inputs (x + y), or be a read-only view."""
-    if not isinstance(g, Tensor):  # (NumPy returns scalars, not arrays, from 0-d arithmetic)
-        g = Tensor._make(np.array(g) if copy or type(g) is not np.ndarray else g)
-    return g if current is None else current + g
-
-
-def grad(output, inputs, grad_output=None, retain_graph=None, create_graph=False, allow_unused=False):
-    """Gradients of `output` w.r.t. each of `inputs`, returned rather than stored in `.grad`.
-
-    Like torch.autograd.grad.  With create_graph=True the results are Tensors with a
-    graph, so they can be differentiated again (Hessian-vector products).
-    """
-    single = isinstance(inputs, Tensor)
-    inputs = [inputs] if single else list(inputs)
-    if retain_graph is None:
-        retain_graph = create_graph
-    results = run_backward(output, grad_output, retain_graph=retain_graph, create_graph=create_graph,
-                           accumulate=False, wanted=inputs)
-    out = []
-    for t, g in zip(inputs, results):
-        if g is None:
-            if not allow_unused:
-                raise RuntimeError(f"grad: an input of shape {t.shape} is not used to compute the output; "
-                                   "pass allow_unused=True to get None for it")
-        elif not isinstance(g, Tensor):
-            g = Tensor._make(g)
-        out.append(g)
-    return out[0] if single else out
-
-
-# The one place the ground floor reaches up: Tensor's operators are op classes.
+# The one place the ground floor reaches up: the sweep, and Tensor's operators as op classes.
+from minigrad import autograd as _autograd  # noqa: E402
 from minigrad import ops as _ops  # noqa: E402

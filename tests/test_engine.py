@@ -316,3 +316,79 @@ def test_zero_dim_gradients_summed_from_several_users_stay_arrays():
     x = Tensor(2.0, requires_grad=True)
     (x * x + x * 3.0 + x * x).backward()  # three users: NumPy's 0-d products are scalars
     assert type(x.grad.data) is np.ndarray and x.grad.item() == 4 * 2.0 + 3.0
+
+
+def test_grad_output_that_requires_grad_stays_in_the_graph():
+    # Jacobian-vector product by double backward: g(v) = vᵀJ = 3x² v, so d(sum g)/dv = 3x².
+    x = leaf(4)
+    v = leaf(4, seed=1)
+    g, = minigrad.grad(x ** 3, [x], grad_output=v, create_graph=True)
+    dv, = minigrad.grad(g.sum(), [v])
+    np.testing.assert_allclose(dv.data, 3 * x.data ** 2)
+
+
+def test_rebinding_data_after_use_differentiates_at_forward_time_values_in_both_modes():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()
+    x.data = np.array([10.0, 20.0])
+    plain, = minigrad.grad(y, [x], retain_graph=True)
+    recorded, = minigrad.grad(y, [x], create_graph=True)
+    np.testing.assert_array_equal(plain.data, [2.0, 4.0])     # d/dx sum(x²) = 2x at x = (1, 2)
+    np.testing.assert_array_equal(recorded.data, [2.0, 4.0])
+    second, = minigrad.grad(recorded.sum(), [x])               # and the second derivative still reaches x
+    np.testing.assert_array_equal(second.data, [2.0, 2.0])
+
+
+def _failing_forward(self, x):
+    return x.reshape(5)  # the student's own line: the traceback must still show it
+
+
+def _failing_backward(self, grad, x, out):
+    return grad.reshape(5)
+
+
+@pytest.mark.parametrize("stage", ["forward", "backward"])
+def test_errors_in_an_op_keep_the_line_that_failed(stage):
+    import traceback
+
+    from minigrad.ops import Function
+
+    class _Student(Function):
+        def forward(self, x):
+            return x * 2
+
+        def backward(self, grad, x, out):
+            return grad * 2
+
+    setattr(_Student, stage, _failing_forward if stage == "forward" else _failing_backward)
+    x = leaf(2, 3)
+    with pytest.raises(ValueError) as info:
+        _Student.apply(x).sum().backward()
+    assert f"_Student{'' if stage == 'forward' else '.backward'}: " in str(info.value)
+    assert "shape (2, 3) float64" in str(info.value)
+    cause = info.value.__cause__
+    assert cause is not None
+    lines = [frame.line for frame in traceback.extract_tb(cause.__traceback__)]
+    assert any("the student's own line" in line or "grad.reshape(5)" in line for line in lines)
+
+
+def test_hook_sees_each_op_newest_first_and_the_leaf_gradients():
+    class Recorder:
+        def __init__(self):
+            self.ops, self.leaves = [], {}
+
+        def op(self, fn, output, grad, handed):
+            self.ops.append((fn.number, type(fn).__name__, [(raw.shape, fitted.shape) for _, raw, fitted in handed]))
+
+        def leaf(self, tensor, grad):
+            self.leaves[id(tensor)] = np.array(grad)
+
+    a, b = leaf(2, 3), leaf(3, seed=1)
+    recorder = Recorder()
+    ((a * b).exp().sum() + (a * 2.0).sum()).backward(hook=recorder)
+    numbers = [n for n, _, _ in recorder.ops]
+    assert numbers == sorted(numbers, reverse=True) and len(numbers) == 6
+    mul = next(h for _, name, h in recorder.ops if name == "Mul" and len(h) == 2)
+    assert mul == [((2, 3), (2, 3)), ((2, 3), (3,))]  # b's gradient summed back over the broadcast axis
+    np.testing.assert_array_equal(recorder.leaves[id(a)], a.grad.data)
+    np.testing.assert_array_equal(recorder.leaves[id(b)], b.grad.data)
