@@ -76,9 +76,17 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
                 index = np.unravel_index(k, x.shape) if x.shape else ()
                 raise GradcheckError(
                     f"gradcheck: gradient of input {position} (shape {x.shape}) at index {tuple(int(i) for i in index)}: "
-                    f"analytic {value:.6g} vs numeric {numeric:.6g} (abs error {error:.3g}, "
-                    f"rel error {error / max(abs(numeric), 1e-300):.3g}; tolerance atol={atol}, rtol={rtol})")
+                    f"analytic {value:.6g} vs numeric {numeric:.6g} ({_error_text(error, numeric, atol)}; "
+                    f"tolerance atol={atol}, rtol={rtol})")
     return True
+
+
+def _error_text(error, numeric, atol):
+    """The error in words.  Where the true gradient is about 0, a relative error means
+    nothing (1e-7 / 1e-300 is huge), so only the absolute one is given."""
+    if abs(numeric) <= atol:
+        return f"abs error {error:.3g}; the numeric gradient is about 0, so no relative error"
+    return f"abs error {error:.3g}, rel error {error / abs(numeric):.3g}"
 
 
 def gradgradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
