@@ -97,11 +97,12 @@ def where(cond, a, b):
 
 
 def masked_fill(x, mask, value):
-    """x with `value` where the boolean `mask` is True (mask broadcasts against x)."""
+    """x with `value` where the boolean `mask` is True (mask broadcasts against x).  value may be a
+    number or a tensor (broadcasting against x); a tensor value gets its gradient."""
     mask = np.asarray(unwrap(mask))
     if mask.dtype != bool:
         raise TypeError(f"masked_fill: mask must be boolean (True = fill), got dtype {mask.dtype}")
-    return ops.MaskedFill.apply(x, mask=mask, value=value)
+    return ops.MaskedFill.apply(x, value, mask=mask)
 
 
 def broadcast_to(x, shape):

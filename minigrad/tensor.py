@@ -198,7 +198,14 @@ class Tensor:
     T = property(lambda self: _ops.Transpose.apply(self, axes=None))
 
     def astype(self, dtype, copy=True):
-        return _ops.Cast.apply(self, dtype=np.dtype(dtype))
+        """self as `dtype`.  To a float dtype the gradient flows back (cast to self's dtype); to
+        integers or booleans there is none: the result does not require grad (as PyTorch)."""
+        dtype = np.dtype(dtype)
+        if dtype.kind not in "fc":
+            return Tensor._make(self.data.astype(dtype))
+        if dtype == self.dtype and not copy:
+            return self  # as NumPy: nothing to change, so no copy
+        return _ops.Cast.apply(self, dtype=dtype)
 
     def exp(self): return _ops.Exp.apply(self)
     def log(self): return _ops.Log.apply(self)

@@ -59,7 +59,7 @@ class Div(Function):
 
 
 class Pow(Function):
-    """a ** b.  d/da = b a^(b-1), d/db = out ln a (so a > 0 when b needs a gradient)."""
+    """a ** b.  d/da = b a^(b-1), d/db = out ln a (so a >= 0 when b needs a gradient; 0 at a = 0)."""
     examples = [Example((3, 4), 3.0), Example((3, 4), 0.5, domain=(0.5, 2.0)),
                 Example((2, 3), (3,), domain=(0.5, 2.0)), Example(2.0, (3,))]
     reference = staticmethod(np.power)
@@ -70,11 +70,12 @@ class Pow(Function):
     def backward(self, grad, a, b, out):
         grad_a = grad_b = None
         if self.needs_grad[0]:
-            grad_a = a ** (b - 1)  # a new array, so the products below can go in place
-            grad_a *= b
-            grad_a *= grad
+            # Exponent b - 1, but 0 where b = 0: there b a^(b-1) would be 0 * inf = NaN at a = 0,
+            # while a^0 = 1 has derivative 0 everywhere.
+            grad_a = grad * b * a ** (b - (b != 0))
         if self.needs_grad[1]:
-            grad_b = grad * out * np.log(a)
+            # ln a read as ln 1 = 0 where a = 0: out ln a -> 0 there (out = 0 for b > 0), not 0 * -inf.
+            grad_b = grad * out * np.log(np.where(a == 0, 1.0, a))
         return grad_a, grad_b
 
 
@@ -161,10 +162,10 @@ class Relu(Function):
 
     def forward(self, x):
         self.positive = x > 0
-        return x * self.positive
+        return np.maximum(x, 0)  # (not x * mask: -inf * 0 is NaN, and -1 * 0 is -0.)
 
     def backward(self, grad, x, out):
-        return grad * self.positive
+        return np.where(self.positive, grad, 0)  # selected, not masked: an inf gradient stays out
 
 
 class Abs(Function):
@@ -185,13 +186,14 @@ class _Pick(Function):
 
     def forward(self, a, b):
         out = self.pick(a, b)
-        a_won = self.wins(a, b)
-        self.a_share = (a_won + 0.5 * (a == b)).astype(out.dtype)
+        self.a_won, self.tie = self.wins(a, b), a == b
         return out
 
     def backward(self, grad, a, b, out):
-        return (grad * self.a_share if self.needs_grad[0] else None,
-                grad * (1 - self.a_share) if self.needs_grad[1] else None)
+        # Selected, not multiplied by 0/1 shares: an inf gradient stays with the input it belongs to.
+        half = 0.5 * grad
+        return (np.where(self.a_won, grad, np.where(self.tie, half, 0)) if self.needs_grad[0] else None,
+                np.where(self.a_won | self.tie, np.where(self.tie, half, 0), grad) if self.needs_grad[1] else None)
 
 
 class Maximum(_Pick):
@@ -218,22 +220,25 @@ class Where(Function):
         return np.where(self.cond, a, b)
 
     def backward(self, grad, a, b, out):
-        return (grad * self.cond if self.needs_grad[0] else None,
-                grad * ~self.cond if self.needs_grad[1] else None)
+        return (np.where(self.cond, grad, 0) if self.needs_grad[0] else None,
+                np.where(self.cond, 0, grad) if self.needs_grad[1] else None)
 
 
 class MaskedFill(Function):
-    """x with `value` wherever mask is True (mask: boolean, broadcastable).  d/dx = not mask."""
-    examples = [Example((3, 4), mask=np.eye(3, 4, dtype=bool), value=-1e9),
-                Example((2, 3, 3), mask=np.triu(np.ones((3, 3), dtype=bool), 1), value=0.0)]
-    reference = staticmethod(lambda x, mask, value: x * ~mask + value * mask)
+    """x with value wherever mask is True (mask: boolean; value: a number or a tensor; both
+    broadcast against x).  d/dx = not mask, d/dvalue = mask."""
+    examples = [Example((3, 4), -1e9, mask=np.eye(3, 4, dtype=bool)),
+                Example((2, 3, 3), 0.0, mask=np.triu(np.ones((3, 3), dtype=bool), 1)),
+                Example((2, 3), (3,), mask=np.array([[True, False, True], [False, False, True]]))]
+    reference = staticmethod(lambda x, value, mask: np.choose(mask, [x, value + 0 * x]))
 
-    def forward(self, x, mask, value):
-        self.keep = ~np.asarray(mask, dtype=bool)
-        return np.where(self.keep, x, np.asarray(value, dtype=x.dtype))
+    def forward(self, x, value, mask):
+        self.mask = np.asarray(mask, dtype=bool)
+        return np.where(self.mask, np.asarray(value, dtype=x.dtype), x)
 
-    def backward(self, grad, x, out):
-        return grad * self.keep
+    def backward(self, grad, x, value, out):
+        return (np.where(self.mask, 0, grad) if self.needs_grad[0] else None,
+                np.where(self.mask, grad, 0) if self.needs_grad[1] else None)
 
 
 class Cast(Function):

@@ -1,4 +1,5 @@
 """Products: matmul, einsum, and the fused cosine similarity."""
+import math
 import string
 
 import numpy as np
@@ -33,7 +34,7 @@ class MatMul(Function):
         try:
             # A batch of several matrices times one shared b: fold the batch into one product.
             if b.ndim == 2 and a.ndim > 2 and a.size > a.shape[-2] * a.shape[-1]:
-                return (a.reshape(-1, a.shape[-1]) @ b).reshape(a.shape[:-1] + b.shape[-1:])
+                return (_rows(a) @ b).reshape(a.shape[:-1] + b.shape[-1:])
             return a @ b
         except ValueError:  # NumPy's message speaks of gufunc signatures: say it plainly
             raise ValueError(_matmul_error(a, b)) from None
@@ -43,11 +44,11 @@ class MatMul(Function):
             return self._vector_backward(grad, a, b)
         grad_a = grad_b = None
         if b.ndim == 2 and a.ndim > 2:  # one shared matrix: fold the batch into one product
-            grad_rows = grad.reshape(-1, grad.shape[-1])
+            grad_rows = _rows(grad)
             if self.needs_grad[0]:
                 grad_a = (grad_rows @ b.T).reshape(a.shape)
             if self.needs_grad[1]:
-                grad_b = a.reshape(-1, a.shape[-1]).T @ grad_rows
+                grad_b = _rows(a).T @ grad_rows
         else:
             if self.needs_grad[0]:
                 grad_a = grad @ b.swapaxes(-1, -2)
@@ -68,6 +69,12 @@ class MatMul(Function):
         if grad_b is not None and b.ndim == 1:
             grad_b = grad_b.reshape(grad_b.shape[:-1])
         return grad_a, grad_b
+
+
+def _rows(x):
+    """x (..., K) as one matrix (rows, K).  The row count is spelled out: reshape(-1, K) is
+    ambiguous when x is empty."""
+    return x.reshape(math.prod(x.shape[:-1]), x.shape[-1])
 
 
 def _parse_subscripts(subscripts, n_operands):
@@ -93,7 +100,10 @@ class Einsum(Function):
     operands, producing operand i's subscripts.  Two details: a letter only operand i
     has (summed away in forward) comes back by multiplying with ones; a letter repeated
     within operand i (a diagonal, as in 'ii->i') gets a fresh letter tied to the first
-    by an identity matrix, so the gradient lands on the diagonal only.
+    by an identity matrix, so the gradient lands on the diagonal only.  And a letter of
+    size 1 in operand i that broadcast against a larger size elsewhere comes out of that
+    einsum with size 1: the gradient is the same all along it, so it is broadcast to the
+    other size, and the engine sums it back to the operand's 1.
     """
     examples = [Example((3, 4), (4, 2), subscripts="ij,jk->ik"), Example((2, 3, 4), (2, 5, 4), subscripts="bik,bjk->bij"),
                 Example((3, 4), subscripts="ij->"), Example((3, 3), subscripts="ii->i"), Example((3, 4), (4,), subscripts="ij,j"),
@@ -116,7 +126,10 @@ class Einsum(Function):
 
     def backward(self, grad, *operands_and_out):
         operands = operands_and_out[:-1]
-        sizes = {c: n for sub, op in zip(self.inputs_sub, operands) for c, n in zip(sub, op.shape)}
+        sizes = {}  # letter -> its size after broadcasting
+        for sub, op in zip(self.inputs_sub, operands):
+            for c, n in zip(sub, op.shape):
+                sizes[c] = n if sizes.get(c, 1) == 1 else sizes[c]
         free = iter(c for c in string.ascii_letters if c not in sizes)
         grads = []
         for i, target in enumerate(self.inputs_sub):
@@ -138,46 +151,56 @@ class Einsum(Function):
                     if not any(c in s for s in subs):  # summed away in forward
                         subs.append(c)
                         arrays.append(np.ones(sizes[c], dtype=grad.dtype))
-            grads.append(np.einsum(f"{','.join(subs)}->{result}", *arrays, optimize=len(arrays) > 2))
+            grad_i = np.einsum(f"{','.join(subs)}->{result}", *arrays, optimize=len(arrays) > 2)
+            full = tuple(sizes[c] for c in target)
+            grads.append(grad_i if grad_i.shape == full else np.broadcast_to(grad_i, full))
         return tuple(grads)
 
 
 class CosineSimilarity(Function):
     """a·b / (max(|a|, eps) max(|b|, eps)) along axis (PyTorch's definition: each norm clamped).
+    a and b broadcast against each other first; the norms are those of the broadcast vectors.
 
     Backward, with na, nb the clamped norms and cos = out:
       dcos/da = b / (na nb) - cos a / na²   (the second term only where |a| > eps),
     so at a zero vector the gradient is b / (eps nb): finite.
     """
-    examples = [Example((3, 4), (3, 4)), Example((2, 3, 4), (4,), axis=-1), Example((4, 3), (4, 3), axis=0)]
+    examples = [Example((3, 4), (3, 4)), Example((2, 3, 4), (4,), axis=-1), Example((4, 3), (4, 3), axis=0),
+                Example((2, 1), (2, 4), axis=-1), Example((2, 4, 3), (4, 1), axis=1)]
     reference = staticmethod(lambda a, b, axis=-1, eps=1e-8: np.sum(a * b, axis=axis) / (
-        np.linalg.norm(a, axis=axis) * np.linalg.norm(b, axis=axis)))
+        np.linalg.norm(a + 0 * b, axis=axis) * np.linalg.norm(b + 0 * a, axis=axis)))
 
     def forward(self, a, b, axis=-1, eps=1e-8):
         self.axis, self.eps = axis, eps
-        self.norms = na, nb = _clamped_norm(a, axis, eps), _clamped_norm(b, axis, eps)  # small: kept for backward
+        a, b = _broadcast_pair(a, b)
+        na, nb = self.kept(_clamped_norms, a, b, axis, eps)  # small: kept for backward
         out = (a * b).sum(axis=axis, keepdims=True)
         out /= na * nb
         self.kshape = out.shape  # keepdims: what grad is reshaped to, to broadcast against a and b
         return out.squeeze(axis)
 
     def backward(self, grad, a, b, out):
-        axis, eps = self.axis, self.eps
-        if isinstance(grad, np.ndarray):
-            na, nb = self.norms
-        else:  # create_graph: recompute them from the Tensors a and b, so their own gradients are recorded
-            na, nb = _clamped_norm(a, axis, eps), _clamped_norm(b, axis, eps)
+        a, b = _broadcast_pair(a, b)
+        na, nb = self.kept(_clamped_norms, a, b, self.axis, self.eps)
         g = grad.reshape(self.kshape)
         g_over_norms = g / (na * nb)
         g_cos = g * out.reshape(self.kshape)
         grad_a = grad_b = None
+        # Where a norm is clamped to eps it is a constant: its term is selected away (not * 0, which keeps NaN).
         if self.needs_grad[0]:
-            grad_a = g_over_norms * b - g_cos / (na * na) * (na > eps) * a
+            grad_a = g_over_norms * b - np.where(na > self.eps, g_cos / (na * na), 0) * a
         if self.needs_grad[1]:
-            grad_b = g_over_norms * a - g_cos / (nb * nb) * (nb > eps) * b
+            grad_b = g_over_norms * a - np.where(nb > self.eps, g_cos / (nb * nb), 0) * b
         return grad_a, grad_b
 
 
-def _clamped_norm(x, axis, eps):
-    """max(|x|, eps) along axis, kept as a size-1 axis."""
-    return np.maximum(np.sqrt((x * x).sum(axis=axis, keepdims=True)), eps)
+def _broadcast_pair(a, b):
+    """a and b broadcast to their common shape (views)."""
+    shape = np.broadcast_shapes(np.shape(a), np.shape(b))
+    return tuple(x if np.shape(x) == shape else np.broadcast_to(x, shape) for x in (a, b))
+
+
+def _clamped_norms(a, b, axis, eps):
+    """max(|a|, eps) and max(|b|, eps) along axis, each kept as a size-1 axis."""
+    return (np.maximum(np.sqrt((a * a).sum(axis=axis, keepdims=True)), eps),
+            np.maximum(np.sqrt((b * b).sum(axis=axis, keepdims=True)), eps))

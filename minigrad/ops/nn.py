@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from minigrad.function import Example, Function
-from minigrad.ops.reduce import _stable_shift
+from minigrad.ops.reduce import exp_shift
 
 
 def _normalize(x, eps):
@@ -98,11 +98,11 @@ class Dropout(Function):
     reference = staticmethod(lambda x, mask, p: np.where(mask, x / (1 - p), 0.0))
 
     def forward(self, x, mask, p):
-        self.scale = (mask * (1.0 / (1.0 - p))).astype(x.dtype)
-        return x * self.scale
+        self.mask, self.scale = mask, 1.0 / (1.0 - p)
+        return np.where(mask, x * self.scale, 0)  # selected, not x * mask: a dropped inf is 0, not NaN
 
     def backward(self, grad, x, out):
-        return grad * self.scale
+        return np.where(self.mask, grad * self.scale, 0)
 
 
 def _cross_entropy_reference(logits, targets, ignore_index=None):
@@ -125,16 +125,23 @@ class CrossEntropy(Function):
 
     def forward(self, logits, targets, ignore_index=None):
         self.keep = np.ones(targets.shape, bool) if ignore_index is None else targets != ignore_index
+        self.ignoring = not self.keep.all()
         self.targets = np.where(self.keep, targets, 0)  # ignored rows pick class 0, then count 0
-        shifted, self.shift = _stable_shift(logits, -1)
+        logits = self._kept_rows(logits)
+        self.shift = exp_shift(logits, -1)
+        shifted = logits - self.shift
         log_sum = np.log(np.sum(np.exp(shifted), axis=-1))  # (...)
         picked = np.take_along_axis(shifted, self.targets[..., None], axis=-1)[..., 0]  # (...)
-        return (log_sum - picked) * self.keep
+        return np.where(self.keep, log_sum - picked, 0)
 
     def backward(self, grad, logits, out):
         # Any constant shift gives the same softmax; the forward's max cannot overflow.
-        e = np.exp(logits - self.shift)
+        e = np.exp(self._kept_rows(logits) - self.shift)
         probs = e / e.sum(axis=-1, keepdims=True)
         onehot = (np.arange(logits.shape[-1]) == self.targets[..., None]).astype(logits.dtype)  # (..., C)
-        weight = (grad * self.keep).reshape(grad.shape + (1,))  # (..., 1)
+        weight = np.where(self.keep, grad, 0).reshape(grad.shape + (1,))  # (..., 1)
         return weight * (probs - onehot)
+
+    def _kept_rows(self, logits):
+        """logits with the ignored rows read as 0: an inf or NaN there must not reach the loss."""
+        return np.where(self.keep[..., None], logits, 0) if self.ignoring else logits

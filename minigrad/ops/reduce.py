@@ -14,8 +14,13 @@ def _keepdims_shape(shape, axis):
     """The shape a reduction over `axis` has with keepdims=True: its gradient's shape before broadcasting."""
     if axis is None:
         return (1,) * len(shape)
-    axes = {a % len(shape) for a in ((axis,) if isinstance(axis, int) else axis)}
+    axes = {a % len(shape) for a in ((axis,) if np.ndim(axis) == 0 else axis)}  # (an int, NumPy's too, or a tuple)
     return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+def _count(shape, kshape):
+    """How many elements a reduction from `shape` to `kshape` combines into each result (0 if none)."""
+    return math.prod(n for n, k in zip(shape, kshape) if k == 1)
 
 
 def _expand(grad, kshape, shape):
@@ -47,14 +52,14 @@ class Sum(Function):
 class Mean(Function):
     """Mean over `axis`.  d/dx = 1/N, N the number of elements averaged."""
     examples = _AXES
-    reference = staticmethod(lambda x, axis=None, keepdims=False: np.sum(x, axis=axis, keepdims=keepdims)
-                             * (np.size(np.sum(x, axis=axis, keepdims=keepdims)) / x.size))
+    reference = staticmethod(lambda x, axis=None, keepdims=False: np.add.reduce(x, axis=axis, keepdims=keepdims)
+                             / np.add.reduce(np.ones_like(x), axis=axis, keepdims=keepdims))
 
     def forward(self, x, axis=None, keepdims=False):
         self.kshape = _keepdims_shape(x.shape, axis)
-        out = x.mean(axis=axis, keepdims=keepdims)
-        self.scale = out.size / x.size
-        return out
+        n = _count(x.shape, self.kshape)
+        self.scale = 1.0 / n if n else 0.0  # (n = 0 only for an empty x, whose gradient is empty)
+        return x.mean(axis=axis, keepdims=keepdims)  # over no elements: NaN, with NumPy's warning
 
     def backward(self, grad, x, out):
         return _expand(grad * self.scale, self.kshape, x.shape)
@@ -69,9 +74,9 @@ class Var(Function):
 
     def forward(self, x, axis=None, keepdims=False, ddof=0):
         self.axis, self.kshape = axis, _keepdims_shape(x.shape, axis)
-        out = np.var(x, axis=axis, keepdims=keepdims, ddof=ddof)
-        self.scale = 2.0 / (x.size / out.size - ddof)
-        return out
+        n = _count(x.shape, self.kshape)
+        self.scale = 2.0 / (n - ddof) if n > ddof else np.nan  # no variance with N <= ddof: NaN, as NumPy's value
+        return np.var(x, axis=axis, keepdims=keepdims, ddof=ddof)
 
     def backward(self, grad, x, out):
         centred = x - x.mean(axis=self.axis, keepdims=True)
@@ -86,12 +91,13 @@ class _Extremum(Function):
     def forward(self, x, axis=None, keepdims=False):
         self.kshape = _keepdims_shape(x.shape, axis)
         out = self.reduce(x, axis=axis, keepdims=keepdims)
-        hit = x == out.reshape(self.kshape)
-        self.share = (hit / hit.sum(axis=axis, keepdims=True)).astype(x.dtype)
+        self.hit = x == out.reshape(self.kshape)
+        self.share = (1.0 / self.hit.sum(axis=axis, keepdims=True)).astype(x.dtype)  # 1 / ties, per row
         return out
 
     def backward(self, grad, x, out):
-        return grad.reshape(self.kshape) * self.share
+        # Selected, not multiplied by a 0/1 mask: an inf gradient reaches the extreme elements only.
+        return np.where(self.hit, grad.reshape(self.kshape) * self.share, 0)
 
 
 class Max(_Extremum):
@@ -106,21 +112,30 @@ class Min(_Extremum):
     reference = staticmethod(lambda x, axis=None, keepdims=False: -np.max(-x, axis=axis, keepdims=keepdims))
 
 
-def _stable_shift(x, axis):
-    """x minus its max along axis (so exp() cannot overflow), and that max.
+def exp_shift(x, axis):
+    """The shift m that keeps exp(x - m) from overflowing: x's max along axis (a size-1 axis),
+    clamped to the finite floats.
 
-    A row that is all -inf is shifted by 0 instead: -inf - -inf would be NaN.
+    The clamp is the one rule for rows without a finite max.  An all -inf row (everything
+    masked) or an empty one gets the lowest float, so -inf - m stays -inf (not -inf - -inf =
+    NaN) and exp gives 0; a row holding +inf gets the highest, so inf - m stays inf.
     """
-    m = x.max(axis=axis, keepdims=True)
-    if not np.isfinite(m).all():
-        m[np.isneginf(m)] = 0
-    return x - m, m
+    lowest, highest = _finite_range(x.dtype)
+    m = x.max(axis=axis, keepdims=True, initial=lowest)
+    return np.minimum(m, highest, out=m)
 
 
 @functools.lru_cache(maxsize=None)
-def _lowest(dtype):
-    """The most negative finite value of a float dtype (the max of an all -inf row is clamped to it)."""
-    return np.finfo(dtype).min
+def _finite_range(dtype):
+    """The lowest and highest finite values of dtype (float64's for integers, which exp turns into float64)."""
+    info = np.finfo(dtype if dtype.kind == "f" else np.float64)
+    return info.min, info.max
+
+
+def _need_an_axis(x):
+    if x.ndim == 0:
+        raise ValueError("the input is 0-d (one number), so there is no axis to normalise over; "
+                         "give it one, e.g. x.reshape(1)")
 
 
 def _row_dot(a, b, axis):
@@ -154,15 +169,15 @@ class Softmax(Function):
         return e / np.where(total == 0, 1.0, total)
 
     def forward(self, x, axis=-1, where=None):
+        _need_an_axis(x)
         self.axis = axis
         if x.dtype.kind in "biu":  # integer scores give float64 weights, as np.exp does
             x = x.astype(np.float64)
         if where is not None:
-            # Adding -inf where left out is one quick pass (np.where over the big array is several times slower).
-            x = np.add(x, np.where(where, 0.0, -np.inf), dtype=x.dtype)
-        # Shift by the row max, so the largest entry becomes 0 and exp cannot overflow.  A row
-        # that is all -inf is shifted by the lowest float instead (-inf - -inf would be NaN).
-        m = x.max(axis=axis, keepdims=True, initial=_lowest(x.dtype))
+            # Left out entries become -inf without being read: an inf or NaN there must not leak into the row.
+            x = np.array(x)
+            np.copyto(x, -np.inf, where=np.logical_not(where))
+        m = exp_shift(x, axis)  # the largest entry becomes 0
         # From here on every step writes into one new array: no other big temporaries.
         e = np.subtract(x, m, out=None if where is None else x)
         np.exp(e, out=e)
@@ -185,8 +200,9 @@ class LogSoftmax(Function):
     reference = staticmethod(lambda x, axis=-1: np.log(np.exp(x) / np.sum(np.exp(x), axis=axis, keepdims=True)))
 
     def forward(self, x, axis=-1):
+        _need_an_axis(x)
         self.axis = axis
-        shifted, _ = _stable_shift(x, axis)
+        shifted = x - exp_shift(x, axis)
         return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
     def backward(self, grad, x, out):
@@ -200,8 +216,8 @@ class LogSumExp(Function):
 
     def forward(self, x, axis=-1, keepdims=False):
         self.kshape = _keepdims_shape(x.shape, axis)
-        shifted, m = _stable_shift(x, axis)
-        out = np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True)) + m
+        m = exp_shift(x, axis)
+        out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
         return out if keepdims else np.squeeze(out, axis=axis)
 
     def backward(self, grad, x, out):

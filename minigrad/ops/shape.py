@@ -3,7 +3,7 @@ joining and broadcasting.  Each backward moves the gradient back the same way.""
 import numpy as np
 
 from minigrad.function import Example, Function
-from minigrad.tensor import Tensor
+from minigrad.tensor import Tensor, unwrap
 
 
 class Reshape(Function):
@@ -37,12 +37,10 @@ class Transpose(Function):
 
 
 def _plain_index(index):
-    """Turn Tensors inside an index into arrays (indices carry no gradient)."""
-    if isinstance(index, Tensor):
-        return index.data
-    if isinstance(index, tuple):
-        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
-    return index
+    """Turn Tensors inside an index (also inside its tuples and lists) into arrays: indices carry no gradient."""
+    if isinstance(index, (tuple, list)):
+        return type(index)(_plain_index(i) for i in index)
+    return unwrap(index)
 
 
 def _is_basic(index):
