@@ -52,6 +52,33 @@ def graph_nodes(root):
     return order, edges
 
 
+def graph_layout(order, edges, root):
+    """Where to draw each tensor: (depth, position), both keyed by id(tensor).
+
+    depth: the column, one right of the deepest input; a leaf sits just left of its first
+    user rather than far off in column 0.  position: (column, row), each column's tensors
+    centred on row 0, one row apart.
+    """
+    inputs_of = {}
+    for x, out in edges:
+        inputs_of.setdefault(id(out), []).append(x)
+    depth = {}
+    for t in order:  # inputs come first, so their depths are known already
+        ins = inputs_of.get(id(t))
+        depth[id(t)] = 1 + max(depth[id(x)] for x in ins) if ins else 0
+    first_use = {}
+    for x, out in edges:
+        first_use[id(x)] = min(first_use.get(id(x), depth[id(out)]), depth[id(out)])
+    for t in order:
+        if t.grad_fn is None and t is not root:
+            depth[id(t)] = first_use[id(t)] - 1
+    columns = {}
+    for t in order:
+        columns.setdefault(depth[id(t)], []).append(t)
+    pos = {id(t): (d, (len(col) - 1) / 2 - i) for d, col in columns.items() for i, t in enumerate(col)}
+    return depth, pos
+
+
 def _kind(t):
     if t.grad_fn is not None:
         return "op"
@@ -72,24 +99,9 @@ def draw_graph(tensor, path=None, names=None, ax=None, max_nodes=200):
         raise ValueError(f"draw_graph: the graph has {len(order)} tensors, more than max_nodes={max_nodes} can show "
                          "legibly; draw a smaller piece of the computation, or pass a larger max_nodes")
     label_of = {id(t): name for name, t in (names or {}).items()}
-    inputs_of = {}
-    for x, out in edges:
-        inputs_of.setdefault(id(out), []).append(x)
-    depth = {}
-    for t in order:  # inputs come first, so their depths are known already
-        ins = inputs_of.get(id(t))
-        depth[id(t)] = 1 + max(depth[id(x)] for x in ins) if ins else 0
-    first_use = {}
-    for x, out in edges:
-        first_use[id(x)] = min(first_use.get(id(x), depth[id(out)]), depth[id(out)])
-    for t in order:  # a leaf sits just left of its first user, not far off in column 0
-        if t.grad_fn is None and t is not tensor:
-            depth[id(t)] = first_use[id(t)] - 1
-    columns = {}
-    for t in order:
-        columns.setdefault(depth[id(t)], []).append(t)
-    n_cols, n_rows = len(columns), max(len(c) for c in columns.values())
-    pos = {id(t): (d, (len(col) - 1) / 2 - i) for d, col in columns.items() for i, t in enumerate(col)}
+    depth, pos = graph_layout(order, edges, tensor)
+    n_cols = 1 + max(depth.values())
+    n_rows = 1 + 2 * max(abs(y) for _, y in pos.values())
 
     if ax is None:
         fig = Figure(figsize=(1.9 * n_cols + 1, 0.9 * n_rows + 1))
@@ -148,3 +160,114 @@ def _json_ready(value):
     if isinstance(value, float) and not np.isfinite(value):
         return "nan" if np.isnan(value) else ("inf" if value > 0 else "-inf")
     return value
+
+
+# ---- step through backward, in the browser -------------------------------------
+_BACKWARD_PAGE = Path(__file__).with_name("explain_backward.html")
+
+
+class BackwardTrace:
+    """What one backward() sweep did, recorded by the engine itself: pass it as
+    `loss.backward(hook=trace)`.
+
+    ops: one entry per op, in the order the sweep ran them (newest first), each a dict
+    with `fn` (the Function; its class name is the op), `number` (its place in creation
+    order), `output` (the Tensor it made), `grad` (the complete gradient arriving at the
+    output) and `handed`: a list of (input, raw, fitted), the gradient the op's backward
+    returned for that input and the same summed back to the input's shape.
+    leaves: (tensor, grad) for every leaf, with the gradient the sweep computed for it.
+    Arrays are copied, as the sweep may add into its sums after handing them over.
+    """
+
+    def __init__(self):
+        self.ops, self.leaves = [], []
+
+    def op(self, fn, output, grad, handed):
+        self.ops.append({"fn": fn, "number": fn.number, "output": output, "grad": _copy(grad),
+                         "handed": [(x, _copy(raw), _copy(fitted)) for x, raw, fitted in handed]})
+
+    def leaf(self, tensor, grad):
+        self.leaves.append((tensor, _copy(grad)))
+
+
+def _copy(array):
+    return np.array(array.data if isinstance(array, Tensor) else array)
+
+
+def explain_backward(loss, path, names=None, title="backward, step by step", max_nodes=60, max_values=16):
+    """Run loss.backward() and write a page that steps through what the sweep did; returns
+    the BackwardTrace the page is drawn from.
+
+    The page (minigrad/explain_backward.html, its script inline, no network) draws the graph
+    and shows, step by step (buttons, arrow keys or a slider): which op runs and why it is its
+    turn, the gradient arriving at its output, the gradient it hands each input, where a
+    broadcast gradient is summed back to the input's shape, where two gradients reaching one
+    tensor are added; the last step shows every leaf's `.grad` (accumulated as backward()
+    always does).  Tensors of at most max_values elements show their values, larger ones
+    their shape and norm.  names: optional {"label": tensor} for chosen tensors.
+    """
+    order, edges = graph_nodes(loss)
+    if len(order) > max_nodes:
+        raise ValueError(f"explain_backward: the graph has {len(order)} tensors, more than max_nodes={max_nodes} "
+                         "a page can show legibly; explain a smaller computation, or pass a larger max_nodes")
+    _, pos = graph_layout(order, edges, loss)
+    had_grad = {id(t) for t in order if t.grad is not None}
+    trace = BackwardTrace()
+    loss.backward(hook=trace)
+    node_of = {id(t): i for i, t in enumerate(order)}
+    label_of = {id(t): name for name, t in (names or {}).items()}
+
+    def summary(array):
+        a = np.asarray(array)
+        out = {"shape": list(a.shape), "norm": float(np.linalg.norm(a))}
+        if a.size <= max_values:
+            out["values"] = a.tolist()
+        return out
+
+    nodes = [{"kind": _kind(t), "op": type(t.grad_fn).__name__ if t.grad_fn else None,
+              "label": label_of.get(id(t)), "shape": list(t.shape), "x": pos[id(t)][0], "y": pos[id(t)][1]}
+             for t in order]
+    data = {"title": title, "nodes": nodes, "edges": [[node_of[id(x)], node_of[id(y)]] for x, y in edges],
+            "steps": _backward_steps(trace, node_of, summary),
+            "leaves": [{"node": node_of[id(t)], "grad": summary(g), "dot_grad": summary(t.grad.data),
+                        "had_grad": id(t) in had_grad} for t, g in trace.leaves]}
+    write_page(path, _BACKWARD_PAGE, data, title)
+    return trace
+
+
+def _backward_steps(trace, node_of, summary):
+    """One dict per op step, with the reasons and sums a student needs spelled out."""
+    step_of = {node_of[id(s["output"])]: i for i, s in enumerate(trace.ops)}
+    received = {}  # node -> the steps that handed it a gradient so far
+    total = {}     # node -> the sum of those gradients
+    steps = []
+    for i, s in enumerate(trace.ops):
+        node, name = node_of[id(s["output"])], type(s["fn"]).__name__
+        waiting = sorted(((trace.ops[step_of[n]]["number"], n) for n in received
+                          if step_of.get(n, -1) > i), reverse=True)
+        also = ", ".join(f"#{number} {type(trace.ops[step_of[n]]['fn']).__name__}" for number, n in waiting)
+        users = list(received.get(node, []))
+        handed = []
+        for x, raw, fitted in s["handed"]:
+            target = node_of[id(x)]
+            earlier = received.setdefault(target, [])
+            total[target] = fitted if not earlier else total[target] + fitted
+            handed.append({"node": target, "raw": summary(raw), "fitted": summary(fitted),
+                           "summed": list(raw.shape) != list(fitted.shape), "added_to": list(earlier),
+                           "total": summary(total[target])})
+            earlier.append(i)
+        steps.append({"node": node, "op": name, "number": s["number"], "why": _why(i, name, s["number"], users, also),
+                      "grad": summary(s["grad"]), "from": users, "handed": handed})
+    return steps
+
+
+def _why(i, name, number, users, also_waiting):
+    """Why this op runs now, in words."""
+    if i == 0:
+        return (f"{name} made the output, so the sweep starts here, with the gradient "
+                "d output / d output = 1 (or the grad= passed to backward).")
+    plural = "s" if len(users) > 1 else ""
+    return (f"Its output is the newest tensor waiting for its op's backward (op #{number}; also waiting: "
+            f"{also_waiting or 'none'}). An op's output is always newer than its inputs, so every op that used "
+            f"this output has run already (step{plural} {', '.join(str(u + 1) for u in users)}): "
+            "its gradient is complete.")

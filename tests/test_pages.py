@@ -1,8 +1,12 @@
 """The HTML pages, loaded offline in headless Chromium (see conftest.py): what a student sees
 when they hover, click and step, compared with the numbers the pages were written from."""
 import numpy as np
+import pytest
 
-from attention import TransformerEncoder, collect_attention, explain_attention
+import minigrad.functional as F
+from attention import TransformerEncoder, collect_attention, explain_attention, self_attention
+from minigrad import Tensor
+from minigrad.viz import explain_backward, graph_nodes
 
 TOKENS = ["bank", "of", "the", "river", "was", "muddy"]
 
@@ -51,3 +55,79 @@ def test_attention_page_shows_where_each_token_looks_in_every_head(open_page, tm
     shot = screenshot_dir / "attention_page.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.read_bytes()[:4] == b"\x89PNG"
+
+
+def the_notes_cosine():
+    """cos(bank, river) after softmax(V Vᵀ) V, with the notes' V (demo 03)."""
+    V = Tensor([[0.2815, 0.0562], [0.5227, -0.2384], [-0.0499, 0.5263], [-0.0085, 0.7291]], requires_grad=True)
+    Y, _ = self_attention(V)
+    cos = F.cosine_similarity(Y[0], Y[3], axis=0)
+    return cos, {"V": V, "cos": cos}
+
+
+def broadcast_and_fan_out():
+    """x (3, 1) and b (4,) broadcast; h = x b used twice by one op, b by two ops."""
+    x = Tensor(np.random.default_rng(3).standard_normal((3, 1)), requires_grad=True)
+    b = Tensor(np.linspace(-1, 1, 4), requires_grad=True)
+    h = x * b
+    return (h * h + b).sum(), {"x": x, "b": b}
+
+
+def shown_numbers(locator):
+    """The numbers in one tensor view: its values, or its norm when it is too big to list."""
+    cells = locator.locator("td").all_inner_texts() or locator.locator(".norm").all_inner_texts()
+    return np.array([float(c) for c in cells])
+
+
+@pytest.mark.parametrize("make", [the_notes_cosine, broadcast_and_fan_out])
+def test_backward_page_steps_through_every_op_and_shows_the_traced_gradients(make, open_page, tmp_path,
+                                                                                 screenshot_dir):
+    loss, names = make()
+    order = graph_nodes(loss)[0]
+    node = {id(t): i for i, t in enumerate(order)}                          # the page numbers tensors so
+    trace = explain_backward(loss, tmp_path / "backward.html", names=names)
+    page = open_page(tmp_path / "backward.html")
+    n_steps = len(trace.ops) + 1
+    close = dict(rtol=1e-3, atol=1e-12)                                      # shown with 4 significant digits
+    for k, step in enumerate(trace.ops):
+        if k:
+            page.keyboard.press("ArrowRight")
+        assert page.locator("#counter").inner_text() == f"step {k + 1} / {n_steps}"
+        assert f"{type(step['fn']).__name__} (op #{step['number']})" in page.locator("#panel h2").inner_text()
+        current = int(page.locator("#graph .node.current").get_attribute("data-node"))
+        assert order[current] is step["output"]                                 # the graph lights up that op
+        np.testing.assert_allclose(shown_numbers(page.locator("[data-role=arriving]")), step["grad"].ravel(), **close)
+        receiving = {int(g.get_attribute("data-node")) for g in page.locator("#graph .node.receiving").all()}
+        assert receiving == {node[id(x)] for x, _, _ in step["handed"]}
+        for j, (x, raw, fitted) in enumerate(step["handed"]):
+            np.testing.assert_allclose(shown_numbers(page.locator(f"[data-role=raw][data-input='{j}']")),
+                                       raw.ravel(), **close)
+            fitted_view = page.locator(f"[data-role=fitted][data-input='{j}']")
+            assert fitted_view.count() == (raw.shape != fitted.shape)          # a sum-back only where broadcast
+            if fitted_view.count():
+                np.testing.assert_allclose(shown_numbers(fitted_view), fitted.ravel(), **close)
+    page.keyboard.press("ArrowRight")
+    assert page.locator("#counter").inner_text() == f"step {n_steps} / {n_steps}"
+    for name, t in names.items():
+        if t.grad_fn is None:
+            leaf = page.locator(f"[data-role=leaf-grad][data-node='{node[id(t)]}']")
+            np.testing.assert_allclose(shown_numbers(leaf), t.grad.data.ravel(), **close)
+    page.keyboard.press("ArrowRight")                                          # past the end: stays
+    assert page.locator("#counter").inner_text() == f"step {n_steps} / {n_steps}"
+    page.keyboard.press("Home")
+    assert page.locator("#counter").inner_text() == f"step 1 / {n_steps}"
+    page.locator("#slider").fill("2")
+    assert page.locator("#counter").inner_text() == f"step 3 / {n_steps}"
+    page.click("#prev")
+    assert page.locator("#counter").inner_text() == f"step 2 / {n_steps}"
+    page.click("#last")
+    assert page.locator("#counter").inner_text() == f"step {n_steps} / {n_steps}"
+
+    if make is the_notes_cosine:
+        page.click("#first")
+        for _ in range(3):
+            page.click("#next")                                              # MatMul: W V hands to W and V
+        page.set_viewport_size({"width": 1240, "height": 760})
+        shot = screenshot_dir / "backward_page.png"
+        page.screenshot(path=str(shot), full_page=True)
+        assert shot.read_bytes()[:4] == b"\x89PNG"
