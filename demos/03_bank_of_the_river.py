@@ -4,7 +4,8 @@ Four tokens with 2-D embeddings V (the notes' printed values).  Parameter-free
 self-attention re-weights them: W = softmax(V Vᵀ), new vectors Y = W V, written three
 ways (the library call, matmul, einsum).  Printed: the notes' W.T table, the transformed
 "of" and "river", and the cosine of "bank" and "river" rising from 0.184 to 0.9453; then
-the gradient of that cosine w.r.t. V, from backward().
+the gradient of that cosine w.r.t. V, from backward(), and a page to open in a browser
+(03_bank_of_the_river_backward.html) that steps through that backward(), op by op.
 
 Then the honest check: is the rise special to this sentence?  Over 1,000 random V the
 same cosine rises in roughly four draws out of five.  Attention without parameters pulls
@@ -18,7 +19,7 @@ import numpy as np
 import minigrad.functional as F
 from attention import plot_attention, self_attention
 from minigrad import Tensor
-from minigrad.viz import draw_graph
+from minigrad.viz import draw_graph, explain_backward
 
 TOKENS = ["bank", "of", "the", "river"]
 V_NOTES = np.array([[0.2815, 0.0562], [0.5227, -0.2384], [-0.0499, 0.5263], [-0.0085, 0.7291]])
@@ -43,7 +44,9 @@ def main(out_dir="figures", seed=0, quick=False):
     before = F.cosine_similarity(V[BANK], V[RIVER], axis=0)
     after = F.cosine_similarity(Y[BANK], Y[RIVER], axis=0)
     draw_graph(after, os.path.join(out_dir, "03_bank_of_the_river_graph.png"), names={"V": V, "cos": after})
-    after.backward()                                    # frees the graph, so it was drawn first
+    # backward(), recorded: a page that steps through the sweep (it frees the graph, so that was drawn first)
+    page = os.path.join(out_dir, "03_bank_of_the_river_backward.html")
+    explain_backward(after, page, names={"V": V, "cos": after})
 
     np.set_printoptions(precision=4, suppress=True)
     forms_agree = float(max(np.abs(Y_matmul.data - Y.data).max(), np.abs(Y_einsum.data - Y.data).max()))
@@ -54,6 +57,7 @@ def main(out_dir="figures", seed=0, quick=False):
           " V is printed rounded, hence 0.1843)")
     print(f"library, matmul and einsum forms agree within {forms_agree:.1e}")
     print("d cos_after / dV (how moving each embedding would change the cosine):\n", V.grad.data)
+    print(f"step through that backward() in a browser: {page}")
 
     rng = np.random.default_rng(seed)
     changes = cosine_change(Tensor(rng.standard_normal((1000, 4, 2))))  # V ~ N(0, 1) as torch.randn in the notes

@@ -18,7 +18,7 @@ def shown_weights(page):
             for i in range(rows.count())}
 
 
-def test_attention_page_shows_where_each_token_looks_in_every_head(open_page, tmp_path, screenshot_dir):
+def test_attention_page_shows_where_each_token_looks_in_every_head(open_page, tmp_path):
     rng = np.random.default_rng(0)
     model = TransformerEncoder(vocab_size=10, d_model=8, n_heads=2, n_layers=2, d_ff=16, max_len=6,
                                n_classes=10, rng=rng)
@@ -52,7 +52,7 @@ def test_attention_page_shows_where_each_token_looks_in_every_head(open_page, tm
     np.testing.assert_allclose(shown_weights(page)[1], weights[0][0, 1, 5], atol=5e-4)
 
     page.set_viewport_size({"width": 900, "height": 520})
-    shot = screenshot_dir / "attention_page.png"
+    shot = tmp_path / "attention_page.png"    # (the gallery shows a trained model's page: tools/gallery_pages.py)
     page.screenshot(path=str(shot), full_page=True)
     assert shot.read_bytes()[:4] == b"\x89PNG"
 
@@ -128,6 +128,6 @@ def test_backward_page_steps_through_every_op_and_shows_the_traced_gradients(mak
         for _ in range(3):
             page.click("#next")                                              # MatMul: W V hands to W and V
         page.set_viewport_size({"width": 1240, "height": 760})
-        shot = screenshot_dir / "backward_page.png"
+        shot = screenshot_dir / "03_bank_of_the_river_backward.png"
         page.screenshot(path=str(shot), full_page=True)
         assert shot.read_bytes()[:4] == b"\x89PNG"
