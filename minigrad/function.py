@@ -1,4 +1,4 @@
-"""Function: the base class of every op, and Example, the inputs each op is tested on.
+"""Function: the base class of every op; Example and Boundary, the inputs each op is tested on.
 
 An op is one class with `forward` and `backward` side by side:
 
@@ -49,11 +49,32 @@ class Example:
         return f"Example{self.shapes}{params}"
 
 
+class Boundary:
+    """A boundary case for an op's automatic tests: exact inputs at an edge of its domain
+    (0, ±inf, NaN, ties), with the answer worked out independently (a NumPy formula or a
+    hand limit).
+
+    Boundary(*inputs, expected=..., grads=..., **params): float arrays and lists among the
+    inputs become tensors that require grad, numbers stay constants; params are passed to
+    the op as in Example.  expected: the output; grads: the gradient of out.sum() (or of
+    (out * upstream).sum() with upstream=...) for each tensor input, None to skip one.
+    Zeros in `expected` are compared with their sign (relu(-1) is +0, not -0).
+    """
+
+    def __init__(self, *inputs, expected=None, grads=None, upstream=None, **params):
+        self.inputs, self.expected, self.grads, self.upstream, self.params = inputs, expected, grads, upstream, params
+
+    def __repr__(self):
+        params = "".join(f", {k}={v!r}" for k, v in self.params.items())
+        return f"Boundary{tuple(self.inputs)}{params}"
+
+
 class Function:
     # What the engine records (slots: quick to set on every op); an op's own state goes in __dict__.
     __slots__ = ("inputs", "arrays", "needs_grad", "number", "__dict__")
     examples = []    # every op lists some: the test sweep gradient-checks each one
     reference = None  # an independent NumPy formula for forward, checked by the sweep
+    boundary = []    # Boundary cases: exact values at the edges (0, inf, NaN), checked by the sweep
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

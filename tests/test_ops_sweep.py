@@ -1,7 +1,14 @@
 """Every op x every example it declares: gradients against finite differences (first and
 second order), forward against the op's NumPy reference, float32 kept, no graph under no_grad.
+Every op x every boundary case it declares: the exact value and gradient at 0, ±inf, NaN.
+
+The examples must include the kinds where mistakes hide: a size-0 dimension (every op), and
+for an op working along an `axis`, an input of size 1 along that axis (broadcast there
+against a larger input, if the op has several).
 
 Adding an op class with `examples` is enough to have it tested here."""
+import inspect
+
 import numpy as np
 import pytest
 
@@ -9,6 +16,7 @@ from minigrad import Tensor, gradcheck, gradgradcheck, no_grad
 from minigrad.ops import ALL_OPS
 
 CASES = [(op, i, ex) for op in ALL_OPS for i, ex in enumerate(op.examples)]
+BOUNDARY = [(op, i, case) for op in ALL_OPS for i, case in enumerate(op.boundary)]
 
 
 def make_inputs(example, dtype=np.float64, seed=0):
@@ -26,6 +34,77 @@ def call(op, example):
 def test_every_op_declares_examples_and_a_reference(op):
     assert op.examples, f"{op.__name__} has no examples: list some so the sweep can check its gradients"
     assert op.reference is not None, f"{op.__name__} has no NumPy reference formula for its forward"
+
+
+def array_shapes(example):
+    """The shapes of the example's array inputs, and of array settings that broadcast against them (masks)."""
+    shapes = [s for s in example.shapes if isinstance(s, tuple)]
+    return shapes + [v.shape for k, v in example.params.items() if isinstance(v, np.ndarray) and k in ("where", "mask")]
+
+
+def works_along_an_axis(op):
+    """An op is reduction-like when its forward takes `axis` for a fixed list of inputs
+    (Concatenate and Stack take *xs: they join along an axis, they do not reduce it)."""
+    parameters = inspect.signature(op.forward).parameters
+    return "axis" in parameters and not any(p.kind is p.VAR_POSITIONAL for p in parameters.values())
+
+
+def has_size_one_along_the_axis(op, example):
+    """Some input has size 1 along the op's axis while the inputs' broadcast shape is larger
+    there (or, with one input, is itself of size 1 there)."""
+    axis = example.params.get("axis", inspect.signature(op.forward).parameters["axis"].default)
+    shapes = array_shapes(example)
+    full = np.broadcast_shapes(*shapes)
+    axes = range(len(full)) if axis is None else np.atleast_1d(axis)
+    for a in axes:
+        sizes = [s[a] if -len(s) <= a < len(s) else 1 for s in shapes]
+        if 1 in sizes and (len(shapes) == 1 or full[a] > 1):
+            return True
+    return False
+
+
+@pytest.mark.parametrize("op", ALL_OPS, ids=lambda op: op.__name__)
+def test_every_op_declares_a_size_zero_example(op):
+    assert any(0 in s for ex in op.examples for s in array_shapes(ex)), (
+        f"{op.__name__} has no example with a size-0 dimension: add one, e.g. Example((0, 3))")
+
+
+@pytest.mark.parametrize("op", [op for op in ALL_OPS if works_along_an_axis(op)], ids=lambda op: op.__name__)
+def test_every_reduction_declares_size_one_along_its_axis(op):
+    assert any(has_size_one_along_the_axis(op, ex) for ex in op.examples), (
+        f"{op.__name__} works along an axis but no example has an input of size 1 there: add one that "
+        "broadcasts along the reduced axis, e.g. Example((2, 1), (2, 4), axis=-1) (one input: Example((3, 1), axis=-1))")
+
+
+def boundary_inputs(case):
+    return [Tensor(np.asarray(x, dtype=np.float64), requires_grad=True) if isinstance(x, (list, np.ndarray))
+            and np.asarray(x).dtype.kind == "f" else x for x in case.inputs]
+
+
+def assert_same_values(actual, expected, what, signed_zeros=False):
+    actual, expected = np.asarray(actual), np.asarray(expected, dtype=np.float64)
+    assert actual.shape == expected.shape, f"{what}: shape {actual.shape}, expected {expected.shape}"
+    np.testing.assert_allclose(actual, expected, rtol=1e-12, atol=0, err_msg=what)  # NaN matches NaN, inf inf
+    zeros = expected == 0
+    assert not signed_zeros or (np.signbit(actual[zeros]) == np.signbit(expected[zeros])).all(), (
+        f"{what}: a zero has the wrong sign")
+
+
+@pytest.mark.parametrize("op, i, case", BOUNDARY, ids=[f"{op.__name__}.{i}" for op, i, _ in BOUNDARY])
+def test_boundary_values_and_gradients(op, i, case):
+    inputs = boundary_inputs(case)
+    with np.errstate(all="ignore"):  # an exact inf at a boundary may come with NumPy's warning
+        out = op.apply(*inputs, **case.params)
+        if case.expected is not None:
+            assert_same_values(out.data, case.expected, f"{op.__name__} {case}: value", signed_zeros=True)
+        if case.grads is not None:
+            upstream = np.ones(out.shape) if case.upstream is None else np.asarray(case.upstream, dtype=np.float64)
+            out.backward(upstream)
+            tensors = [x for x in inputs if isinstance(x, Tensor)]
+            assert len(case.grads) == len(tensors), f"{op.__name__} {case}: one expected gradient per tensor input"
+            for k, (x, expected) in enumerate(zip(tensors, case.grads)):
+                if expected is not None:
+                    assert_same_values(x.grad.data, expected, f"{op.__name__} {case}: gradient of tensor input {k}")
 
 
 @pytest.mark.parametrize("op, i, example", CASES, ids=[f"{op.__name__}-{i}" for op, i, _ in CASES])

@@ -5,7 +5,7 @@ how backward rules written in plain NumPy become differentiable under create_gra
 """
 import numpy as np
 
-from minigrad.function import ALL_OPS, Example, Function
+from minigrad.function import ALL_OPS, Boundary, Example, Function
 from minigrad.ops.elementwise import (Abs, Add, Cast, Div, Exp, Log, MaskedFill, Maximum, Minimum, Mul, Neg, Pow,
                                       Relu, Sigmoid, Sqrt, Sub, Tanh, Where)
 from minigrad.ops.linalg import CosineSimilarity, Einsum, MatMul
@@ -52,4 +52,4 @@ ARRAY_FUNCTIONS = {
     np.ndim: lambda x: x.ndim,
 }
 
-__all__ = [cls.__name__ for cls in ALL_OPS] + ["ALL_OPS", "Example", "Function", "UFUNCS", "ARRAY_FUNCTIONS"]
+__all__ = [cls.__name__ for cls in ALL_OPS] + ["ALL_OPS", "Boundary", "Example", "Function", "UFUNCS", "ARRAY_FUNCTIONS"]

@@ -2,9 +2,12 @@
 each backward returns gradients of the broadcast shape and the engine sums them back."""
 import numpy as np
 
-from minigrad.function import Example, Function
+from minigrad.function import Boundary, Example, Function
 
-_BINARY = [Example((3, 4), (3, 4)), Example((2, 3, 4), (4,)), Example((3, 1), (1, 4)), Example((3, 4), 2.5)]
+_BINARY = [Example((3, 4), (3, 4)), Example((2, 3, 4), (4,)), Example((3, 1), (1, 4)), Example((3, 4), 2.5),
+           Example((0, 3), (3,))]
+_UNARY = [Example((3, 4)), Example((0, 3))]
+inf, nan = np.inf, np.nan
 
 
 class Add(Function):
@@ -47,7 +50,7 @@ class Mul(Function):
 class Div(Function):
     """a / b.  d/da = 1/b, d/db = -a/b² = -out/b."""
     examples = [Example((3, 4), (3, 4), domain=(0.5, 2.0)), Example((2, 3), (3,), domain=(0.5, 2.0)),
-                Example(3.0, (2, 2), domain=(0.5, 2.0))]
+                Example(3.0, (2, 2), domain=(0.5, 2.0)), Example((0, 3), (3,), domain=(0.5, 2.0))]
     reference = staticmethod(lambda a, b: a * (1.0 / b))
 
     def forward(self, a, b):
@@ -61,7 +64,10 @@ class Div(Function):
 class Pow(Function):
     """a ** b.  d/da = b a^(b-1), d/db = out ln a (so a >= 0 when b needs a gradient; 0 at a = 0)."""
     examples = [Example((3, 4), 3.0), Example((3, 4), 0.5, domain=(0.5, 2.0)),
-                Example((2, 3), (3,), domain=(0.5, 2.0)), Example(2.0, (3,))]
+                Example((2, 3), (3,), domain=(0.5, 2.0)), Example(2.0, (3,)), Example((0, 3), 2.0)]
+    boundary = [Boundary([0.0, 2.0], 0.0, expected=[1.0, 1.0], grads=[[0.0, 0.0]]),  # x^0 = 1: flat, also at 0
+                Boundary([0.0, 0.0], [2.0, 0.5], expected=[0.0, 0.0], grads=[[0.0, inf], [0.0, 0.0]]),
+                Boundary(0.0, [2.0, 0.5], expected=[0.0, 0.0], grads=[[0.0, 0.0]])]  # out ln a -> 0 as a -> 0
     reference = staticmethod(np.power)
 
     def forward(self, a, b):
@@ -81,7 +87,8 @@ class Pow(Function):
 
 class Neg(Function):
     """-x.  d/dx = -1."""
-    examples = [Example((3, 4))]
+    examples = _UNARY
+    boundary = [Boundary([0.0, inf], expected=[-0.0, -inf], grads=[[-1.0, -1.0]])]
     reference = staticmethod(lambda x: 0.0 - x)
 
     def forward(self, x):
@@ -93,7 +100,8 @@ class Neg(Function):
 
 class Exp(Function):
     """exp(x).  d/dx = exp(x) = out."""
-    examples = [Example((3, 4)), Example(())]
+    examples = _UNARY + [Example(())]
+    boundary = [Boundary([-inf, 0.0, inf], expected=[0.0, 1.0, inf], grads=[[0.0, 1.0, inf]])]
     reference = staticmethod(lambda x: np.e ** x)
 
     def forward(self, x):
@@ -105,7 +113,8 @@ class Exp(Function):
 
 class Log(Function):
     """Natural log, x > 0.  d/dx = 1/x."""
-    examples = [Example((3, 4), domain=(0.2, 3.0))]
+    examples = [Example((3, 4), domain=(0.2, 3.0)), Example((0, 3))]
+    boundary = [Boundary([0.0, 1.0, inf], expected=[-inf, 0.0, inf], grads=[[inf, 1.0, 0.0]])]
     reference = staticmethod(lambda x: np.log2(x) / np.log2(np.e))
 
     def forward(self, x):
@@ -117,7 +126,8 @@ class Log(Function):
 
 class Sqrt(Function):
     """sqrt(x), x > 0.  d/dx = 1 / (2 sqrt(x)) = 0.5 / out."""
-    examples = [Example((3, 4), domain=(0.2, 3.0))]
+    examples = [Example((3, 4), domain=(0.2, 3.0)), Example((0, 3))]
+    boundary = [Boundary([0.0, 4.0, inf], expected=[0.0, 2.0, inf], grads=[[inf, 0.25, 0.0]])]
     reference = staticmethod(lambda x: x ** 0.5)
 
     def forward(self, x):
@@ -129,7 +139,8 @@ class Sqrt(Function):
 
 class Tanh(Function):
     """tanh(x).  d/dx = 1 - tanh² = 1 - out²."""
-    examples = [Example((3, 4))]
+    examples = _UNARY
+    boundary = [Boundary([-inf, 0.0, inf], expected=[-1.0, 0.0, 1.0], grads=[[0.0, 1.0, 0.0]])]
     reference = staticmethod(lambda x: (np.exp(2 * x) - 1) / (np.exp(2 * x) + 1))
 
     def forward(self, x):
@@ -144,7 +155,8 @@ class Sigmoid(Function):
 
     Computed from exp(-|x|), which never overflows, so large |x| gives 0 or 1, not NaN.
     """
-    examples = [Example((3, 4), domain=(-5.0, 5.0))]
+    examples = [Example((3, 4), domain=(-5.0, 5.0)), Example((0, 3))]
+    boundary = [Boundary([-inf, 0.0, inf], expected=[0.0, 0.5, 1.0], grads=[[0.0, 0.25, 0.0]])]
     reference = staticmethod(lambda x: 1 / (1 + np.exp(-x)))
 
     def forward(self, x):
@@ -157,7 +169,11 @@ class Sigmoid(Function):
 
 class Relu(Function):
     """max(x, 0).  d/dx = 1 where x > 0, else 0 (0 at x = 0, as PyTorch)."""
-    examples = [Example((3, 4))]
+    examples = _UNARY
+    boundary = [Boundary([-inf, -1.0, -0.0, 0.0, 2.0, inf], expected=[0.0, 0.0, 0.0, 0.0, 2.0, inf],
+                         grads=[[0.0, 0.0, 0.0, 0.0, 1.0, 1.0]]),
+                Boundary([nan], expected=[nan]),
+                Boundary([-1.0, 2.0], upstream=[inf, 1.0], grads=[[0.0, 1.0]])]  # an inf gradient where flat stays out
     reference = staticmethod(lambda x: np.maximum(x, 0.0))
 
     def forward(self, x):
@@ -170,7 +186,8 @@ class Relu(Function):
 
 class Abs(Function):
     """|x|.  d/dx = sign(x) (0 at x = 0, as PyTorch)."""
-    examples = [Example((3, 4))]
+    examples = _UNARY
+    boundary = [Boundary([-inf, 0.0, 2.0], expected=[inf, 0.0, 2.0], grads=[[-1.0, 0.0, 1.0]])]
     reference = staticmethod(lambda x: np.sqrt(x * x))
 
     def forward(self, x):
@@ -182,7 +199,7 @@ class Abs(Function):
 
 class _Pick(Function):
     """Shared rule of maximum/minimum: the gradient goes to the chosen input; ties split it in half."""
-    examples = [Example((3, 4), (3, 4)), Example((2, 3), (3,)), Example((3, 4), 0.3)]
+    examples = [Example((3, 4), (3, 4)), Example((2, 3), (3,)), Example((3, 4), 0.3), Example((0, 3), (3,))]
 
     def forward(self, a, b):
         out = self.pick(a, b)
@@ -200,20 +217,28 @@ class Maximum(_Pick):
     """Elementwise max(a, b).  d/da = 1 where a > b, 1/2 at ties, else 0."""
     pick, wins = staticmethod(np.maximum), staticmethod(np.greater)
     reference = staticmethod(lambda a, b: np.where(a > b, a, b))
+    boundary = [Boundary([inf, 1.0, 2.0], [0.0, inf, 2.0], expected=[inf, inf, 2.0], grads=[[1.0, 0.0, 0.5], [0.0, 1.0, 0.5]]),
+                Boundary([3.0, 1.0], [1.0, 3.0], upstream=[inf, 1.0], grads=[[inf, 0.0], [0.0, 1.0]])]
 
 
 class Minimum(_Pick):
     """Elementwise min(a, b).  d/da = 1 where a < b, 1/2 at ties, else 0."""
     pick, wins = staticmethod(np.minimum), staticmethod(np.less)
     reference = staticmethod(lambda a, b: np.where(a < b, a, b))
+    boundary = [Boundary([-inf, 1.0, 2.0], [0.0, -inf, 2.0], expected=[-inf, -inf, 2.0], grads=[[1.0, 0.0, 0.5], [0.0, 1.0, 0.5]]),
+                Boundary([1.0, 3.0], [3.0, 1.0], upstream=[inf, 1.0], grads=[[inf, 0.0], [0.0, 1.0]])]
 
 
 
 class Where(Function):
     """cond ? a : b, with cond a boolean array (no gradient).  d/da = cond, d/db = not cond."""
     examples = [Example((3, 4), (3, 4), cond=np.arange(12).reshape(3, 4) % 3 == 0),
-                Example((3, 4), (4,), cond=np.array([True, False, False, True]))]
+                Example((3, 4), (4,), cond=np.array([True, False, False, True])),
+                Example((0, 4), (4,), cond=np.array([True, False, False, True]))]
     reference = staticmethod(lambda a, b, cond: cond * a + (1 - cond) * b)
+    boundary = [Boundary([1.0, nan], [nan, 4.0], cond=np.array([True, False]), expected=[1.0, 4.0]),
+                Boundary([1.0, 2.0], [3.0, 4.0], cond=np.array([True, False]), upstream=[inf, inf],
+                         grads=[[inf, 0.0], [0.0, inf]])]
 
     def forward(self, a, b, cond):
         self.cond = np.asarray(cond, dtype=bool)
@@ -229,7 +254,10 @@ class MaskedFill(Function):
     broadcast against x).  d/dx = not mask, d/dvalue = mask."""
     examples = [Example((3, 4), -1e9, mask=np.eye(3, 4, dtype=bool)),
                 Example((2, 3, 3), 0.0, mask=np.triu(np.ones((3, 3), dtype=bool), 1)),
-                Example((2, 3), (3,), mask=np.array([[True, False, True], [False, False, True]]))]
+                Example((2, 3), (3,), mask=np.array([[True, False, True], [False, False, True]])),
+                Example((0, 3), (3,), mask=np.array([True, False, True]))]
+    boundary = [Boundary([nan, 2.0], -inf, mask=np.array([True, False]), expected=[-inf, 2.0],
+                         upstream=[inf, 1.0], grads=[[0.0, 1.0]])]
     reference = staticmethod(lambda x, value, mask: np.choose(mask, [x, value + 0 * x]))
 
     def forward(self, x, value, mask):
@@ -243,7 +271,7 @@ class MaskedFill(Function):
 
 class Cast(Function):
     """x converted to `dtype`.  d/dx = 1, converted back to x's dtype."""
-    examples = [Example((3, 4), dtype=np.dtype(np.float64))]
+    examples = [Example((3, 4), dtype=np.dtype(np.float64)), Example((0, 3), dtype=np.dtype(np.float64))]
     reference = staticmethod(lambda x, dtype: np.array(x, dtype=dtype))
 
     def forward(self, x, dtype):

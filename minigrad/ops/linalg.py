@@ -4,7 +4,7 @@ import string
 
 import numpy as np
 
-from minigrad.function import Example, Function
+from minigrad.function import Boundary, Example, Function
 
 
 def _matmul_error(a, b):
@@ -26,7 +26,10 @@ class MatMul(Function):
     so each product is one large matrix multiply instead of many small ones.
     """
     examples = [Example((3, 4), (4, 2)), Example((2, 3, 4), (4, 5)), Example((2, 3, 4), (2, 4, 5)),
-                Example((2, 1, 3, 4), (3, 4, 2)), Example((4,), (4, 3)), Example((3, 4), (4,)), Example((4,), (4,))]
+                Example((2, 1, 3, 4), (3, 4, 2)), Example((4,), (4, 3)), Example((3, 4), (4,)), Example((4,), (4,)),
+                Example((2, 3, 4), (4, 0)), Example((2, 4, 0), (0,)), Example((2, 0), (0, 3))]
+    boundary = [Boundary(np.ones((2, 0)), np.ones((0, 3)), expected=np.zeros((2, 3)),  # a sum of no products: 0
+                         grads=[np.zeros((2, 0)), np.zeros((0, 3))])]
     reference = staticmethod(lambda a, b: np.einsum("...ij,...jk->...ik", a, b) if a.ndim > 1 and b.ndim > 1
                              else np.tensordot(a, b, axes=([-1], [-2 if b.ndim > 1 else 0])))
 
@@ -107,7 +110,9 @@ class Einsum(Function):
     """
     examples = [Example((3, 4), (4, 2), subscripts="ij,jk->ik"), Example((2, 3, 4), (2, 5, 4), subscripts="bik,bjk->bij"),
                 Example((3, 4), subscripts="ij->"), Example((3, 3), subscripts="ii->i"), Example((3, 4), (4,), subscripts="ij,j"),
-                Example((2, 3), (3, 4), (4, 2), subscripts="ab,bc,cd->ad"), Example((3,), (4,), subscripts="i,j->ij")]
+                Example((2, 3), (3, 4), (4, 2), subscripts="ab,bc,cd->ad"), Example((3,), (4,), subscripts="i,j->ij"),
+                Example((3, 1), (4, 2), subscripts="ij,jk->ik"), Example((1,), (4,), subscripts="i,i->"),
+                Example((0, 4), (4, 2), subscripts="ij,jk->ik")]
     reference = staticmethod(lambda *ops, subscripts: np.einsum(subscripts, *ops, optimize=True))
 
     def forward(self, *operands, subscripts):
@@ -166,7 +171,10 @@ class CosineSimilarity(Function):
     so at a zero vector the gradient is b / (eps nb): finite.
     """
     examples = [Example((3, 4), (3, 4)), Example((2, 3, 4), (4,), axis=-1), Example((4, 3), (4, 3), axis=0),
-                Example((2, 1), (2, 4), axis=-1), Example((2, 4, 3), (4, 1), axis=1)]
+                Example((2, 1), (2, 4), axis=-1), Example((2, 4, 3), (4, 1), axis=1), Example((0, 4), (4,))]
+    boundary = [Boundary([[1.0], [2.0]], [[1.0, 1.0, 1.0, 1.0], [1.0, -1.0, 1.0, 1.0]], expected=[1.0, 0.5]),
+                # a zero vector: its norm is clamped to eps, so d/da = b / (eps |b|) and d/db = 0
+                Boundary([0.0, 0.0], [3.0, 4.0], expected=0.0, grads=[[3 / 5e-8, 4 / 5e-8], [0.0, 0.0]])]
     reference = staticmethod(lambda a, b, axis=-1, eps=1e-8: np.sum(a * b, axis=axis) / (
         np.linalg.norm(a + 0 * b, axis=axis) * np.linalg.norm(b + 0 * a, axis=axis)))
 

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from minigrad.function import Example, Function
+from minigrad.function import Boundary, Example, Function
 from minigrad.ops.reduce import exp_shift
 
 
@@ -38,7 +38,9 @@ class LayerNorm(Function):
     the normalisation removed: a shift, and a rescaling of x̂).
     """
     examples = [Example((3, 4), (4,), (4,)), Example((2, 3, 5), (5,), (5,), eps=1e-3),
-                Example((3, 4), None, None), Example((4, 6), (6,), None, domain=(-0.5, 3.0))]
+                Example((3, 4), None, None), Example((4, 6), (6,), None, domain=(-0.5, 3.0)),
+                Example((0, 4), (4,), (4,)), Example((3, 1), (1,), (1,))]
+    boundary = [Boundary([[2.0, 2.0, 2.0]], None, None, expected=[[0.0, 0.0, 0.0]], grads=[[[0.0, 0.0, 0.0]]])]
     reference = staticmethod(_layer_norm_reference)
 
     def forward(self, x, weight, bias, eps=1e-5):
@@ -71,7 +73,8 @@ class Gelu(Function):
 
     d/dx = 0.5 (1 + t) + 0.5 x (1 - t²) c (1 + 3 * 0.044715 x²), with t the tanh above.
     """
-    examples = [Example((3, 4), domain=(-4.0, 4.0))]
+    examples = [Example((3, 4), domain=(-4.0, 4.0)), Example((0, 3))]
+    boundary = [Boundary([0.0], expected=[0.0], grads=[[0.5]])]
     # 0.5 (1 + tanh z) = 1 / (1 + exp(-2z)): the same function written another way.
     reference = staticmethod(lambda x: x / (1.0 + np.exp(-2.0 * _GELU_C * (x + 0.044715 * x ** 3))))
 
@@ -94,7 +97,10 @@ class Dropout(Function):
     The mask is a setting, not drawn here: F.dropout draws it, and tests can fix it.
     """
     examples = [Example((3, 4), mask=np.arange(12).reshape(3, 4) % 3 != 0, p=0.25),
-                Example((2, 3, 4), mask=np.array([True, False, True, True]), p=0.5)]
+                Example((2, 3, 4), mask=np.array([True, False, True, True]), p=0.5),
+                Example((0, 4), mask=np.array([True, False, True, True]), p=0.5)]
+    boundary = [Boundary([np.inf, 1.0], mask=np.array([False, True]), p=0.5, expected=[0.0, 2.0],
+                         upstream=[np.inf, 1.0], grads=[[0.0, 2.0]])]
     reference = staticmethod(lambda x, mask, p: np.where(mask, x / (1 - p), 0.0))
 
     def forward(self, x, mask, p):
@@ -120,7 +126,12 @@ class CrossEntropy(Function):
     """
     examples = [Example((4, 5), targets=np.array([0, 3, 1, 4])),
                 Example((2, 3, 4), targets=np.array([[0, 1, 3], [2, -100, 0]]), ignore_index=-100),
-                Example((3,), targets=np.array(2))]
+                Example((3,), targets=np.array(2)), Example((0, 5), targets=np.zeros(0, dtype=int)),
+                Example((3, 1), targets=np.zeros(3, dtype=int))]
+    # An ignored row is never read: NaN and inf there give loss 0 and gradient 0.
+    boundary = [Boundary([[1.0, 2.0], [np.nan, np.inf]], targets=np.array([1, -100]), ignore_index=-100,
+                         expected=[np.log1p(np.exp(-1.0)), 0.0],
+                         grads=[[[1 / (1 + np.e), -1 / (1 + np.e)], [0.0, 0.0]]])]  # softmax - onehot
     reference = staticmethod(_cross_entropy_reference)
 
     def forward(self, logits, targets, ignore_index=None):

@@ -4,10 +4,11 @@ import math
 
 import numpy as np
 
-from minigrad.function import Example, Function
+from minigrad.function import Boundary, Example, Function
 
 _AXES = [Example((3, 4)), Example((3, 4), axis=0), Example((2, 3, 4), axis=(0, 2)),
-         Example((2, 3, 4), axis=-1, keepdims=True)]
+         Example((2, 3, 4), axis=-1, keepdims=True), Example((3, 1), axis=-1), Example((0, 3), axis=1)]
+inf, nan = np.inf, np.nan
 
 
 def _keepdims_shape(shape, axis):
@@ -40,6 +41,7 @@ class Sum(Function):
     """x summed over `axis` (None: all).  d/dx = 1: the gradient is broadcast back."""
     examples = _AXES
     reference = staticmethod(lambda x, axis=None, keepdims=False: np.add.reduce(x, axis=axis, keepdims=keepdims))
+    boundary = [Boundary(np.zeros(0), expected=0.0, grads=[np.zeros(0)]), Boundary([inf, 1.0], expected=inf, grads=[[1.0, 1.0]])]
 
     def forward(self, x, axis=None, keepdims=False):
         self.kshape = _keepdims_shape(x.shape, axis)
@@ -54,6 +56,7 @@ class Mean(Function):
     examples = _AXES
     reference = staticmethod(lambda x, axis=None, keepdims=False: np.add.reduce(x, axis=axis, keepdims=keepdims)
                              / np.add.reduce(np.ones_like(x), axis=axis, keepdims=keepdims))
+    boundary = [Boundary(np.zeros((0, 3)), axis=0, expected=[nan, nan, nan], grads=[np.zeros((0, 3))])]  # NumPy's mean of nothing
 
     def forward(self, x, axis=None, keepdims=False):
         self.kshape = _keepdims_shape(x.shape, axis)
@@ -70,7 +73,9 @@ class Var(Function):
     examples = _AXES + [Example((3, 5), axis=1, ddof=1)]
     reference = staticmethod(lambda x, axis=None, keepdims=False, ddof=0: np.sum(
         (x - np.mean(x, axis=axis, keepdims=True)) ** 2, axis=axis, keepdims=keepdims)
-        / (x.size / np.size(np.mean(x, axis=axis)) - ddof))
+        / (np.add.reduce(np.ones_like(x), axis=axis, keepdims=keepdims) - ddof))
+    boundary = [Boundary([2.0], ddof=1, expected=nan, grads=[[nan]]),  # N - ddof = 0: NumPy's NaN, and 0/0
+                Boundary([5.0, 5.0], expected=0.0, grads=[[0.0, 0.0]])]
 
     def forward(self, x, axis=None, keepdims=False, ddof=0):
         self.axis, self.kshape = axis, _keepdims_shape(x.shape, axis)
@@ -104,12 +109,16 @@ class Max(_Extremum):
     """Largest element over `axis`.  d/dx = 1 at the maximum (shared evenly among ties), else 0."""
     reduce = staticmethod(np.max)
     reference = staticmethod(lambda x, axis=None, keepdims=False: -np.min(-x, axis=axis, keepdims=keepdims))
+    boundary = [Boundary([[-inf, -inf], [1.0, inf]], axis=-1, expected=[-inf, inf], grads=[[[0.5, 0.5], [0.0, 1.0]]]),
+                Boundary([[1.0, 3.0]], axis=-1, upstream=[inf], grads=[[[0.0, inf]]])]
 
 
 class Min(_Extremum):
     """Smallest element over `axis`.  d/dx = 1 at the minimum (shared evenly among ties), else 0."""
     reduce = staticmethod(np.min)
     reference = staticmethod(lambda x, axis=None, keepdims=False: -np.max(-x, axis=axis, keepdims=keepdims))
+    boundary = [Boundary([[inf, inf], [-1.0, -inf]], axis=-1, expected=[inf, -inf], grads=[[[0.5, 0.5], [0.0, 1.0]]]),
+                Boundary([[3.0, 1.0]], axis=-1, upstream=[inf], grads=[[[0.0, inf]]])]
 
 
 def exp_shift(x, axis):
@@ -160,7 +169,13 @@ class Softmax(Function):
     """
     examples = [Example((3, 4)), Example((2, 3, 4), axis=1), Example((5,), axis=0),
                 Example((2, 3, 4), where=np.tri(3, 4, dtype=bool)),
-                Example((2, 4), where=np.array([[True, False, True, True], [False] * 4]))]
+                Example((2, 4), where=np.array([[True, False, True, True], [False] * 4])),
+                Example((2, 3, 4), where=np.array([[True], [False], [True]])), Example((3, 1)), Example((0, 4))]
+    boundary = [Boundary([1.0, 2.0, inf], where=np.array([True, True, False]), expected=[1 / (1 + np.e), np.e / (1 + np.e), 0.0]),
+                Boundary([1.0, nan, 2.0], where=np.array([True, False, True]), expected=[1 / (1 + np.e), 0.0, np.e / (1 + np.e)]),
+                Boundary([[1.0, 2.0]], where=np.array([False, False]), expected=[[0.0, 0.0]], grads=[[[0.0, 0.0]]]),
+                Boundary([-inf, -inf], expected=[0.0, 0.0]),
+                Boundary([-inf, 0.0], expected=[0.0, 1.0], upstream=[3.0, 1.0], grads=[[0.0, 0.0]])]
 
     @staticmethod
     def reference(x, axis=-1, where=True):
@@ -196,7 +211,8 @@ class Softmax(Function):
 
 class LogSoftmax(Function):
     """x - logsumexp(x) along axis.  Backward: g - softmax(x) * sum(g)."""
-    examples = [Example((3, 4)), Example((2, 3, 4), axis=0)]
+    examples = [Example((3, 4)), Example((2, 3, 4), axis=0), Example((3, 1)), Example((0, 4))]
+    boundary = [Boundary([-inf, 0.0], expected=[-inf, 0.0], grads=[[1.0, -1.0]])]  # d/dx_i sum = 1 - 2 s_i
     reference = staticmethod(lambda x, axis=-1: np.log(np.exp(x) / np.sum(np.exp(x), axis=axis, keepdims=True)))
 
     def forward(self, x, axis=-1):
@@ -211,7 +227,10 @@ class LogSoftmax(Function):
 
 class LogSumExp(Function):
     """log(sum(exp(x))) along axis, computed without overflow.  d/dx = exp(x - out) = softmax(x)."""
-    examples = [Example((3, 4)), Example((2, 3, 4), axis=(0, 2)), Example((3, 4), axis=0, keepdims=True)]
+    examples = [Example((3, 4)), Example((2, 3, 4), axis=(0, 2)), Example((3, 4), axis=0, keepdims=True),
+                Example((3, 1)), Example((0, 4))]
+    boundary = [Boundary([inf, 0.0], expected=inf), Boundary([-inf, -inf], expected=-inf),  # as NumPy's log(sum(exp))
+                Boundary([-inf, 0.0], expected=0.0, grads=[[0.0, 1.0]]), Boundary(np.zeros((2, 0)), expected=[-inf, -inf])]
     reference = staticmethod(lambda x, axis=-1, keepdims=False: np.log(np.sum(np.exp(x), axis=axis, keepdims=keepdims)))
 
     def forward(self, x, axis=-1, keepdims=False):

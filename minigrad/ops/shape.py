@@ -8,7 +8,8 @@ from minigrad.tensor import Tensor, unwrap
 
 class Reshape(Function):
     """x with a new shape (same elements, C order).  Backward: reshape the gradient back."""
-    examples = [Example((3, 4), shape=(2, 6)), Example((2, 3, 4), shape=(-1, 4)), Example((6,), shape=(1, 2, 3))]
+    examples = [Example((3, 4), shape=(2, 6)), Example((2, 3, 4), shape=(-1, 4)), Example((6,), shape=(1, 2, 3)),
+                Example((0, 3), shape=(3, 0))]
     reference = staticmethod(lambda x, shape: np.array(x.ravel()).reshape(shape))
 
     def forward(self, x, shape):
@@ -21,7 +22,7 @@ class Reshape(Function):
 class Transpose(Function):
     """x with its axes permuted (None: reversed).  Backward: the inverse permutation."""
     examples = [Example((3, 4), axes=None), Example((2, 3, 4), axes=(1, 2, 0)), Example((2, 3, 4), axes=(0, 2, 1)),
-                Example((2, 3, 4), axes=(-1, 0, -2))]
+                Example((2, 3, 4), axes=(-1, 0, -2)), Example((0, 3, 2), axes=(2, 0, 1))]
     reference = staticmethod(lambda x, axes: np.einsum(
         "abc->" + "".join("abc"[i] for i in axes), x) if axes else np.array(x.T))
 
@@ -54,7 +55,7 @@ class GetItem(Function):
     into zeros of x's shape (added, not assigned, so an element picked twice gets both)."""
     examples = [Example((4, 5), index=(slice(1, 3), 2)), Example((4, 5), index=np.array([0, 2, 2, 3])),
                 Example((3, 4), index=np.arange(12).reshape(3, 4) % 2 == 0),
-                Example((2, 3, 4), index=(Ellipsis, None, slice(None, None, -2)))]
+                Example((2, 3, 4), index=(Ellipsis, None, slice(None, None, -2))), Example((0, 5), index=(slice(None), 2))]
     reference = staticmethod(lambda x, index: np.take(x.ravel(), np.arange(x.size).reshape(x.shape)[index]))
 
     def forward(self, x, index):
@@ -78,7 +79,8 @@ def _scatter_add(values, index, shape):
 
 class ScatterAdd(Function):
     """zeros(shape) with x added at [index] (the backward of indexing).  Backward: grad[index]."""
-    examples = [Example((3,), index=np.array([0, 2, 0]), shape=(4,)), Example((2,), index=(slice(1, 3), 0), shape=(4, 2))]
+    examples = [Example((3,), index=np.array([0, 2, 0]), shape=(4,)), Example((2,), index=(slice(1, 3), 0), shape=(4, 2)),
+                Example((0,), index=np.zeros(0, dtype=int), shape=(4,))]
     reference = staticmethod(lambda x, index, shape: np.bincount(np.arange(np.prod(shape)).reshape(shape)[index].ravel(),
                                                                  x.ravel(), int(np.prod(shape))).reshape(shape))
 
@@ -92,7 +94,7 @@ class ScatterAdd(Function):
 
 class Concatenate(Function):
     """Inputs joined along an existing axis.  Backward: each input gets its slice of the gradient."""
-    examples = [Example((2, 3), (4, 3), axis=0), Example((2, 3), (2, 1), (2, 2), axis=-1)]
+    examples = [Example((2, 3), (4, 3), axis=0), Example((2, 3), (2, 1), (2, 2), axis=-1), Example((2, 0), (2, 3), axis=-1)]
     reference = staticmethod(lambda *xs, axis=0: np.block([list(xs)]) if axis in (-1, 1) else np.vstack(xs))
 
     def forward(self, *xs, axis=0):
@@ -108,7 +110,7 @@ class Concatenate(Function):
 
 class Stack(Function):
     """Inputs of one shape joined along a new axis.  Backward: input i gets index i of the gradient."""
-    examples = [Example((2, 3), (2, 3), axis=0), Example((3,), (3,), (3,), axis=-1)]
+    examples = [Example((2, 3), (2, 3), axis=0), Example((3,), (3,), (3,), axis=-1), Example((0, 3), (0, 3), axis=0)]
     reference = staticmethod(lambda *xs, axis=0: np.moveaxis(np.array(xs), 0, axis))
 
     def forward(self, *xs, axis=0):
@@ -122,7 +124,7 @@ class Stack(Function):
 
 class BroadcastTo(Function):
     """x repeated to `shape` by NumPy's broadcasting rules.  Backward: the engine sums the gradient back."""
-    examples = [Example((3, 1), shape=(2, 3, 4)), Example((4,), shape=(3, 4))]
+    examples = [Example((3, 1), shape=(2, 3, 4)), Example((4,), shape=(3, 4)), Example((0, 1), shape=(2, 0, 3))]
     reference = staticmethod(lambda x, shape: x + np.zeros(shape))
 
     def forward(self, x, shape):
