@@ -1,8 +1,8 @@
 """Reverse mode: the gradient-mode switch and the backward sweep.
 
 Function.apply records each op that gets an input requiring a gradient: the output's
-`grad_fn` holds the op, its inputs and a number from `Clock`, which grows with every
-recorded op.  `backward()` walks that graph from the output back to the leaves:
+`grad_fn` holds the op, its inputs and a number from `next_number`, which grows with
+every recorded op.  `backward()` walks that graph from the output back to the leaves:
 
 1. seed: the output's gradient (1 for a one-element output);
 2. take the newest tensor still waiting.  An op's output is always newer than its
@@ -18,19 +18,24 @@ from heapq import heappop, heappush
 
 import numpy as np
 
-from minigrad.tensor import Tensor, unwrap
+from minigrad.tensor import Tensor, unwrap, wrap
 
 
-class GradMode:
-    """Whether ops record a graph right now (switch it with no_grad / enable_grad)."""
-    enabled = True
+class EngineState:
+    """What the engine reads on every op (an instance, as its attributes are quick to read).
+
+    grad_enabled: whether ops record a graph now (switched by no_grad / enable_grad).
+    last_change: the number of the latest in-place change of any tensor (see Tensor._in_place).
+    """
+    __slots__ = ("grad_enabled", "last_change")
+
+    def __init__(self):
+        self.grad_enabled, self.last_change = True, 0
 
 
-class Clock:
-    """One count for the graph: each recorded op and each in-place change takes the next
-    number, so newer means larger.  last_change: the number of the latest in-place change."""
-    tick = itertools.count(1).__next__
-    last_change = 0
+state = EngineState()
+next_number = itertools.count(1).__next__  # each recorded op and each in-place change takes the next number:
+                                           # an op's output is newer (larger) than its inputs
 
 
 class set_grad_enabled:
@@ -40,10 +45,10 @@ class set_grad_enabled:
         self.enabled = enabled
 
     def __enter__(self):
-        self.previous, GradMode.enabled = GradMode.enabled, self.enabled
+        self.previous, state.grad_enabled = state.grad_enabled, self.enabled
 
     def __exit__(self, *exc):
-        GradMode.enabled = self.previous
+        state.grad_enabled = self.previous
 
     def __call__(self, func):
         def wrapper(*args, **kwargs):
@@ -65,7 +70,7 @@ def enable_grad():
 
 
 def is_grad_enabled():
-    return GradMode.enabled
+    return state.grad_enabled
 
 
 def run_backward(root, grad=None, retain_graph=False, create_graph=False, accumulate=True, wanted=(), hook=None):
@@ -100,7 +105,10 @@ def run_backward(root, grad=None, retain_graph=False, create_graph=False, accumu
                     else _fit(gx, like, fn, create_graph)
                 if x not in grads:  # the first gradient to reach x: x now waits its turn
                     grads[x] = fitted
-                    _schedule(x, waiting, leaves)
+                    if x.grad_fn is None:
+                        leaves.append(x)
+                    else:
+                        heappush(waiting, (-x.grad_fn.number, x))
                 elif x in owned:
                     grads[x] += fitted
                 else:  # (the first gradient may be shared with other inputs: a new array for the sum)
@@ -135,7 +143,7 @@ def _seed(root, grad, create_graph):
     if grad.shape != root.shape:
         raise ValueError(f"backward: grad has shape {grad.shape} but the output has shape {root.shape}")
     if create_graph:
-        grad = Tensor._make(grad) if type(grad) is np.ndarray else grad.astype(root.dtype, copy=False)
+        grad = wrap(grad) if type(grad) is np.ndarray else grad.astype(root.dtype, copy=False)
     return grad
 
 
@@ -144,7 +152,7 @@ def _apply_rule(fn, grad, out, create_graph):
     if fn.inputs is None:
         raise RuntimeError(f"backward: the graph through {type(fn).__name__} was already freed by an earlier "
                            "backward(); pass retain_graph=True to the first backward() to go through it twice")
-    if fn.number < Clock.last_change:
+    if fn.number < state.last_change:
         _check_unchanged(fn)
     args = _inputs_as_recorded(fn) if create_graph else fn.arrays
     try:
@@ -213,7 +221,7 @@ def _accumulate(current, g):
     """current + g as a Tensor.  A first gradient gets its own copy: the sweep may have
     handed one array to several inputs (x + y), or a read-only broadcast view."""
     if type(g) is not Tensor:
-        g = Tensor._make(np.array(g))
+        g = wrap(np.array(g))
     return g if current is None else current + g
 
 
@@ -232,11 +240,11 @@ def grad(output, inputs, grad_output=None, retain_graph=None, create_graph=False
         if g is None and not allow_unused:
             raise RuntimeError(f"grad: an input of shape {t.shape} is not used to compute the output; "
                                "pass allow_unused=True to get None for it")
-    results = [g if g is None or type(g) is Tensor else Tensor._make(np.array(g)) for g in results]
+    results = [g if g is None or type(g) is Tensor else wrap(np.array(g)) for g in results]
     return results[0] if single else results
 
 
-from minigrad.function import Function, op_error  # noqa: E402  (Function records ops with the Clock above)
+from minigrad.function import Function, op_error  # noqa: E402  (Function records ops with next_number above)
 
 
 class _AsRecorded(Function):

@@ -30,8 +30,8 @@ An op is one class with `forward` and `backward` side by side:
 """
 import numpy as np
 
-from minigrad.autograd import Clock, GradMode
-from minigrad.tensor import Tensor
+from minigrad.autograd import next_number, state
+from minigrad.tensor import Tensor, wrap
 
 ALL_OPS = []
 
@@ -94,15 +94,15 @@ class Function:
                 needs.append(False)
         fn = object.__new__(cls)
         try:
-            out = fn.forward(*arrays, **params)
+            out = fn.forward(*arrays, **params) if params else fn.forward(*arrays)
         except Exception as err:  # name the op and the inputs, and keep the line of forward that failed
             raise op_error(fn, "forward", err, arrays) from err
         if type(out) is not np.ndarray:
             out = np.asarray(out)
-        if GradMode.enabled and True in needs:
-            fn.inputs, fn.arrays, fn.needs_grad, fn.number = inputs, arrays, needs, Clock.tick()
-            return Tensor._make(out, True, fn)
-        return Tensor._make(out)
+        if state.grad_enabled and True in needs:
+            fn.inputs, fn.arrays, fn.needs_grad, fn.number = inputs, arrays, needs, next_number()
+            return wrap(out, True, fn)
+        return wrap(out)
 
     def kept(self, compute, *args):
         """compute(*args), computed once in forward and kept for backward.

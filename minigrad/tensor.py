@@ -26,19 +26,7 @@ class Tensor:
         self.grad = self.grad_fn = None
         self.requires_grad = bool(requires_grad)
         self.retains_grad = False
-        self._version = 0  # the Clock number of this tensor's last in-place change
-
-    @classmethod
-    def _make(cls, data, requires_grad=False, grad_fn=None):
-        """Wrap an ndarray without copying or checking: the engine's fast path."""
-        t = object.__new__(cls)
-        t.data = data
-        t.grad = None
-        t.requires_grad = requires_grad
-        t.grad_fn = grad_fn
-        t.retains_grad = False
-        t._version = 0
-        return t
+        self._version = 0  # the number (autograd.next_number) of this tensor's last in-place change
 
     # ---- array facts and Python protocols --------------------------------------
     shape = property(lambda self: self.data.shape)
@@ -85,7 +73,7 @@ class Tensor:
 
     def detach(self):
         """Same data, cut from the graph."""
-        return Tensor._make(self.data)
+        return wrap(self.data)
 
     def requires_grad_(self, requires_grad=True):
         if requires_grad and self.dtype.kind not in "fc":
@@ -116,13 +104,13 @@ class Tensor:
     def __getitem__(self, index): return _ops.GetItem.apply(self, index=index)
 
     # Comparisons give boolean tensors that carry no gradient.
-    def __lt__(self, other): return Tensor._make(self.data < unwrap(other))
-    def __le__(self, other): return Tensor._make(self.data <= unwrap(other))
-    def __gt__(self, other): return Tensor._make(self.data > unwrap(other))
-    def __ge__(self, other): return Tensor._make(self.data >= unwrap(other))
-    def __eq__(self, other): return Tensor._make(self.data == unwrap(other))
-    def __ne__(self, other): return Tensor._make(self.data != unwrap(other))
-    def __invert__(self): return Tensor._make(~self.data)
+    def __lt__(self, other): return wrap(self.data < unwrap(other))
+    def __le__(self, other): return wrap(self.data <= unwrap(other))
+    def __gt__(self, other): return wrap(self.data > unwrap(other))
+    def __ge__(self, other): return wrap(self.data >= unwrap(other))
+    def __eq__(self, other): return wrap(self.data == unwrap(other))
+    def __ne__(self, other): return wrap(self.data != unwrap(other))
+    def __invert__(self): return wrap(~self.data)
 
     # ---- in place: updates outside the graph (an optimizer step under no_grad) -------------
     # Inside a graph, `y += x` makes a new tensor and rebinds y (recorded, like y = y + x).
@@ -143,7 +131,7 @@ class Tensor:
 
     def _in_place(self, name, ufunc, other, op=None):
         """self.data changed by ufunc(data, other) in place, keeping this tensor's identity."""
-        if _autograd.GradMode.enabled and (self.requires_grad or getattr(other, "requires_grad", False)):
+        if _autograd.state.grad_enabled and (self.requires_grad or getattr(other, "requires_grad", False)):
             if op is not None and not (self.requires_grad and self.grad_fn is None):
                 return op.apply(self, other)
             what = "a leaf that requires grad" if self.requires_grad and self.grad_fn is None else "a tensor in a graph"
@@ -156,7 +144,7 @@ class Tensor:
         except (TypeError, ValueError) as err:
             raise type(err)(f"{name}: {err} (tensor shape {self.shape} {self.dtype}, "
                             f"value shape {np.shape(unwrap(other))})") from err
-        self._version = _autograd.Clock.last_change = _autograd.Clock.tick()  # ops that saved self must refuse
+        self._version = _autograd.state.last_change = _autograd.next_number()  # ops that saved self must refuse
         return self
 
     # ---- methods mirroring NumPy ---------------------------------------------------------
@@ -176,11 +164,11 @@ class Tensor:
 
     def argmax(self, axis=None, keepdims=False):
         """Index of the largest element (no gradient, like comparisons)."""
-        return Tensor._make(np.asarray(self.data.argmax(axis=axis, keepdims=keepdims)))
+        return wrap(np.asarray(self.data.argmax(axis=axis, keepdims=keepdims)))
 
     def argmin(self, axis=None, keepdims=False):
         """Index of the smallest element (no gradient, like comparisons)."""
-        return Tensor._make(np.asarray(self.data.argmin(axis=axis, keepdims=keepdims)))
+        return wrap(np.asarray(self.data.argmin(axis=axis, keepdims=keepdims)))
 
     def reshape(self, *shape):
         return _ops.Reshape.apply(self, shape=_one_tuple(shape))
@@ -248,6 +236,18 @@ class Tensor:
 
 def _refuse(pytorch_name, numpy_way):
     raise TypeError(f"Tensor.{pytorch_name}() is PyTorch's spelling; minigrad follows NumPy: use {numpy_way}")
+
+
+def wrap(data, requires_grad=False, grad_fn=None):
+    """A Tensor around the ndarray `data`, without copying or checking: the engine's fast path."""
+    t = object.__new__(Tensor)
+    t.data = data
+    t.grad = None
+    t.requires_grad = requires_grad
+    t.grad_fn = grad_fn
+    t.retains_grad = False
+    t._version = 0
+    return t
 
 
 def unwrap(x):

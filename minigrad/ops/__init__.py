@@ -12,12 +12,12 @@ from minigrad.ops.linalg import CosineSimilarity, Einsum, MatMul
 from minigrad.ops.nn import CrossEntropy, Dropout, Gelu, LayerNorm
 from minigrad.ops.reduce import LogSoftmax, LogSumExp, Max, Mean, Min, Softmax, Sum, Var
 from minigrad.ops.shape import BroadcastTo, Concatenate, GetItem, Reshape, ScatterAdd, Stack, Transpose
-from minigrad.tensor import Tensor, unwrap
+from minigrad.tensor import Tensor, unwrap, wrap
 
 
 def _constant(ufunc):
     """A NumPy function whose result has no gradient (comparisons, sign): computed on the data."""
-    return lambda *args: Tensor._make(np.asarray(ufunc(*[unwrap(a) for a in args])))
+    return lambda *args: wrap(np.asarray(ufunc(*[unwrap(a) for a in args])))
 
 
 UFUNCS = {
