@@ -190,7 +190,7 @@ class Tensor:
         integers or booleans there is none: the result does not require grad (as PyTorch)."""
         dtype = np.dtype(dtype)
         if dtype.kind not in "fc":
-            return Tensor._make(self.data.astype(dtype))
+            return wrap(self.data.astype(dtype))
         if dtype == self.dtype and not copy:
             return self  # as NumPy: nothing to change, so no copy
         return _ops.Cast.apply(self, dtype=dtype)
