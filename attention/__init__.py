@@ -1,12 +1,13 @@
 """attention: attention mechanisms built only from minigrad ops, following the lecture notes."""
 from attention.explain import collect_attention, explain_attention
-from attention.functional import causal_mask, padding_mask, scaled_dot_product_attention, self_attention
+from attention.functional import (causal_mask, check_mask, padding_mask, scaled_dot_product_attention,
+                                 self_attention)
 from attention.layers import LearnedPositionalEmbedding, MultiHeadAttention, SelfAttention, SinusoidalPositionalEncoding
 from attention.plot import plot_attention
 from attention.reweighting import gaussian_weights, kernel_smooth, nadaraya_watson
 from attention.transformer import TinyGPT, TransformerBlock, TransformerEncoder, TransformerStack
 
-__all__ = ["causal_mask", "padding_mask", "scaled_dot_product_attention", "self_attention",
+__all__ = ["causal_mask", "padding_mask", "check_mask", "scaled_dot_product_attention", "self_attention",
            "gaussian_weights", "kernel_smooth", "nadaraya_watson",
            "SelfAttention", "MultiHeadAttention", "SinusoidalPositionalEncoding", "LearnedPositionalEmbedding",
            "TransformerBlock", "TransformerStack", "TransformerEncoder", "TinyGPT", "plot_attention",

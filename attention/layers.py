@@ -11,10 +11,10 @@ Layers default to float64 (so gradients can be checked); pass dtype=np.float32 f
 import numpy as np
 
 import minigrad.functional as F
-from minigrad.nn import Linear, Module, Parameter, check_float_dtype, check_last_axis
+from minigrad.nn import Linear, Module, Parameter, check_float_dtype, check_last_axis, layer_name
 from minigrad.random import generator
 from minigrad.tensor import unwrap
-from attention.functional import scaled_dot_product_attention
+from attention.functional import check_mask, scaled_dot_product_attention
 
 
 class SelfAttention(Module):
@@ -33,7 +33,8 @@ class SelfAttention(Module):
         self.v_proj = Linear(d_model, d_model, bias=bias, dtype=dtype, rng=rng)
 
     def forward(self, x, mask=None, is_causal=False):
-        _check_sequences(self, "x", x, self.d_model)
+        B, T, _ = _check_sequences(self, "x", x, self.d_model)
+        mask = check_mask(mask, (B, T, T), layer_name(self))
         return scaled_dot_product_attention(self.q_proj(x), self.k_proj(x), self.v_proj(x),
                                             mask=mask, is_causal=is_causal)
 
@@ -70,8 +71,9 @@ class MultiHeadAttention(Module):
         B, T, _ = _check_sequences(self, "x", x, self.d_model)
         _, S, _ = _check_sequences(self, "context", context, self.d_model, batch=B)
         H, Dh = self.n_heads, self.d_head
-        if mask is not None and np.ndim(unwrap(mask)) == 3:
-            mask = np.asarray(unwrap(mask))[:, None]                      # (B, 1, T|1, S): the same for every head
+        if mask is not None and np.ndim(unwrap(mask)) == 3:                # (B, T|1, S): the same for every head
+            mask = check_mask(mask, (B, T, S), layer_name(self))[:, None]  # (B, 1, T|1, S)
+        mask = check_mask(mask, (B, H, T, S), layer_name(self))
 
         # 1. project: every token's query, key and value, all heads at once
         q = self.q_proj(x)                                                # (B, T, D)
@@ -146,7 +148,7 @@ class LearnedPositionalEmbedding(Module):
 def _check_sequences(layer, name, x, d_model, batch=None, max_len=None):
     """(B, T, D) of x, after checking it is a batch of sequences the layer can take."""
     shape = check_last_axis(layer, x, d_model, name)
-    where = f"{type(layer).__name__}({layer.extra_repr()})"
+    where = layer_name(layer)
     if len(shape) != 3:
         raise ValueError(f"{where}: {name} must be a batch of sequences of shape (B, T, {d_model}), got {shape}")
     if batch is not None and shape[0] != batch:

@@ -4,6 +4,8 @@ matplotlib is imported inside the function, so importing `attention` never needs
 """
 import numpy as np
 
+from minigrad.tensor import unwrap
+
 
 def plot_attention(weights, query_labels=None, key_labels=None, ax=None, titles=None, cmap="Blues", vmax=None):
     """Heatmap of attention weights; returns the matplotlib Figure.
@@ -15,7 +17,7 @@ def plot_attention(weights, query_labels=None, key_labels=None, ax=None, titles=
     titles: one title per map (default "head h" for heads).  All maps share one colour
     scale, 0 to vmax (default: the largest weight), and one colour bar.
     """
-    w = np.asarray(getattr(weights, "data", weights), dtype=float)
+    w = np.asarray(unwrap(weights), dtype=float)
     if w.ndim == 4 and w.shape[0] == 1:
         w = w[0]
     if w.ndim not in (2, 3):

@@ -9,7 +9,8 @@ import numpy as np
 
 import minigrad.functional as F
 from minigrad import no_grad
-from minigrad.nn import GELU, Dropout, Embedding, LayerNorm, Linear, Module, ModuleList, ReLU, Sequential
+from minigrad.nn import (GELU, Dropout, Embedding, LayerNorm, Linear, Module, ModuleList, ReLU, Sequential,
+                         check_last_axis)
 from minigrad.random import generator
 from minigrad.tensor import unwrap
 from attention.layers import LearnedPositionalEmbedding, MultiHeadAttention, SinusoidalPositionalEncoding
@@ -35,7 +36,7 @@ class TransformerBlock(Module):
         d_ff = 4 * d_model if d_ff is None else d_ff
         if activation not in _ACTIVATIONS:
             raise ValueError(f"TransformerBlock: activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}")
-        self.causal = causal
+        self.d_model, self.causal = d_model, causal
         self.ln1 = LayerNorm(d_model, dtype=dtype)
         self.attn = MultiHeadAttention(d_model, n_heads, dropout=dropout, dtype=dtype, rng=rng)
         self.ln2 = LayerNorm(d_model, dtype=dtype)
@@ -45,13 +46,15 @@ class TransformerBlock(Module):
         self.attention_weights = None
 
     def forward(self, x, mask=None):
+        x = F.as_tensor(x)
+        check_last_axis(self, x, self.d_model, "x")
         attended, weights = self.attn(self.ln1(x), mask=mask, is_causal=self.causal)  # (B, T, D), (B, H, T, T)
         self.attention_weights = weights.detach()
         x = x + self.dropout(attended)                                    # (B, T, D)
         return x + self.dropout(self.mlp(self.ln2(x)))                    # (B, T, D)
 
     def extra_repr(self):
-        return f"causal={self.causal}"
+        return f"d_model={self.d_model}, causal={self.causal}"
 
 
 class TransformerStack(Module):

@@ -162,6 +162,12 @@ def check_float_dtype(dtype, where):
     return dtype
 
 
+def layer_name(module):
+    """The module's class and settings on one line, e.g. 'Linear(in_features=2, out_features=3, bias=True)':
+    how layer errors name the layer."""
+    return f"{type(module).__name__}({module.extra_repr()})"
+
+
 def check_last_axis(module, x, size, name="input"):
     """The shape of x, after checking that its last axis has `size` entries, as `module` needs.
 
@@ -169,7 +175,7 @@ def check_last_axis(module, x, size, name="input"):
     """
     shape = np.shape(unwrap(x))
     if shape[-1:] != (size,):
-        raise ValueError(f"{type(module).__name__}({module.extra_repr()}): {name} has shape {shape}, "
+        raise ValueError(f"{layer_name(module)}: {name} has shape {shape}, "
                          f"expected (..., {size})")
     return shape
 

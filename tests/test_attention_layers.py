@@ -218,8 +218,10 @@ def test_wrong_input_shapes_are_clear_errors():
         layer(Tensor(X[0]))
     with pytest.raises(ValueError, match=name + ": context has batch size 1 but x has 2"):
         layer(Tensor(X), context=Tensor(CONTEXT[:1]))
-    with pytest.raises(ValueError, match=r"mask of shape \(2, 1, 3, 3\).*\(2, 3, 3, 4\)"):
+    with pytest.raises(ValueError, match=name + r": mask of shape \(2, 3, 3\) does not broadcast .* \(2, 3, 4\)"):
         layer(Tensor(X), context=Tensor(CONTEXT), mask=np.ones((B, T, T), bool))
+    with pytest.raises(ValueError, match=name + r": mask of shape \(3, 3\) does not broadcast .* \(2, 3, 3, 4\)"):
+        layer(Tensor(X), context=Tensor(CONTEXT), mask=np.ones((T, T), bool))
 
 
 # ---- positional encodings --------------------------------------------------------------------
