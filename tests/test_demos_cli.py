@@ -42,8 +42,9 @@ def test_only_3_runs_demo_03_alone_and_says_where_the_figures_went(tmp_path, mon
     assert [line for line in out.splitlines() if line.startswith("===")] == ["=== 03_bank_of_the_river ==="]
     assert "| 03_bank_of_the_river |" in out
     where = str(tmp_path.resolve() / "figs")
-    assert f"figures saved in {where}: 03_bank_of_the_river.png, 03_bank_of_the_river_graph.png" in out
-    assert sorted(os.listdir(where)) == ["03_bank_of_the_river.png", "03_bank_of_the_river_graph.png"]
+    written = ["03_bank_of_the_river.png", "03_bank_of_the_river_backward.html", "03_bank_of_the_river_graph.png"]
+    assert f"figures saved in {where}: {', '.join(written)}" in out
+    assert sorted(os.listdir(where)) == written
 
 
 def test_demo_names_are_the_numbered_files():
