@@ -81,6 +81,7 @@ class CallableModule(types.ModuleType):
     """
 
     def __call__(self, data, dtype=None, requires_grad=False):
+        """A new leaf Tensor holding a copy of `data` (a list, number, array or Tensor), as torch.tensor."""
         return tensor(data, dtype=dtype, requires_grad=requires_grad)
 
 
