@@ -1,8 +1,8 @@
 """Coursework: turn minigrad into exercises that its own test suite grades.
 
-    python -m minigrad.coursework --list                           # what can be taken out (or: list)
-    python -m minigrad.coursework make OUT_DIR --ops Softmax,MatMul [--layers Linear] [--functions ...]
-    python -m minigrad.coursework restore OUT_DIR                  # put the reference code back
+    python -m coursework --list                           # what can be taken out (or: list)
+    python -m coursework make OUT_DIR --ops Softmax,MatMul [--layers Linear] [--functions ...]
+    python -m coursework restore OUT_DIR                  # put the reference code back
 
 `make` copies the project (the files git tracks or would add; ignored ones such as .venv/
 and figures/ stay out) and empties the chosen parts: an op's `backward`, a layer's
@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[1]
-# The generator and its tests stay out of the students' copy: those tests compare a copy
-# with the reference, which a copy with exercises is not.
-NOT_COPIED = {"minigrad/coursework.py", "tests/test_coursework.py"}
+# Tools over the tree stay out of the students' copy: this generator (its tests compare a
+# copy with the reference, which a copy with exercises is not) and the CI script.
+NOT_COPIED = ("coursework/", ".ci/")
 SKIPPED_DIRS = {".git", ".venv", "venv", "figures", "__pycache__", ".pytest_cache", "build", "dist", ".benchmarks"}
 SWEEP = "tests/test_ops_sweep.py"
 STUB_PREFIX = "Exercise:"
@@ -113,8 +113,8 @@ def resolve(names, kind, targets):
     for name in [n.strip() for n in names.split(",") if n.strip()]:
         if name.lower() not in of_kind:
             close = difflib.get_close_matches(name, [t.name for t in of_kind.values()], n=3)
-            hint = f"; did you mean {', '.join(close)}?" if close else "; see python -m minigrad.coursework --list"
-            raise ValueError(f"minigrad.coursework: there is no {kind} named {name!r}{hint}")
+            hint = f"; did you mean {', '.join(close)}?" if close else "; see python -m coursework --list"
+            raise ValueError(f"coursework: there is no {kind} named {name!r}{hint}")
         chosen.append(of_kind[name.lower()])
     return chosen
 
@@ -140,9 +140,9 @@ def body_lines(source, node):
     docstring = node.body[0] if _has_docstring(node) else None
     first = docstring.end_lineno + 1 if docstring else _header_end(source, node) + 1
     if len(node.body) == (1 if docstring else 0):
-        raise ValueError(f"minigrad.coursework: {node.name} has nothing but a docstring to take out")
+        raise ValueError(f"coursework: {node.name} has nothing but a docstring to take out")
     if node.body[1 if docstring else 0].lineno < first:
-        raise ValueError(f"minigrad.coursework: {node.name} (line {node.lineno}) has code on its signature or "
+        raise ValueError(f"coursework: {node.name} (line {node.lineno}) has code on its signature or "
                          f"docstring line; put the body on lines of its own to make it an exercise")
     return first, node.end_lineno
 
@@ -163,7 +163,7 @@ def _header_end(source, node):
             depth -= 1
         elif tok.type == tokenize.OP and tok.string == ":" and depth == 0:
             return node.lineno + tok.start[0] - 1
-    raise ValueError(f"minigrad.coursework: cannot find the end of the signature of {node.name}")
+    raise ValueError(f"coursework: cannot find the end of the signature of {node.name}")
 
 
 def _is_stub(node, any_raise=False):
@@ -188,7 +188,7 @@ def replace_body(source, qualname, new_body_lines):
     """source with the body of `qualname` (after its docstring) replaced by the given lines."""
     node = function_nodes(ast.parse(source)).get(qualname)
     if node is None:
-        raise ValueError(f"minigrad.coursework: no function {qualname} in this file")
+        raise ValueError(f"coursework: no function {qualname} in this file")
     first, last = body_lines(source, node)
     lines = source.splitlines(keepends=True)
     return "".join(lines[:first - 1] + new_body_lines + lines[last:])
@@ -260,7 +260,7 @@ def test_files_using(names, root=PROJECT):
     for path in sorted((Path(root) / "tests").glob("test_*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         code = [node for node in tree.body if not isinstance(node, ast.Import | ast.ImportFrom)]
-        if _rel(path, root) not in NOT_COPIED and any(_names_in(node) & names for node in code):
+        if any(_names_in(node) & names for node in code):
             files.append(_rel(path, root))
     return files
 
@@ -280,9 +280,9 @@ def _names_in(node):
 
 # ---- the copy -----------------------------------------------------------------------------
 
-def project_files(root=PROJECT):
+def project_files(root=PROJECT, with_tools=False):
     """Paths (relative, posix) of the project's files: what git tracks or would add, or,
-    without git, every file outside SKIPPED_DIRS."""
+    without git, every file outside SKIPPED_DIRS; the tools (NOT_COPIED) only if asked."""
     root = Path(root)
     try:
         listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
@@ -291,15 +291,15 @@ def project_files(root=PROJECT):
     except (OSError, subprocess.CalledProcessError):
         files = sorted(_rel(p, root) for p in root.rglob("*") if p.is_file()
                        and not SKIPPED_DIRS & set(p.relative_to(root).parts[:-1]) and not p.suffix == ".pyc")
-    return [f for f in files if f not in NOT_COPIED and not any(part.endswith(".egg-info") for part in f.split("/"))]
+    return [f for f in files if (with_tools or not f.startswith(NOT_COPIED))
+            and not any(part.endswith(".egg-info") for part in f.split("/"))]
 
 
 def check_project(root):
     root = Path(root)
     if not ((root / "minigrad" / "ops").is_dir() and (root / "tests" / "test_ops_sweep.py").is_file()):
-        raise ValueError(f"minigrad.coursework: {root} is not a minigrad source tree (it needs minigrad/ops/ and "
-                         f"tests/test_ops_sweep.py); install minigrad from a clone (pip install -e .) "
-                         f"or pass --from PROJECT_DIR")
+        raise ValueError(f"coursework: {root} is not a minigrad source tree (it needs minigrad/ops/ and "
+                         f"tests/test_ops_sweep.py); run it from a clone of minigrad or pass --from PROJECT_DIR")
     return root
 
 
@@ -308,7 +308,7 @@ def make(out_dir, chosen, root=PROJECT):
     the (target, grading command) pairs, in order."""
     root, out = check_project(root), Path(out_dir)
     if out.resolve() == root.resolve() or (out.exists() and any(out.iterdir())):
-        raise ValueError(f"minigrad.coursework: {out} must be a new or empty folder (it would be overwritten)")
+        raise ValueError(f"coursework: {out} must be a new or empty folder (it would be overwritten)")
     targets = find_targets(root)
     # One exercise per function emptied: choosing Max and Min gives one, _Extremum.backward.
     unique = list({(t.path, t.qualname): t for t in chosen}.values())
@@ -367,7 +367,7 @@ def restore(out_dir, root=PROJECT):
     what was restored, as 'path: qualname'."""
     root, out = check_project(root), Path(out_dir)
     if out.resolve() == root.resolve():
-        raise ValueError("minigrad.coursework restore: the reference is the exercise folder itself; run it from "
+        raise ValueError("coursework restore: the reference is the exercise folder itself; run it from "
                          "the original project or pass --from PROJECT_DIR")
     restored = []
     for path in sorted(out.rglob("*.py")):
@@ -380,7 +380,7 @@ def restore(out_dir, root=PROJECT):
         reference_nodes = function_nodes(ast.parse(reference))
         for qualname in stubs:
             if qualname not in reference_nodes:
-                raise ValueError(f"minigrad.coursework restore: {qualname} is not in the reference {reference_path}")
+                raise ValueError(f"coursework restore: {qualname} is not in the reference {reference_path}")
             first, last = body_lines(reference, reference_nodes[qualname])
             source = replace_body(source, qualname, reference.splitlines(keepends=True)[first - 1:last])
             restored.append(f"{_rel(path, out)}: {qualname}")
@@ -406,7 +406,7 @@ def listing(root=PROJECT):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m minigrad.coursework", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m coursework", description=__doc__.splitlines()[0])
     parser.add_argument("--list", action="store_true", help="list the ops, layers and functions that can be taken out")
     parser.set_defaults(root=str(PROJECT))
     sub = parser.add_subparsers(dest="command")
@@ -440,6 +440,3 @@ def main(argv=None):
         return 2
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -13,10 +13,10 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from minigrad import coursework
+from coursework import generator
 from minigrad.ops import ALL_OPS
 
-ROOT = coursework.PROJECT
+ROOT = generator.PROJECT
 
 
 def grade(copy, command, report):
@@ -89,20 +89,20 @@ def test_replace_body_keeps_signature_docstring_and_every_other_line():
         "        return {'a': 1,\n"
         "                'b': 2}\n"
         "    # a comment after the last method stays\n")
-    twice = coursework.replace_body(source, "Twice.backward", ["        pass\n"])
+    twice = generator.replace_body(source, "Twice.backward", ["        pass\n"])
     assert twice == source.replace("        # a comment under the signature is part of the body\n"
                                    "        g = grad * 2\n"
                                    "        return g\n", "        pass\n")
-    other = coursework.replace_body(source, "Twice.other", ["        return 0\n"])
+    other = generator.replace_body(source, "Twice.other", ["        return 0\n"])
     assert other == source.replace("        return {'a': 1,\n                'b': 2}\n", "        return 0\n")
     with pytest.raises(ValueError, match="no function Twice.missing"):
-        coursework.replace_body(source, "Twice.missing", [])
+        generator.replace_body(source, "Twice.missing", [])
     with pytest.raises(ValueError, match="code on its signature"):
-        coursework.replace_body("def f(x): return x\n", "f", [])
+        generator.replace_body("def f(x): return x\n", "f", [])
 
 
 def test_list_names_every_op_and_the_shared_rules():
-    text = coursework.listing()
+    text = generator.listing()
     ops = text.split("layers (")[0]
     assert set(re.findall(r"\b[A-Z]\w*\b", ops)) >= {op.__name__ for op in ALL_OPS}
     assert "Max [_Extremum.backward]" in text and "Min [_Extremum.backward]" in text
@@ -111,32 +111,32 @@ def test_list_names_every_op_and_the_shared_rules():
 
 
 def test_grading_expressions_do_not_select_ops_whose_names_contain_the_name():
-    targets = coursework.find_targets()
+    targets = generator.find_targets()
     by_name = {t.name: t for t in targets if t.kind == "op"}
-    assert coursework.grading_command(by_name["Softmax"], targets).endswith('-k "Softmax- and not LogSoftmax-"')
-    assert coursework.grading_command(by_name["Add"], targets).endswith('-k "Add- and not ScatterAdd-"')
-    assert coursework.grading_command(by_name["Max"], targets).endswith('-k "Max- or Min-"')
+    assert generator.grading_command(by_name["Softmax"], targets).endswith('-k "Softmax- and not LogSoftmax-"')
+    assert generator.grading_command(by_name["Add"], targets).endswith('-k "Add- and not ScatterAdd-"')
+    assert generator.grading_command(by_name["Max"], targets).endswith('-k "Max- or Min-"')
 
 
 def test_bad_requests_get_clear_errors(tmp_path, capsys):
     with pytest.raises(ValueError, match=r"no op named 'Softmx'; did you mean Softmax"):
-        coursework.resolve("Softmx", "op", coursework.find_targets())
+        generator.resolve("Softmx", "op", generator.find_targets())
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "notes.txt").write_text("mine")
-    assert coursework.main(["make", str(tmp_path / "full"), "--ops", "Exp"]) == 2
+    assert generator.main(["make", str(tmp_path / "full"), "--ops", "Exp"]) == 2
     assert "must be a new or empty folder" in capsys.readouterr().err
     with pytest.raises(ValueError, match="reference is the exercise folder itself"):
-        coursework.restore(ROOT)
+        generator.restore(ROOT)
     with pytest.raises(ValueError, match="not a minigrad source tree"):
-        coursework.check_project(tmp_path)
+        generator.check_project(tmp_path)
 
 
 def test_softmax_and_matmul_exercises_are_graded_by_the_sweep_and_pass_once_restored(tmp_path):
     copy = tmp_path / "course"
-    assert coursework.main(["make", str(copy), "--ops", "Softmax,MatMul"]) == 0
+    assert generator.main(["make", str(copy), "--ops", "Softmax,MatMul"]) == 0
 
     # The copy: the project's files, minus the generator, with two bodies emptied.
-    assert not (copy / "minigrad" / "coursework.py").exists() and not (copy / "tests" / "test_coursework.py").exists()
+    assert not (copy / "minigrad" / "generator.py").exists() and not (copy / "tests" / "test_generator.py").exists()
     assert not (copy / ".venv").exists() and not (copy / "figures").exists() and not (copy / ".git").exists()
     for rel in ["minigrad/tensor.py", "minigrad/ops/elementwise.py", "tests/test_ops_sweep.py", "README.md"]:
         assert (copy / rel).read_bytes() == (ROOT / rel).read_bytes(), rel
@@ -176,7 +176,7 @@ def test_softmax_and_matmul_exercises_are_graded_by_the_sweep_and_pass_once_rest
     neighbours = sweep_names(LogSoftmax, USES_BACKWARD + FORWARD_ONLY) | sweep_names(Tanh, USES_BACKWARD + FORWARD_ONLY)
     assert code == 0 and set(results) == neighbours and not any(results.values())
 
-    assert sorted(coursework.restore(copy)) == ["minigrad/ops/linalg.py: MatMul.backward",
+    assert sorted(generator.restore(copy)) == ["minigrad/ops/linalg.py: MatMul.backward",
                                                 "minigrad/ops/reduce.py: Softmax.backward"]
     for rel in ["minigrad/ops/reduce.py", "minigrad/ops/linalg.py"]:
         assert (copy / rel).read_bytes() == (ROOT / rel).read_bytes(), rel
@@ -189,7 +189,7 @@ def test_softmax_and_matmul_exercises_are_graded_by_the_sweep_and_pass_once_rest
 
 def test_layer_and_function_exercises_fail_only_their_tests_until_restored(tmp_path):
     copy = tmp_path / "course"
-    assert coursework.main(["make", str(copy), "--layers", "Linear", "--functions", "kernel_smooth"]) == 0
+    assert generator.main(["make", str(copy), "--layers", "Linear", "--functions", "kernel_smooth"]) == 0
     linear_cmd, smooth_cmd, _ = commands_in((copy / "EXERCISES.md").read_text())
     assert "tests/test_nn.py" in linear_cmd.split() and "tests/test_attention_layers.py" in linear_cmd.split()
     assert smooth_cmd == "python -m pytest tests/test_attention_api.py tests/test_attention_reweighting.py"
@@ -212,14 +212,14 @@ def test_layer_and_function_exercises_fail_only_their_tests_until_restored(tmp_p
         rerun[qualname] = sorted({name.split("[")[0] for name in failed if name.startswith(home)})
         assert rerun[qualname]
 
-    assert sorted(coursework.restore(copy)) == ["attention/reweighting.py: kernel_smooth",
+    assert sorted(generator.restore(copy)) == ["attention/reweighting.py: kernel_smooth",
                                                 "minigrad/nn.py: Linear.forward"]
     code, results = grade(copy, "python -m pytest " + " ".join(sum(rerun.values(), [])), tmp_path / "restored.xml")
     assert code == 0 and not any(results.values()), results
 
 
 def test_command_line_lists_through_python_dash_m():
-    proc = subprocess.run([sys.executable, "-m", "minigrad.coursework", "--list"], cwd=ROOT,
+    proc = subprocess.run([sys.executable, "-m", "coursework", "--list"], cwd=ROOT,
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "Softmax" in proc.stdout and "MatMul" in proc.stdout
 
@@ -283,7 +283,8 @@ def output_matches(expected, actual):
 
 def test_every_block_of_the_extending_guide_works_and_prints_what_it_shows(tmp_path):
     project = tmp_path / "project"
-    for rel in coursework.project_files(ROOT) + sorted(coursework.NOT_COPIED):
+    tool = [rel for rel in generator.project_files(ROOT, with_tools=True) if rel.startswith("coursework/")]
+    for rel in generator.project_files(ROOT) + tool:
         (project / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / rel, project / rel)
     blocks = fenced_blocks((ROOT / "docs" / "EXTENDING.md").read_text(encoding="utf-8"))

@@ -7,17 +7,14 @@ independently here.  float32 inputs must give float32 results.
 """
 
 import math
+import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-_ROOT = str(Path(__file__).resolve().parents[1])
-if _ROOT not in sys.path:  # make ``bench`` importable however pytest is run
-    sys.path.insert(0, _ROOT)
-
-from bench import numpy_baseline as nb  # noqa: E402
+from bench import numpy_baseline as nb
 
 
 # ---------------------------------------------------------------------------
@@ -429,9 +426,8 @@ def test_float32_preserved_transformer():
 
 def test_cli_modules_do_not_import_numpy():
     # --threads only works if the thread variables are set before NumPy loads.
-    import subprocess
     code = "import sys, bench, bench.run; print('numpy' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], cwd=_ROOT, capture_output=True,
+    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2], capture_output=True,
                          text=True, check=True)
     assert out.stdout.strip() == "False"
 
