@@ -178,25 +178,50 @@ def _finish_leaf(x, g, found, accumulate, hook):
 
 
 def _fit(grad, like, fn, create_graph):
-    """grad summed back to the shape of `like` (undoing broadcasting) and in its dtype."""
+    """grad brought to the shape of `like` (see _to_shape) and to its dtype."""
     if type(grad) is Tensor and not create_graph:  # a backward that called another op's apply
         grad = grad.data
     if grad.shape != like.shape:
-        grad = sum_to_shape(grad, like.shape)
-        if grad.shape != like.shape:
-            raise RuntimeError(f"{type(fn).__name__}.backward returned a gradient of shape "
-                               f"{grad.shape} for an input of shape {like.shape}")
+        grad = _to_shape(grad, like, fn, create_graph)
     if grad.dtype != like.dtype:
         grad = grad.astype(like.dtype)
     return grad
 
 
+def _to_shape(grad, like, fn, create_graph):
+    """The one place broadcasting is dealt with in backward.  A gradient of a broadcast shape
+    is summed back down; a smaller one, with size-1 axes (Sum's backward returns its gradient
+    with the summed axes kept as 1), is repeated up along them."""
+    try:
+        if grad.ndim == like.ndim and all(g == n or g == 1 for g, n in zip(grad.shape, like.shape)):
+            fitted = repeat_to_shape(grad, like.shape, view=create_graph or like.size > 4096)
+        else:
+            fitted = sum_to_shape(grad, like.shape)
+    except ValueError:  # the two shapes do not broadcast
+        fitted = None
+    if fitted is None or fitted.shape != like.shape:
+        raise RuntimeError(f"{type(fn).__name__}.backward returned a gradient of shape "
+                           f"{grad.shape} for an input of shape {like.shape}")
+    return fitted
+
+
 def sum_to_shape(grad, shape):
-    """Sum a broadcast gradient back down to `shape` (the one place broadcasting is undone)."""
+    """Sum a broadcast gradient back down to `shape`."""
     lead = grad.ndim - len(shape)
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
     return grad.sum(axis=axes, keepdims=True).reshape(shape)
+
+
+def repeat_to_shape(grad, shape, view=True):
+    """grad repeated along its size-1 axes up to `shape`: a read-only broadcast view (no
+    memory; a BroadcastTo op under create_graph) or, with view=False, a new array, which
+    for small arrays is quicker to make than the view."""
+    if view:
+        return np.broadcast_to(grad, shape)
+    full = np.empty(shape, grad.dtype)
+    full[...] = grad
+    return full
 
 
 def _check_unchanged(fn):

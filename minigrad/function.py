@@ -22,7 +22,10 @@ An op is one class with `forward` and `backward` side by side:
   (masks, shapes) forward may keep on `self`, as arrays.
 - Never write into `grad`, the inputs or `out`: they may be shared with other ops.
   In-place steps on an array backward made itself are fine (and save memory).
-- A gradient may have the broadcast shape; the engine sums it back to the input's shape.
+- A gradient may have the broadcast shape, and the engine sums it back to the input's
+  shape; or it may keep size-1 axes where the input has more (a reduction's gradient,
+  `grad.reshape(kept_shape)`), and the engine repeats it along them.
+- One backward serves both modes: never test what kind of object `grad` is.
 - `self.needs_grad[i]` says whether input i needs a gradient, to skip costly work.
 - An intermediate that forward made and backward needs again goes through
   `self.kept(compute, *args)` (see there): the engine, not the op, decides when the

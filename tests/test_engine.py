@@ -5,6 +5,7 @@ import pytest
 import minigrad
 import minigrad.functional as F
 from minigrad import GradcheckError, Tensor, gradcheck, gradgradcheck, no_grad
+from minigrad.function import Function
 from minigrad.ops import Softmax
 
 
@@ -392,3 +393,46 @@ def test_hook_sees_each_op_newest_first_and_the_leaf_gradients():
     assert mul == [((2, 3), (2, 3)), ((2, 3), (3,))]  # b's gradient summed back over the broadcast axis
     np.testing.assert_array_equal(recorder.leaves[id(a)], a.grad.data)
     np.testing.assert_array_equal(recorder.leaves[id(b)], b.grad.data)
+
+
+# ---- the engine brings every gradient to its input's shape, both ways ----------------------
+
+class _RowTotal(Function):
+    """x (n, m) -> its row sums (n, 1).  Backward returns grad (n, 1) as it is: the engine repeats it."""
+
+    def forward(self, x):
+        return x.sum(axis=1, keepdims=True)
+
+    def backward(self, grad, x, out):
+        return grad
+
+
+@pytest.mark.parametrize("shape", [(3, 4), (80, 80)])  # a new array, and a broadcast view (> 4096)
+def test_a_gradient_with_kept_axes_is_repeated_to_the_input_shape(shape):
+    x = Tensor(np.random.default_rng(0).standard_normal(shape), requires_grad=True)
+    upstream = np.arange(shape[0], dtype=float).reshape(-1, 1)
+    _RowTotal.apply(x).backward(upstream)
+    np.testing.assert_array_equal(x.grad.data, np.repeat(upstream, shape[1], axis=1))  # d/dx_ij = g_i
+    x.grad.zero_()  # the leaf's .grad is its own writable array, even when the sweep handed a view
+    assert not x.grad.data.any()
+
+
+def test_a_repeated_gradient_stays_in_the_graph_under_create_graph():
+    x = Tensor(np.array([[1.0, 2.0], [3.0, 4.0]]), requires_grad=True)
+    g, = minigrad.grad((_RowTotal.apply(x) ** 2).sum(), [x], create_graph=True)
+    np.testing.assert_allclose(g.data, [[6.0, 6.0], [14.0, 14.0]])  # 2 * row sum, repeated
+    g.sum().backward()  # d/dx_kl sum_ij 2 rowsum_i = 2 * 2 (each row sum appears in 2 entries)
+    np.testing.assert_allclose(x.grad.data, np.full((2, 2), 4.0))
+
+
+def test_a_gradient_that_fits_neither_way_names_the_op_and_both_shapes():
+    class _Wrong(Function):
+        def forward(self, x):
+            return x.sum()
+
+        def backward(self, grad, x, out):
+            return np.ones(5)
+
+    x = Tensor(np.ones((3, 4)), requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"_Wrong.backward returned a gradient of shape \(5,\) for an input of shape \(3, 4\)"):
+        _Wrong.apply(x).backward()

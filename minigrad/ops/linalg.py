@@ -204,8 +204,10 @@ class CosineSimilarity(Function):
 
 def _broadcast_pair(a, b):
     """a and b broadcast to their common shape (views)."""
-    shape = np.broadcast_shapes(np.shape(a), np.shape(b))
-    return tuple(x if np.shape(x) == shape else np.broadcast_to(x, shape) for x in (a, b))
+    if a.shape == b.shape:
+        return a, b
+    shape = np.broadcast_shapes(a.shape, b.shape)
+    return tuple(x if x.shape == shape else np.broadcast_to(x, shape) for x in (a, b))
 
 
 def _clamped_norms(a, b, axis, eps):

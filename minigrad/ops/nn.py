@@ -11,16 +11,15 @@ from minigrad.function import Boundary, Example, Function
 from minigrad.ops.reduce import exp_shift
 
 
-def _normalize(x, eps):
-    """(x - mean) / sqrt(var + eps) over the last axis, with the mean and 1 / sqrt(var + eps), (..., 1).
+def _statistics(x, eps):
+    """The mean and 1 / sqrt(var + eps) over the last axis, each (..., 1).
 
     The variance is the mean of squared deviations (two passes), not E[x²] - E[x]²,
     which cancels catastrophically when |mean| is much larger than the spread.
     """
-    mean = x.mean(axis=-1, keepdims=True)                                          # (..., 1)
+    mean = x.mean(axis=-1, keepdims=True)
     centred = x - mean
-    rstd = 1.0 / np.sqrt((centred * centred).mean(axis=-1, keepdims=True) + eps)  # (..., 1)
-    return centred * rstd, mean, rstd
+    return mean, 1.0 / np.sqrt((centred * centred).mean(axis=-1, keepdims=True) + eps)
 
 
 def _layer_norm_reference(x, weight, bias, eps=1e-5):
@@ -45,7 +44,8 @@ class LayerNorm(Function):
 
     def forward(self, x, weight, bias, eps=1e-5):
         self.eps = eps
-        out, self.mean, self.rstd = _normalize(x, eps)  # the statistics are small: kept for backward
+        mean, rstd = self.kept(_statistics, x, eps)  # small, (..., 1): kept for backward
+        out = (x - mean) * rstd
         if weight is not None:
             out = out * weight
         if bias is not None:
@@ -53,11 +53,8 @@ class LayerNorm(Function):
         return out
 
     def backward(self, grad, x, weight, bias, out):
-        if isinstance(grad, np.ndarray):  # x̂ from the saved statistics: two quick passes
-            rstd = self.rstd
-            x_hat = (x - self.mean) * rstd
-        else:  # create_graph: x is a Tensor, and x̂ must be recomputed from it for second derivatives
-            x_hat, _, rstd = _normalize(x, self.eps)
+        mean, rstd = self.kept(_statistics, x, self.eps)
+        x_hat = (x - mean) * rstd
         g = grad if weight is None else grad * weight
         grad_x = rstd * (g - g.mean(axis=-1, keepdims=True) - x_hat * (g * x_hat).mean(axis=-1, keepdims=True))
         return (grad_x if self.needs_grad[0] else None,
@@ -66,6 +63,10 @@ class LayerNorm(Function):
 
 
 _GELU_C = math.sqrt(2.0 / math.pi)
+
+
+def _gelu_tanh(x):
+    return np.tanh(_GELU_C * (x + 0.044715 * x * x * x))
 
 
 class Gelu(Function):
@@ -79,14 +80,10 @@ class Gelu(Function):
     reference = staticmethod(lambda x: x / (1.0 + np.exp(-2.0 * _GELU_C * (x + 0.044715 * x ** 3))))
 
     def forward(self, x):
-        self.t = np.tanh(_GELU_C * (x + 0.044715 * x * x * x))  # kept: tanh is the costly part
-        return 0.5 * x * (1.0 + self.t)
+        return 0.5 * x * (1.0 + self.kept(_gelu_tanh, x))  # kept: tanh is the costly part
 
     def backward(self, grad, x, out):
-        if isinstance(grad, np.ndarray):
-            t = self.t
-        else:  # create_graph: x is a Tensor, and t must be recomputed from it for second derivatives
-            t = np.tanh(_GELU_C * (x + 0.044715 * x * x * x))
+        t = self.kept(_gelu_tanh, x)
         return grad * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * _GELU_C * (1.0 + 3 * 0.044715 * x * x))
 
 

@@ -24,21 +24,12 @@ def _count(shape, kshape):
     return math.prod(n for n, k in zip(shape, kshape) if k == 1)
 
 
-def _expand(grad, kshape, shape):
-    """A reduced gradient repeated over the reduced axes, back to `shape`.
-
-    A read-only broadcast view, which costs no memory, except for small arrays: there,
-    filling a new array is far quicker than np.broadcast_to's own Python code.
-    """
-    if isinstance(grad, np.ndarray) and math.prod(shape) <= 4096:
-        full = np.empty(shape, grad.dtype)
-        full[...] = grad.reshape(kshape)
-        return full
-    return np.broadcast_to(grad.reshape(kshape), shape)  # (for a Tensor, under create_graph: BroadcastTo)
-
-
 class Sum(Function):
-    """x summed over `axis` (None: all).  d/dx = 1: the gradient is broadcast back."""
+    """x summed over `axis` (None: all).  d/dx = 1: the gradient is broadcast back.
+
+    Backward returns the gradient with the summed axes kept as size 1; the engine repeats
+    it along them to x's shape (autograd.fit_to_shape), as it sums broadcast gradients.
+    """
     examples = _AXES
     reference = staticmethod(lambda x, axis=None, keepdims=False: np.add.reduce(x, axis=axis, keepdims=keepdims))
     boundary = [Boundary(np.zeros(0), expected=0.0, grads=[np.zeros(0)]), Boundary([inf, 1.0], expected=inf, grads=[[1.0, 1.0]])]
@@ -48,7 +39,7 @@ class Sum(Function):
         return x.sum(axis=axis, keepdims=keepdims)
 
     def backward(self, grad, x, out):
-        return _expand(grad, self.kshape, x.shape)
+        return grad.reshape(self.kshape)
 
 
 class Mean(Function):
@@ -65,7 +56,7 @@ class Mean(Function):
         return x.mean(axis=axis, keepdims=keepdims)  # over no elements: NaN, with NumPy's warning
 
     def backward(self, grad, x, out):
-        return _expand(grad * self.scale, self.kshape, x.shape)
+        return grad.reshape(self.kshape) * self.scale  # repeated to x's shape by the engine, as Sum's
 
 
 class Var(Function):

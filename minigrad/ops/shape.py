@@ -3,7 +3,7 @@ joining and broadcasting.  Each backward moves the gradient back the same way.""
 import numpy as np
 
 from minigrad.function import Example, Function
-from minigrad.tensor import Tensor, unwrap
+from minigrad.tensor import unwrap
 
 
 class Reshape(Function):
@@ -63,9 +63,7 @@ class GetItem(Function):
         return x[self.index]
 
     def backward(self, grad, x, out):
-        if isinstance(grad, Tensor):
-            return ScatterAdd.apply(grad, index=self.index, shape=x.shape)
-        return _scatter_add(grad, self.index, x.shape)
+        return ScatterAdd.apply(grad, index=self.index, shape=x.shape)  # an op, so it has a backward too
 
 
 def _scatter_add(values, index, shape):
