@@ -16,7 +16,8 @@ import os
 import numpy as np
 
 import minigrad.functional as F
-from attention import MultiHeadAttention, SinusoidalPositionalEncoding, plot_attention, scaled_dot_product_attention
+from attention import (MultiHeadAttention, SinusoidalPositionalEncoding, explain_attention, plot_attention,
+                       scaled_dot_product_attention)
 from minigrad.nn import Embedding, Linear, Module
 from minigrad.optim import Adam
 
@@ -98,6 +99,8 @@ def main(out_dir="figures", seed=0, quick=False):
     fig.suptitle("each head of one attention layer, trained to name both neighbours of every word")
     fig.savefig(os.path.join(out_dir, "06_multi_head.png"), dpi=80)
     plt.close(fig)
+    explain_attention(sentence_weights, SENTENCE, os.path.join(out_dir, "06_multi_head_attention.html"),
+                      title="demo 06: four heads, trained to name both neighbours of every word")
     return {"steps": steps, "acc_before": acc_before, "acc_after": acc_after, "best_look_back": max(look_back),
             "best_look_ahead": max(look_ahead), "back_head": int(np.argmax(look_back)),
             "ahead_head": int(np.argmax(look_ahead)), "heads_equal_gap": gap}

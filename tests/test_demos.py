@@ -6,6 +6,7 @@ Where quick mode trains for fewer steps than the full run, the relaxed threshold
 next to the assertion; the full run (`python -m demos`) meets the full ones.
 """
 import importlib
+import re
 
 import numpy as np
 import pytest
@@ -20,6 +21,13 @@ def run(name, tmp_path):
     pngs = sorted(p.name for p in tmp_path.glob("*.png"))
     assert pngs and all(p.startswith(name[:2]) for p in pngs), pngs
     return metrics
+
+
+def assert_attention_page(path, title, labels):
+    """The demo wrote its attention page: self-contained (nothing fetched), titled, with its tokens."""
+    html = path.read_text(encoding="utf-8")
+    assert title in html and all(f'"{label}"' in html for label in labels), path.name
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", html), f"{path.name} fetches something"
 
 
 def test_01_timeseries_reweighting(tmp_path):
@@ -89,6 +97,8 @@ def test_05_scaling_keeps_score_variance_at_one_and_masks_block_exactly(tmp_path
 
 def test_04_learned_qkv_finds_the_sense_word_where_parameter_free_attention_cannot(tmp_path):
     m = run("04_learned_qkv", tmp_path)
+    assert_attention_page(tmp_path / "04_learned_qkv_attention.html", "demo 04: four ways of attending",
+                          ["parameter-free, V ~ randn", "learned Q/K/V, V ~ randn"])
     assert m["steps"] <= 2000
     assert m["acc_learned_qkv"] >= 0.98 and m["to_sense_learned_qkv"] >= 0.4
     assert m["acc_param_free"] <= 0.80 and m["to_itself_param_free"] > 0.9    # "bank" only sees itself
@@ -98,6 +108,7 @@ def test_04_learned_qkv_finds_the_sense_word_where_parameter_free_attention_cann
 
 def test_06_heads_split_the_work_and_equal_single_heads_side_by_side(tmp_path):
     m = run("06_multi_head", tmp_path)
+    assert_attention_page(tmp_path / "06_multi_head_attention.html", "demo 06: four heads", [])
     assert m["heads_equal_gap"] < 1e-12
     assert m["acc_before"] >= 0.99 and m["acc_after"] >= 0.99
     assert m["best_look_back"] > 0.5 and m["best_look_ahead"] > 0.5       # one head looks back, another ahead
@@ -118,6 +129,8 @@ def test_07_positional_encoding_follows_the_formula_and_depends_on_offsets_only(
 
 def test_08_tiny_transformer_reverses_with_positions_and_fails_without(tmp_path):
     m = run("08_tiny_transformer_reverse", tmp_path)      # quick: 200 steps instead of 1,000, same targets
+    assert_attention_page(tmp_path / "08_tiny_transformer_reverse_attention.html", "demo 08: the transformer",
+                          ["blocks.0.attn"])
     assert m["steps"] <= 1000
     assert m["accuracy"] >= 0.99
     assert m["anti_diagonal_rows"] >= 0.95                  # position i attends to position L-1-i
