@@ -227,10 +227,7 @@ class Tensor:
         return handler(*inputs)
 
     def __array_function__(self, func, types, args, kwargs):
-        handler = _ops.ARRAY_FUNCTIONS.get(func)
-        if handler is None:
-            raise TypeError(f"np.{func.__name__} is not supported on minigrad Tensors; "
-                            "use minigrad.functional or pass tensor.data")
+        handler = _ops.array_function(func, args, kwargs)  # a clear TypeError if minigrad lacks it
         return handler(*args, **kwargs)
 
 

@@ -3,6 +3,9 @@
 The tables at the bottom let NumPy functions called on Tensors run these ops, which is
 how backward rules written in plain NumPy become differentiable under create_graph=True.
 """
+import functools
+import inspect
+
 import numpy as np
 
 from minigrad.function import ALL_OPS, Boundary, Example, Function
@@ -31,25 +34,71 @@ UFUNCS.update({f: _constant(f) for f in (
     np.logical_not, np.logical_and, np.logical_or, np.isfinite, np.isnan, np.isinf)})
 
 
-def _sum(x, axis=None, dtype=None, out=None, keepdims=False, **unused):
-    return Sum.apply(x, axis=axis, keepdims=keepdims)
+# Each takes exactly the NumPy parameters minigrad implements, by NumPy's names; a call
+# with any other (out=, order=, dtype=, where=, ...) is refused by name (see array_function).
+def _sum(a, axis=None, *, keepdims=False):  # (NumPy's third positional is dtype)
+    return Sum.apply(a, axis=axis, keepdims=keepdims)
 
 
-def _where(cond, a, b):
-    return Where.apply(a, b, cond=unwrap(cond))
+def _broadcast_to(array, shape):
+    return BroadcastTo.apply(array, shape=tuple(shape))
+
+
+def _einsum(subscripts, *operands, optimize=False):  # (optimize picks the contraction order: the same answer)
+    return Einsum.apply(*operands, subscripts=subscripts)
+
+
+def _reshape(a, shape):
+    return Reshape.apply(a, shape=shape)
+
+
+def _transpose(a, axes=None):
+    return Transpose.apply(a, axes=axes)
+
+
+def _concatenate(arrays, axis=0):
+    return Concatenate.apply(*arrays, axis=axis)
+
+
+def _stack(arrays, axis=0):
+    return Stack.apply(*arrays, axis=axis)
+
+
+def _where(condition, x, y):
+    return Where.apply(x, y, cond=unwrap(condition))
 
 
 ARRAY_FUNCTIONS = {
-    np.sum: _sum,
-    np.broadcast_to: lambda x, shape, subok=False: BroadcastTo.apply(x, shape=tuple(shape)),
-    np.einsum: lambda subscripts, *operands, **unused: Einsum.apply(*operands, subscripts=subscripts),
-    np.reshape: lambda x, shape, *unused, **_: Reshape.apply(x, shape=shape),
-    np.transpose: lambda x, axes=None: Transpose.apply(x, axes=axes),
-    np.concatenate: lambda xs, axis=0, **unused: Concatenate.apply(*xs, axis=axis),
-    np.stack: lambda xs, axis=0, **unused: Stack.apply(*xs, axis=axis),
-    np.where: _where,
-    np.shape: lambda x: x.shape,
-    np.ndim: lambda x: x.ndim,
+    np.sum: _sum, np.broadcast_to: _broadcast_to, np.einsum: _einsum, np.reshape: _reshape,
+    np.transpose: _transpose, np.concatenate: _concatenate, np.stack: _stack, np.where: _where,
+    np.shape: lambda a: a.shape, np.ndim: lambda a: a.ndim,
 }
 
-__all__ = [cls.__name__ for cls in ALL_OPS] + ["ALL_OPS", "Boundary", "Example", "Function", "UFUNCS", "ARRAY_FUNCTIONS"]
+
+def array_function(func, args, kwargs):
+    """The handler of the NumPy function `func` called on Tensors with these arguments; a
+    TypeError naming what minigrad does not implement (the function, or some arguments)."""
+    handler = ARRAY_FUNCTIONS.get(func)
+    if handler is None:
+        raise TypeError(f"np.{func.__name__} is not supported on minigrad Tensors; "
+                        "use minigrad.functional, or pass tensor.data for NumPy's own")
+    names, max_positional = _parameters(handler)
+    refused = sorted(set(kwargs) - names)
+    if max_positional is not None and len(args) > max_positional:
+        refused.insert(0, f"{len(args) - max_positional} more positional argument(s)")
+    if refused:
+        raise TypeError(f"np.{func.__name__} on minigrad Tensors does not support {', '.join(refused)}: minigrad "
+                        f"takes np.{func.__name__}{inspect.signature(handler)}; pass tensor.data for NumPy's own")
+    return handler
+
+
+@functools.lru_cache(maxsize=None)
+def _parameters(handler):
+    parameters = inspect.signature(handler).parameters.values()
+    names = {p.name for p in parameters if p.kind is not p.VAR_POSITIONAL}
+    if any(p.kind is p.VAR_POSITIONAL for p in parameters):
+        return names, None
+    return names, sum(p.kind is p.POSITIONAL_OR_KEYWORD for p in parameters)
+
+
+__all__ = [cls.__name__ for cls in ALL_OPS] + ["ALL_OPS", "Boundary", "Example", "Function", "UFUNCS", "ARRAY_FUNCTIONS", "array_function"]
