@@ -89,11 +89,8 @@ def run_backward(root, grad=None, retain_graph=False, create_graph=False, accumu
     with set_grad_enabled(create_graph):
         while waiting:
             t = heappop(waiting)[1]
-            g = grads.pop(t)
-            if t.retains_grad and accumulate:
-                t.grad = _accumulate(t.grad, g)
-            if t in found:
-                found[t] = g
+            g = grads.pop(t)  # complete: every op that used t is newer, so has run
+            _keep(t, g, found, accumulate)
             fn = t.grad_fn
             in_grads = _apply_rule(fn, g, t, create_graph)
             if hook is not None:
@@ -105,10 +102,7 @@ def run_backward(root, grad=None, retain_graph=False, create_graph=False, accumu
                     else _fit(gx, like, fn, create_graph)
                 if x not in grads:  # the first gradient to reach x: x now waits its turn
                     grads[x] = fitted
-                    if x.grad_fn is None:
-                        leaves.append(x)
-                    else:
-                        heappush(waiting, (-x.grad_fn.number, x))
+                    _schedule(x, waiting, leaves)
                 elif x in owned:
                     grads[x] += fitted
                 else:  # (the first gradient may be shared with other inputs: a new array for the sum)
@@ -121,7 +115,16 @@ def run_backward(root, grad=None, retain_graph=False, create_graph=False, accumu
     return [found[t] for t in wanted]
 
 
+def _keep(t, g, found, accumulate):
+    """Hold on to t's gradient where asked: in `.grad` (retain_grad), or among those wanted."""
+    if t.retains_grad and accumulate:
+        t.grad = _accumulate(t.grad, g)
+    if t in found:
+        found[t] = g
+
+
 def _schedule(t, waiting, leaves):
+    """t waits its turn: on the heap by its op's number (newest first), or as a leaf."""
     if t.grad_fn is None:
         leaves.append(t)
     else:

@@ -127,7 +127,7 @@ class Tensor:
     def copy_(self, other): return self.fill_(other)
 
     def __setitem__(self, index, value):
-        self._in_place("item assignment", lambda a, v, out: out.__setitem__(_plain_index(index), v), value)
+        self._in_place("item assignment", lambda a, v, out: out.__setitem__(_ops.plain_index(index), v), value)
 
     def _in_place(self, name, ufunc, other, op=None):
         """self.data changed by ufunc(data, other) in place, keeping this tensor's identity."""
@@ -162,13 +162,9 @@ class Tensor:
                             "NumPy, so write axis= (and keepdims=) where PyTorch writes dim= (and keepdim=)")
         return op.apply(self, axis=axis, keepdims=keepdims, **params)
 
-    def argmax(self, axis=None, keepdims=False):
-        """Index of the largest element (no gradient, like comparisons)."""
-        return wrap(np.asarray(self.data.argmax(axis=axis, keepdims=keepdims)))
-
-    def argmin(self, axis=None, keepdims=False):
-        """Index of the smallest element (no gradient, like comparisons)."""
-        return wrap(np.asarray(self.data.argmin(axis=axis, keepdims=keepdims)))
+    # Indices of the extreme elements: integers, so no gradient (like comparisons).
+    def argmax(self, axis=None, keepdims=False): return wrap(np.asarray(self.data.argmax(axis, keepdims=keepdims)))
+    def argmin(self, axis=None, keepdims=False): return wrap(np.asarray(self.data.argmin(axis, keepdims=keepdims)))
 
     def reshape(self, *shape):
         return _ops.Reshape.apply(self, shape=_one_tuple(shape))
@@ -260,13 +256,6 @@ def as_tensor(x):
 def _one_tuple(args):
     """f(2, 3) and f((2, 3)) alike: the arguments as one tuple."""
     return tuple(args[0]) if len(args) == 1 and isinstance(args[0], (tuple, list)) else tuple(args)
-
-
-def _plain_index(index):
-    """An index with Tensors inside turned into arrays (indices carry no gradient)."""
-    if isinstance(index, tuple):
-        return tuple(map(unwrap, index))
-    return unwrap(index)
 
 
 # The one place the ground floor reaches up: the sweep, and Tensor's operators as op classes.

@@ -9,7 +9,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-LAYER_FILES = sorted((ROOT / "attention").glob("*.py")) + [ROOT / "minigrad" / "nn.py", ROOT / "minigrad" / "optim.py"]
+LAYER_FILES = sorted((ROOT / "attention").glob("*.py")) + sorted((ROOT / "minigrad").rglob("*.py"))  # the engine too
 
 
 def private_names_used_from_other_modules(path):

@@ -14,7 +14,7 @@ from minigrad.ops.elementwise import (Abs, Add, Cast, Div, Exp, Log, MaskedFill,
 from minigrad.ops.linalg import CosineSimilarity, Einsum, MatMul
 from minigrad.ops.nn import CrossEntropy, Dropout, Gelu, LayerNorm
 from minigrad.ops.reduce import LogSoftmax, LogSumExp, Max, Mean, Min, Softmax, Sum, Var
-from minigrad.ops.shape import BroadcastTo, Concatenate, GetItem, Reshape, ScatterAdd, Stack, Transpose
+from minigrad.ops.shape import BroadcastTo, Concatenate, GetItem, Reshape, ScatterAdd, Stack, Transpose, plain_index
 from minigrad.tensor import Tensor, unwrap, wrap
 
 
@@ -101,4 +101,4 @@ def _parameters(handler):
     return names, sum(p.kind is p.POSITIONAL_OR_KEYWORD for p in parameters)
 
 
-__all__ = [cls.__name__ for cls in ALL_OPS] + ["ALL_OPS", "Boundary", "Example", "Function", "UFUNCS", "ARRAY_FUNCTIONS", "array_function"]
+__all__ = [cls.__name__ for cls in ALL_OPS] + ["ALL_OPS", "Boundary", "Example", "Function", "UFUNCS", "ARRAY_FUNCTIONS", "array_function", "plain_index"]

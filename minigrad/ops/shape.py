@@ -37,10 +37,10 @@ class Transpose(Function):
         return grad.transpose(sorted(range(n), key=lambda position: self.axes[position] % n))
 
 
-def _plain_index(index):
+def plain_index(index):
     """Turn Tensors inside an index (also inside its tuples and lists) into arrays: indices carry no gradient."""
     if isinstance(index, (tuple, list)):
-        return type(index)(_plain_index(i) for i in index)
+        return type(index)(plain_index(i) for i in index)
     return unwrap(index)
 
 
@@ -59,7 +59,7 @@ class GetItem(Function):
     reference = staticmethod(lambda x, index: np.take(x.ravel(), np.arange(x.size).reshape(x.shape)[index]))
 
     def forward(self, x, index):
-        self.index = _plain_index(index)
+        self.index = plain_index(index)
         return x[self.index]
 
     def backward(self, grad, x, out):
