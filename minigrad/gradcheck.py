@@ -8,7 +8,7 @@ element i of every input.  Everything runs in float64.
 import numpy as np
 
 from minigrad.autograd import grad as _grad
-from minigrad.tensor import Tensor
+from minigrad.tensor import Tensor, unwrap
 
 
 class GradcheckError(AssertionError):
@@ -19,7 +19,7 @@ def _float64_inputs(inputs):
     """Float inputs become float64 leaves that require grad; others pass through unchanged."""
     result = []
     for x in inputs:
-        data = x.data if isinstance(x, Tensor) else x
+        data = unwrap(x)
         if isinstance(data, np.ndarray) and data.dtype.kind == "f":
             result.append(Tensor(np.array(data, dtype=np.float64), requires_grad=True))
         else:
