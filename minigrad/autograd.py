@@ -136,17 +136,18 @@ def _seed(root, grad, create_graph):
     if not root.requires_grad:
         raise RuntimeError("backward: this tensor does not require grad and has no grad_fn "
                            "(was it computed under no_grad(), or from tensors without requires_grad=True?)")
+    out = root.data
     if grad is None:
-        if root.size != 1:
+        if out.size != 1:
             raise RuntimeError(f"backward: grad can be implicit only for a one-element output, but the "
-                               f"output has shape {root.shape}; pass grad= of that shape (e.g. ones)")
-        grad = np.ones(root.shape, root.dtype)
+                               f"output has shape {out.shape}; pass grad= of that shape (e.g. ones)")
+        grad = np.ones(out.shape, out.dtype)
     elif not (create_graph and isinstance(grad, Tensor)):  # (a Tensor grad under create_graph stays in the graph)
-        grad = np.asarray(unwrap(grad), dtype=root.dtype)
-    if grad.shape != root.shape:
-        raise ValueError(f"backward: grad has shape {grad.shape} but the output has shape {root.shape}")
+        grad = np.asarray(unwrap(grad), dtype=out.dtype)
+    if grad.shape != out.shape:
+        raise ValueError(f"backward: grad has shape {grad.shape} but the output has shape {out.shape}")
     if create_graph:
-        grad = wrap(grad) if type(grad) is np.ndarray else grad.astype(root.dtype, copy=False)
+        grad = wrap(grad) if type(grad) is np.ndarray else grad.astype(out.dtype, copy=False)
     return grad
 
 
@@ -196,7 +197,10 @@ def _to_shape(grad, like, fn, create_graph):
     is summed back down; a smaller one, with size-1 axes (Sum's backward returns its gradient
     with the summed axes kept as 1), is repeated up along them."""
     try:
-        if grad.ndim == like.ndim and all(g == n or g == 1 for g, n in zip(grad.shape, like.shape)):
+        # Repeated when grad's axes are each 1 or the input's (the size test decides most cases quickly).
+        repeat = grad.ndim == like.ndim and (grad.size < like.size or all(
+            g in (1, n) for g, n in zip(grad.shape, like.shape)))
+        if repeat:
             fitted = repeat_to_shape(grad, like.shape, view=create_graph or like.size > 4096)
         else:
             fitted = sum_to_shape(grad, like.shape)
