@@ -116,7 +116,7 @@ class Function:
         create_graph, where backward's args are Tensors, compute runs again on them, so
         the intermediate's own gradient is recorded.  One value per compute function.
         """
-        if any(type(a) is Tensor for a in args):
+        if Tensor in map(type, args):
             return compute(*args)
         kept = self.__dict__.setdefault("_kept", {})
         if compute not in kept:
