@@ -1,71 +1,25 @@
-"""The coursework kit: exercises are cut precisely, the project's own tests grade them
-(exactly the tests of the emptied parts fail, with the Exercise message), and putting
-the reference code back makes those tests pass again."""
+"""The coursework kit's parts: exercises are cut precisely, the targets and grading commands
+are found, bad requests get clear errors, and every block of the guides runs as shown.
+What a copy holds and how it is graded: test_course.py."""
 import ast
-import os
 import re
-import shlex
 import shutil
 import subprocess
 import sys
 import textwrap
-import xml.etree.ElementTree as ET
 
 import pytest
 
 from coursework import generator
+from coursework.copying import check_project, project_files
+from coursework.cutting import replace_body, without_backward_math
+from coursework.grading import grading_command
+from coursework.parts import find_targets, listing, resolve
+from coursework.restoring import restore
+from coursework.tests.helpers import environment
 from minigrad.ops import ALL_OPS
 
 ROOT = generator.PROJECT
-
-
-def grade(copy, command, report):
-    """Run a grading command (as EXERCISES.md prints it) in the copy, with the copy first on
-    the import path.  Returns the exit code and {test name: failure message or None}."""
-    args = shlex.split(command)
-    assert args[:3] == ["python", "-m", "pytest"], command
-    options = ["-q", "-p", "no:cacheprovider", "--tb=line", f"--junitxml={report}"]
-    proc = subprocess.run([sys.executable, *args[1:], *options], cwd=copy, env=environment(copy),
-                          capture_output=True, text=True, timeout=300)
-    results = {}
-    for case in ET.parse(report).iter("testcase"):
-        problem = next((case.find(tag) for tag in ("failure", "error") if case.find(tag) is not None), None)
-        results[node_id(case.get("classname"), case.get("name"))] = (
-            None if problem is None else f"{problem.get('message')}\n{problem.text}")
-    assert results, proc.stdout + proc.stderr
-    return proc.returncode, results
-
-
-def environment(copy):
-    """The copy first on the import path; no screen; no third-party pytest plugins (some
-    take a second to load, and the project's tests need none)."""
-    return dict(os.environ, PYTHONPATH=str(copy), MPLBACKEND="Agg", PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
-
-
-def node_id(classname, name):
-    """'tests.test_ops_sweep.TestOpSweep', 'test_x[Softmax-0]' -> 'tests/test_ops_sweep.py::TestOpSweep::test_x[Softmax-0]'."""
-    parts = classname.split(".")
-    module = next((i for i, part in enumerate(parts) if part[:1].isupper()), len(parts))
-    return "::".join(["/".join(parts[:module]) + ".py", *parts[module:], name])
-
-
-def commands_in(exercises_md):
-    """The grading commands, in order, from the ```bash blocks of EXERCISES.md (the last is the whole suite)."""
-    blocks = exercises_md.split("```bash\n")[1:]
-    return [block.split("\n```")[0].strip() for block in blocks]
-
-
-def classes_in(source):
-    return {n.name: n for n in ast.parse(source).body if isinstance(n, ast.ClassDef)}
-
-
-def sweep_names(op, tests):
-    return {f"tests/test_ops_sweep.py::TestOpSweep::{t}[{op.__name__}-{i}]" for t in tests for i in range(len(op.examples))}
-
-
-USES_BACKWARD = ["test_gradient_matches_finite_differences", "test_second_derivatives_match_finite_differences",
-                 "test_float32_stays_float32"]
-FORWARD_ONLY = ["test_forward_matches_numpy_reference", "test_no_graph_under_no_grad"]
 
 
 def test_replace_body_keeps_signature_docstring_and_every_other_line():
@@ -89,20 +43,20 @@ def test_replace_body_keeps_signature_docstring_and_every_other_line():
         "        return {'a': 1,\n"
         "                'b': 2}\n"
         "    # a comment after the last method stays\n")
-    twice = generator.replace_body(source, "Twice.backward", ["        pass\n"])
+    twice = replace_body(source, "Twice.backward", ["        pass\n"])
     assert twice == source.replace("        # a comment under the signature is part of the body\n"
                                    "        g = grad * 2\n"
                                    "        return g\n", "        pass\n")
-    other = generator.replace_body(source, "Twice.other", ["        return 0\n"])
+    other = replace_body(source, "Twice.other", ["        return 0\n"])
     assert other == source.replace("        return {'a': 1,\n                'b': 2}\n", "        return 0\n")
     with pytest.raises(ValueError, match="no function Twice.missing"):
-        generator.replace_body(source, "Twice.missing", [])
+        replace_body(source, "Twice.missing", [])
     with pytest.raises(ValueError, match="code on its signature"):
-        generator.replace_body("def f(x): return x\n", "f", [])
+        replace_body("def f(x): return x\n", "f", [])
 
 
 def test_list_names_every_op_and_the_shared_rules():
-    text = generator.listing()
+    text = listing(ROOT)
     ops = text.split("layers (")[0]
     assert set(re.findall(r"\b[A-Z]\w*\b", ops)) >= {op.__name__ for op in ALL_OPS}
     assert "Max [_Extremum.backward]" in text and "Min [_Extremum.backward]" in text
@@ -110,112 +64,46 @@ def test_list_names_every_op_and_the_shared_rules():
     assert "scaled_dot_product_attention" in text and "plot_attention" not in text
 
 
-def test_grading_expressions_do_not_select_ops_whose_names_contain_the_name():
-    targets = generator.find_targets()
+def test_grading_commands_select_the_part_not_its_namesakes_and_name_it_for_the_grader():
+    targets = find_targets(ROOT)
     by_name = {t.name: t for t in targets if t.kind == "op"}
-    assert generator.grading_command(by_name["Softmax"], targets).endswith('-k "Softmax- and not LogSoftmax-"')
-    assert generator.grading_command(by_name["Add"], targets).endswith('-k "Add- and not ScatterAdd-"')
-    assert generator.grading_command(by_name["Max"], targets).endswith('-k "Max- or Min-"')
+    assert grading_command(by_name["Softmax"], targets, ROOT).endswith(
+        '-k "(Softmax- or Softmax.) and not (LogSoftmax- or LogSoftmax.)" --exercise Softmax.backward')
+    assert grading_command(by_name["Add"], targets, ROOT).endswith(
+        '-k "(Add- or Add.) and not (ScatterAdd- or ScatterAdd.)" --exercise Add.backward')
+    assert grading_command(by_name["Max"], targets, ROOT).endswith(
+        '-k "Max- or Max. or Min- or Min." --exercise _Extremum.backward')
+    linear = next(t for t in targets if t.name == "Linear")
+    assert "tests/test_nn.py" in grading_command(linear, targets, ROOT).split()
+
+
+def test_backward_rules_leave_the_docstrings_and_the_definitions_stay():
+    kept, removed = without_backward_math("tanh(x).  d/dx = 1 - tanh² = 1 - out².")
+    assert (kept, removed) == ("tanh(x).", ["d/dx = 1 - tanh² = 1 - out²."])
+    softmax = next(cls for cls in ALL_OPS if cls.__name__ == "Softmax").__doc__
+    kept, removed = without_backward_math(textwrap.dedent(softmax))
+    assert kept.startswith("exp(x) / sum(exp(x)) along axis") and "where: optional boolean" in kept
+    assert "dL/dx" not in kept and any("dL/dx = s * (g - sum(g * s))" in r for r in removed)
+    where, _ = without_backward_math("cond ? a : b, with cond a boolean array (no gradient).  d/da = cond.")
+    assert where == "cond ? a : b, with cond a boolean array (no gradient)."  # the definition stays
+    layer_norm = next(cls for cls in ALL_OPS if cls.__name__ == "LayerNorm").__doc__
+    kept, _ = without_backward_math(textwrap.dedent(layer_norm))
+    assert kept.startswith("Normalise the last axis") and "Backward" not in kept and "mean(ĝ" not in kept
 
 
 def test_bad_requests_get_clear_errors(tmp_path, capsys):
     with pytest.raises(ValueError, match=r"no op named 'Softmx'; did you mean Softmax"):
-        generator.resolve("Softmx", "op", generator.find_targets())
+        resolve("Softmx", "op", find_targets(ROOT))
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "notes.txt").write_text("mine")
     assert generator.main(["make", str(tmp_path / "full"), "--ops", "Exp"]) == 2
     assert "must be a new or empty folder" in capsys.readouterr().err
     with pytest.raises(ValueError, match="reference is the exercise folder itself"):
-        generator.restore(ROOT)
+        restore(ROOT, ROOT)
+    with pytest.raises(ValueError, match="is not an exercise set"):
+        restore(tmp_path / "full", ROOT)
     with pytest.raises(ValueError, match="not a minigrad source tree"):
-        generator.check_project(tmp_path)
-
-
-def test_softmax_and_matmul_exercises_are_graded_by_the_sweep_and_pass_once_restored(tmp_path):
-    copy = tmp_path / "course"
-    assert generator.main(["make", str(copy), "--ops", "Softmax,MatMul"]) == 0
-
-    # The copy: the project's files, minus the generator, with two bodies emptied.
-    assert not (copy / "minigrad" / "generator.py").exists() and not (copy / "tests" / "test_generator.py").exists()
-    assert not (copy / ".venv").exists() and not (copy / "figures").exists() and not (copy / ".git").exists()
-    for rel in ["minigrad/tensor.py", "minigrad/ops/elementwise.py", "tests/test_ops_sweep.py", "README.md"]:
-        assert (copy / rel).read_bytes() == (ROOT / rel).read_bytes(), rel
-    reference, emptied = (ROOT / "minigrad/ops/reduce.py").read_text(), (copy / "minigrad/ops/reduce.py").read_text()
-    ref_classes, new_classes = classes_in(reference), classes_in(emptied)
-    assert ast.get_docstring(new_classes["Softmax"]) == ast.get_docstring(ref_classes["Softmax"])  # the math stays
-    backward = next(n for n in new_classes["Softmax"].body if getattr(n, "name", "") == "backward")
-    assert [type(n) for n in backward.body] == [ast.Raise]                # a hint in comments, then one raise
-    assert ast.unparse(backward.body[-1]).startswith("raise NotImplementedError('Exercise: write Softmax.backward")
-    for name in ref_classes:                                              # every other class untouched
-        if name != "Softmax":
-            assert ast.dump(new_classes[name]) == ast.dump(ref_classes[name]), name
-    ref_def = next(n for n in ref_classes["Softmax"].body if getattr(n, "name", "") == "backward")
-    ref_lines, new_lines = reference.splitlines(), emptied.splitlines()   # and every line around the method
-    assert new_lines[:backward.lineno] == ref_lines[:ref_def.lineno]
-    assert new_lines[backward.end_lineno:] == ref_lines[ref_def.end_lineno:]
-
-    exercises = (copy / "EXERCISES.md").read_text()
-    softmax_cmd, matmul_cmd, whole_suite = commands_in(exercises)
-    assert softmax_cmd == 'python -m pytest tests/test_ops_sweep.py -k "Softmax- and not LogSoftmax-"'
-    assert matmul_cmd == "python -m pytest tests/test_ops_sweep.py -k MatMul-"
-    assert whole_suite == "python -m pytest"
-    from minigrad.ops import LogSoftmax, MatMul, Softmax, Tanh
-
-    for op, command in [(Softmax, softmax_cmd), (MatMul, matmul_cmd)]:
-        code, results = grade(copy, command, tmp_path / f"{op.__name__}.xml")
-        failed = {name for name, message in results.items() if message}
-        assert code == 1
-        assert failed == sweep_names(op, USES_BACKWARD)
-        assert {name for name, message in results.items() if not message} == sweep_names(op, FORWARD_ONLY)
-        for name in failed:
-            assert f"NotImplementedError: Exercise: write {op.__name__}.backward" in results[name], name
-
-    # Neighbours whose code was not touched still pass in the copy.
-    code, results = grade(copy, 'python -m pytest tests/test_ops_sweep.py -k "LogSoftmax- or Tanh-"',
-                          tmp_path / "others.xml")
-    neighbours = sweep_names(LogSoftmax, USES_BACKWARD + FORWARD_ONLY) | sweep_names(Tanh, USES_BACKWARD + FORWARD_ONLY)
-    assert code == 0 and set(results) == neighbours and not any(results.values())
-
-    assert sorted(generator.restore(copy)) == ["minigrad/ops/linalg.py: MatMul.backward",
-                                                "minigrad/ops/reduce.py: Softmax.backward"]
-    for rel in ["minigrad/ops/reduce.py", "minigrad/ops/linalg.py"]:
-        assert (copy / rel).read_bytes() == (ROOT / rel).read_bytes(), rel
-    code, results = grade(copy, 'python -m pytest tests/test_ops_sweep.py -k "(Softmax- and not LogSoftmax-) or MatMul-"',
-                          tmp_path / "restored.xml")
-    everything = USES_BACKWARD + FORWARD_ONLY
-    assert code == 0 and set(results) == sweep_names(Softmax, everything) | sweep_names(MatMul, everything)
-    assert not any(results.values())
-
-
-def test_layer_and_function_exercises_fail_only_their_tests_until_restored(tmp_path):
-    copy = tmp_path / "course"
-    assert generator.main(["make", str(copy), "--layers", "Linear", "--functions", "kernel_smooth"]) == 0
-    linear_cmd, smooth_cmd, _ = commands_in((copy / "EXERCISES.md").read_text())
-    assert "tests/test_nn.py" in linear_cmd.split() and "tests/test_attention_layers.py" in linear_cmd.split()
-    assert smooth_cmd == "python -m pytest tests/test_attention_api.py tests/test_attention_reweighting.py"
-    nn_py = (copy / "minigrad/nn.py").read_text()
-    assert 'raise NotImplementedError("Exercise: write Linear.forward' in nn_py
-    assert '"""y = x @ weight + bias' in nn_py
-
-    rerun = {}
-    for command, qualname, home in [(linear_cmd, "Linear.forward", "tests/test_nn.py"),
-                                    (smooth_cmd, "kernel_smooth", "tests/test_attention_reweighting.py")]:
-        code, results = grade(copy, command, tmp_path / f"{qualname}.xml")
-        failed = {name: message for name, message in results.items() if message}
-        passed = {name for name, message in results.items() if not message}
-        assert code == 1 and failed and passed  # the tests that do not use the part still pass
-        for name, message in failed.items():  # a test that walks every function meets the other exercise too
-            taken = [qualname] if name.startswith(home) else ["Linear.forward", "kernel_smooth"]
-            assert any(f"NotImplementedError: Exercise: write {q}" in message for q in taken), (name, message)
-        # After restoring, re-run the failures of the part's own test file (the others, in
-        # training tests, take long to pass and show nothing new).
-        rerun[qualname] = sorted({name.split("[")[0] for name in failed if name.startswith(home)})
-        assert rerun[qualname]
-
-    assert sorted(generator.restore(copy)) == ["attention/reweighting.py: kernel_smooth",
-                                                "minigrad/nn.py: Linear.forward"]
-    code, results = grade(copy, "python -m pytest " + " ".join(sum(rerun.values(), [])), tmp_path / "restored.xml")
-    assert code == 0 and not any(results.values()), results
+        check_project(tmp_path)
 
 
 def test_command_line_lists_through_python_dash_m():
@@ -283,8 +171,8 @@ def output_matches(expected, actual):
 
 def test_every_block_of_the_extending_guide_works_and_prints_what_it_shows(tmp_path):
     project = tmp_path / "project"
-    tool = [rel for rel in generator.project_files(ROOT, with_tools=True) if rel.startswith("coursework/")]
-    for rel in generator.project_files(ROOT) + tool:
+    tool = [rel for rel in project_files(ROOT, with_tools=True) if rel.startswith("coursework/")]
+    for rel in project_files(ROOT) + tool:
         (project / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / rel, project / rel)
     blocks = fenced_blocks((ROOT / "docs" / "EXTENDING.md").read_text(encoding="utf-8"))

@@ -1,0 +1,169 @@
+"""Writing the students' copy: the project's files with the chosen parts emptied, their
+answers taken out everywhere else too, a grading conftest.py, EXERCISES.md and a README."""
+import ast
+import functools
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from coursework.cutting import (body_lines, docstring_lines, format_docstring, node_of, replace_body,
+                                replace_docstring, required_checks, stub_lines, without_backward_math)
+from coursework.exercises_md import course_readme, exercises_markdown
+from coursework.grading import grading_command
+from coursework.parts import find_targets, relative
+
+SKIPPED_DIRS = {".git", ".venv", "venv", "figures", "__pycache__", ".pytest_cache", "build", "dist", ".benchmarks"}
+# Tools over the tree (this generator, CI) and the benchmark, whose NumPy baselines are
+# written-out backward rules, stay out of the copy.
+LEFT_OUT = {".ci/": "the CI script", "coursework/": "the generator of this set",
+            "bench/": "the benchmark (its NumPy baselines hold backward rules)"}
+LIBRARY = ("minigrad/", "attention/")
+CONFTEST = Path(__file__).with_name("course_conftest.py")
+MIN_ANSWER_LINE = 12  # shorter lines (`return out`, `x = F.as_tensor(x)`) are not an answer
+
+
+def project_files(root, with_tools=False):
+    """Paths (relative, posix) of the project's files: what git tracks or would add, or,
+    without git, every file outside SKIPPED_DIRS; the LEFT_OUT ones only if asked."""
+    root = Path(root)
+    try:
+        listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                                cwd=root, capture_output=True, text=True, check=True).stdout.split("\0")
+        files = sorted({f for f in listed if f and (root / f).is_file()})
+    except (OSError, subprocess.CalledProcessError):
+        files = sorted(relative(p, root) for p in root.rglob("*") if p.is_file()
+                       and not SKIPPED_DIRS & set(p.relative_to(root).parts[:-1]) and not p.suffix == ".pyc")
+    return [f for f in files if (with_tools or not f.startswith(tuple(LEFT_OUT)))
+            and not any(part.endswith(".egg-info") for part in f.split("/"))]
+
+
+def check_project(root):
+    root = Path(root)
+    if not ((root / "minigrad" / "ops").is_dir() and (root / "tests" / "test_ops_sweep.py").is_file()):
+        raise ValueError(f"coursework: {root} is not a minigrad source tree (it needs minigrad/ops/ and "
+                         f"tests/test_ops_sweep.py); run it from a clone of minigrad or pass --from PROJECT_DIR")
+    return root
+
+
+def cut(source, target):
+    """source with `target` made an exercise: its body a stub, the backward rule out of the
+    docstrings that state it, the errors it must raise added to its docstring.
+    Returns (new source, the docstring text taken out)."""
+    checks = required_checks(source, target.qualname) if target.kind != "op" else []
+    source = replace_body(source, target.qualname, stub_lines(source, target))
+    removed = []
+    described = [target.qualname] + [target.owner] if target.kind == "op" else [target.qualname]
+    for qualname in described + list(target.shared_by):
+        node = node_of(source, qualname)
+        doc, text = docstring_lines(source, qualname), ast.get_docstring(node) or ""
+        kept, gone = without_backward_math(text) if target.kind == "op" else (text.strip(), [])
+        if qualname == target.qualname and checks:
+            kept = (kept or f"The {target.qualname.rpartition('.')[2]} pass the class docstring describes.") + "\n\n" + checks
+        if gone or kept != text.strip():
+            indent = " " * node.body[0].col_offset if doc else " " * (node.col_offset + 4)
+            source = replace_docstring(source, qualname, format_docstring(kept, indent) if kept else [])
+        removed += gone
+    return source, removed
+
+
+def answer_lines(root, rel, target, removed):
+    """The lines that would give `target` away: those of its reference body that no other
+    library code has, and the docstring sentences cut out of it.  A line the tests also have
+    is theirs (an oracle states the formula a forward pass is asked for): they grade the copy."""
+    source = (Path(root) / rel).read_text(encoding="utf-8")
+    first, last = body_lines(source, node_of(source, target.qualname))
+    body = {line.strip() for line in source.splitlines()[first - 1:last] if len(line.strip()) >= MIN_ANSWER_LINE}
+    elsewhere = set()
+    for path, lines in graded_code_lines(str(root)):
+        elsewhere |= set(lines[:first - 1] + lines[last:] if path == rel else lines)
+    cut_doc = {line.strip() for text in removed for line in text.splitlines() if len(line.strip()) >= 8}
+    return body - elsewhere, cut_doc
+
+
+@functools.lru_cache(maxsize=8)
+def graded_code_lines(root):
+    """(path, its stripped lines) of the library's files and the tests."""
+    paths = [p for folder in LIBRARY + ("tests/",) for p in sorted((Path(root) / folder).rglob("*.py"))]
+    return [(relative(p, root), [line.strip() for line in p.read_text(encoding="utf-8").splitlines()]) for p in paths]
+
+
+def without_generator_sections(text):
+    """A Markdown file without its sections (## headings) that describe the coursework generator."""
+    sections = re.split(r"(?m)^(?=## )", text)
+    return "".join(s for s in sections if "coursework" not in s or not s.startswith("## "))
+
+
+def make(out_dir, chosen, root):
+    """Copy the project to out_dir with the chosen targets turned into exercises; returns
+    the (target, grading command) pairs, in order."""
+    root, out = check_project(root), Path(out_dir)
+    if out.resolve() == root.resolve() or (out.exists() and any(out.iterdir())):
+        raise ValueError(f"coursework: {out} must be a new or empty folder (it would be overwritten)")
+    targets = find_targets(root)
+    # One exercise per function emptied: choosing Max and Min gives one, _Extremum.backward.
+    unique = list({(t.path, t.qualname): t for t in chosen}.values())
+    texts, answers = emptied_files(root, unique)
+    files = [rel for rel in project_files(root) if rel != "README.md"]
+    left_out = holding_answers(root, files, texts, answers)
+    for rel in [f for f in files if f not in left_out]:
+        dest = out / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if rel in texts:
+            dest.write_text(texts[rel], encoding="utf-8")
+        else:
+            shutil.copy2(root / rel, dest)
+    graded = [(t, grading_command(t, targets, root)) for t in unique]
+    write_course_files(out, graded, left_out)
+    return graded
+
+
+def emptied_files(root, unique):
+    """{path: new text} of the files the copy changes, and {target qualname: its answer lines}."""
+    texts, answers = {}, {}
+    for target in unique:
+        source = texts.get(target.path) or (root / target.path).read_text(encoding="utf-8")
+        texts[target.path], removed = cut(source, target)
+        answers[target.qualname] = answer_lines(root, target.path, target, removed)
+    for rel in project_files(root):
+        if rel.endswith(".md") and rel != "README.md":
+            text = (root / rel).read_text(encoding="utf-8")
+            if without_generator_sections(text) != text:
+                texts[rel] = without_generator_sections(text)
+    return texts, answers
+
+
+def holding_answers(root, files, texts, answers):
+    """{path: why} of the files left out because a line of theirs gives an exercise away.
+    A library file cannot be left out: a backward rule quoted in it (an example in a
+    docstring) is replaced there instead, and the file's new text put into `texts`."""
+    left_out = {}
+    for rel in files:
+        try:
+            text = texts.get(rel) or (root / rel).read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue  # figures
+        if rel.startswith(LIBRARY):
+            for qualname, (_, doc) in answers.items():
+                for sentence in [s for s in doc if s in text]:
+                    text = texts[rel] = text.replace(sentence, f"(the rule is exercise {qualname})")
+        lines = {line.strip() for line in text.splitlines()}
+        given = [qualname for qualname, (body, doc) in answers.items()
+                 if body & lines or any(sentence in text for sentence in doc)]
+        if given:
+            left_out[rel] = f"it holds the answer to {', '.join(given)}"
+    return left_out
+
+
+def write_course_files(out, graded, left_out):
+    """conftest.py (the grader), EXERCISES.md and README.md of the copy; docs/API.md regenerated
+    from the copy's docstrings."""
+    modules = {t.qualname: t.module for t, _ in graded}
+    template = CONFTEST.read_text(encoding="utf-8")
+    (out / "conftest.py").write_text(template.replace("EXERCISES = {}", f"EXERCISES = {modules!r}", 1), encoding="utf-8")
+    (out / "EXERCISES.md").write_text(exercises_markdown(graded, out), encoding="utf-8")
+    everything_left = {**{folder: why for folder, why in LEFT_OUT.items()}, **left_out}
+    (out / "README.md").write_text(course_readme(graded, everything_left), encoding="utf-8")
+    if graded and (out / "tools" / "make_api_docs.py").exists():
+        subprocess.run([sys.executable, "tools/make_api_docs.py"], cwd=out, check=True, capture_output=True)
