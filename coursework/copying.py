@@ -2,6 +2,7 @@
 answers taken out everywhere else too, a grading conftest.py, EXERCISES.md and a README."""
 import ast
 import functools
+import json
 import re
 import shutil
 import subprocess
@@ -141,7 +142,7 @@ def holding_answers(root, files, texts, answers):
     left_out = {}
     for rel in files:
         try:
-            text = texts.get(rel) or (root / rel).read_text(encoding="utf-8")
+            text = texts.get(rel) or readable_text(root / rel)
         except UnicodeDecodeError:
             continue  # figures
         if rel.startswith(LIBRARY):
@@ -154,6 +155,16 @@ def holding_answers(root, files, texts, answers):
         if given:
             left_out[rel] = f"it holds the answer to {', '.join(given)}"
     return left_out
+
+
+def readable_text(path):
+    """A file's text as a reader sees it: a notebook's cells and outputs, not its JSON escapes."""
+    text = Path(path).read_text(encoding="utf-8")
+    if Path(path).suffix != ".ipynb":
+        return text
+    cells = json.loads(text).get("cells", [])
+    outputs = [output.get("text", "") for cell in cells for output in cell.get("outputs", [])]
+    return "\n".join("".join(part) for part in [cell.get("source", "") for cell in cells] + outputs)
 
 
 def write_course_files(out, graded, left_out):

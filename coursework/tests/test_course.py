@@ -3,6 +3,7 @@ the others apart from its own failures), no answer anywhere in the copy, and a r
 that says what it did."""
 import ast
 import inspect
+import json
 import re
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from coursework import generator
+from coursework.copying import holding_answers
 from coursework.parts import find_targets
 from coursework.tests.helpers import commands_in, environment, grade
 from minigrad.ops import Tanh
@@ -62,9 +64,14 @@ def copy_texts(copy):
     for path in Path(copy).rglob("*"):
         if path.is_file() and "__pycache__" not in path.parts:
             try:
-                texts[path.relative_to(copy).as_posix()] = path.read_text(encoding="utf-8")
+                text = path.read_text(encoding="utf-8")
             except UnicodeDecodeError:
-                pass  # figures
+                continue  # figures
+            if path.suffix == ".ipynb":  # what a reader sees: the cells, not their JSON escapes
+                cells = json.loads(text)["cells"]
+                text = "\n".join("".join(c["source"]) + "".join("".join(o.get("text", "")) for o in c.get("outputs", []))
+                                  for c in cells)
+            texts[path.relative_to(copy).as_posix()] = text
     return texts
 
 
@@ -192,3 +199,14 @@ def test_restore_puts_back_what_is_still_empty_and_leaves_what_a_student_changed
         "already the reference: minigrad/nn.py: Linear.forward",
         "overwritten (--force): minigrad/ops/elementwise.py: Tanh.backward"]
     assert elementwise.read_text() == reference
+
+
+def test_a_notebook_or_guide_holding_an_emptied_line_is_left_out(tmp_path):
+    answer = {"Softmax.backward": ({"g = grad - _row_dot(grad, out, self.axis)"}, {"dL/dx = s * (g - sum(g * s))"})}
+    cell = {"cell_type": "code", "source": ["def softmax_backward(grad, out, axis):\n",
+                                            "    g = grad - _row_dot(grad, out, self.axis)\n"], "outputs": []}
+    (tmp_path / "notes.ipynb").write_text(json.dumps({"cells": [cell]}, ensure_ascii=True))
+    (tmp_path / "guide.md").write_text("Softmax's rule: dL/dx = s * (g - sum(g * s)), with s = out.\n")
+    (tmp_path / "other.md").write_text("g = grad - something else\n")
+    left = holding_answers(tmp_path, ["notes.ipynb", "guide.md", "other.md"], {}, answer)
+    assert sorted(left) == ["guide.md", "notes.ipynb"] and "Softmax.backward" in left["notes.ipynb"]
