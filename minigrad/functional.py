@@ -1,48 +1,118 @@
 """Differentiable functions on Tensors (like torch.nn.functional).
 
-Each is one op from minigrad.ops; arguments may be Tensors, arrays or numbers.
+Each is one op from minigrad.ops.  Every tensor input may be a Tensor, an ndarray, a
+(nested) list or a number, as NumPy's functions take them; `array_like` is the one place
+that converts them, called by `takes_array_likes` before the op sees them.
 """
+import functools
+import inspect
+import numbers
+
 import numpy as np
 
 from minigrad import ops
 from minigrad.tensor import Tensor, as_tensor, unwrap  # noqa: F401  (as_tensor: part of this API)
 
 
+def array_like(x, caller="array_like", name="x", beside=()):
+    """x as an op takes it: a Tensor or an ndarray as it is, a list or a number as an array.
+
+    A number gets the dtype NumPy gives it next to the dtypes `beside` (the call's other
+    inputs): a float32 tensor and 0.5 stay float32, as in `x * 0.5`.  caller and name (the
+    function and its parameter) go into the error for what is not an array.
+    """
+    if isinstance(x, (Tensor, np.ndarray)):
+        return x
+    if isinstance(x, numbers.Number):
+        return np.asarray(x, dtype=np.result_type(x, *beside))
+    try:
+        array = np.asarray(x)
+    except (TypeError, ValueError) as err:  # ragged lists, above all
+        raise ValueError(f"{caller}: {name} must be a Tensor, an array, a list or a number; "
+                         f"the {type(x).__name__} given is not an array ({err})") from err
+    if array.dtype == object:
+        raise TypeError(f"{caller}: {name} must be a Tensor, an array, a list or a number, "
+                        f"got {type(x).__name__}")
+    return array
+
+
+def takes_array_likes(*names):
+    """Decorator: the function's parameters `names` are tensor inputs, given in any form.
+
+    Each goes through `array_like` before the function runs: arrays and lists first, then
+    numbers, which take their dtype from them.  None (an optional input left out) stays None.
+    """
+    def decorate(fn):
+        order = list(inspect.signature(fn).parameters)
+        positions = {order.index(name): name for name in names}
+        width = sorted(positions)[-1] + 1  # positions that may hold a tensor input (max here is F.max)
+
+        def converted(args, kwargs):
+            slots = [(args, i, name) for i, name in positions.items() if i < len(args)]
+            slots += [(kwargs, name, name) for name in names if name in kwargs]
+            slots = [slot for slot in slots if slot[0][slot[1]] is not None]
+            dtypes = []
+            for box, key, name in sorted(slots, key=lambda slot: isinstance(slot[0][slot[1]], numbers.Number)):
+                box[key] = array_like(box[key], fn.__name__, name, beside=dtypes)
+                dtypes.append(box[key].dtype)
+            return args, kwargs
+
+        @functools.wraps(fn)
+        def with_arrays(*args, **kwargs):
+            # Tensors and arrays given by position, the usual call, go straight through.
+            if kwargs or not all([isinstance(a, _READY) for a in args[:width]]):
+                args, kwargs = converted(list(args), kwargs)
+            return fn(*args, **kwargs)
+        return with_arrays
+    return decorate
+
+
+_READY = (Tensor, np.ndarray, type(None))
+
+
+@takes_array_likes("x")
 def exp(x):
     """e^x, elementwise."""
     return ops.Exp.apply(x)
 
 
+@takes_array_likes("x")
 def log(x):
     """Natural logarithm, elementwise."""
     return ops.Log.apply(x)
 
 
+@takes_array_likes("x")
 def sqrt(x):
     """Square root, elementwise."""
     return ops.Sqrt.apply(x)
 
 
+@takes_array_likes("x")
 def tanh(x):
     """Hyperbolic tangent, elementwise."""
     return ops.Tanh.apply(x)
 
 
+@takes_array_likes("x")
 def abs(x):
     """|x|, elementwise; gradient 0 at 0."""
     return ops.Abs.apply(x)
 
 
+@takes_array_likes("x")
 def sigmoid(x):
     """1 / (1 + e^-x), stable for large |x|."""
     return ops.Sigmoid.apply(x)
 
 
+@takes_array_likes("x")
 def relu(x):
     """max(x, 0); gradient 0 at 0."""
     return ops.Relu.apply(x)
 
 
+@takes_array_likes("x")
 def softmax(x, axis=-1, where=None):
     """exp(x) / sum(exp(x)) along axis, shifted by the max so large logits don't overflow.
 
@@ -56,21 +126,25 @@ def softmax(x, axis=-1, where=None):
     return ops.Softmax.apply(x, axis=axis, where=where)
 
 
+@takes_array_likes("x")
 def log_softmax(x, axis=-1):
     """log(softmax(x)) along axis, computed as x - logsumexp(x) (stable)."""
     return ops.LogSoftmax.apply(x, axis=axis)
 
 
+@takes_array_likes("x")
 def logsumexp(x, axis=-1, keepdims=False):
     """log(sum(exp(x))) along axis, stable."""
     return ops.LogSumExp.apply(x, axis=axis, keepdims=keepdims)
 
 
+@takes_array_likes("a", "b")
 def cosine_similarity(a, b, axis=-1, eps=1e-8):
     """a·b / (max(|a|, eps) max(|b|, eps)) along axis, broadcasting a against b (as PyTorch)."""
     return ops.CosineSimilarity.apply(a, b, axis=axis, eps=eps)
 
 
+@takes_array_likes("a", "b")
 def matmul(a, b):
     """a @ b with NumPy's matmul rules: (..., T, K) @ (..., K, S) -> (..., T, S)."""
     return ops.MatMul.apply(a, b)
@@ -78,24 +152,26 @@ def matmul(a, b):
 
 def einsum(subscripts, *operands):
     """np.einsum for Tensors, e.g. einsum('bik,bjk->bij', q, k); ellipsis is not supported."""
-    return ops.Einsum.apply(*operands, subscripts=subscripts)
+    return ops.Einsum.apply(*(array_like(x, "einsum", "operands") for x in operands), subscripts=subscripts)
 
 
 def concatenate(tensors, axis=0):
     """Join tensors along an existing axis."""
-    return ops.Concatenate.apply(*tensors, axis=axis)
+    return ops.Concatenate.apply(*(array_like(x, "concatenate", "tensors") for x in tensors), axis=axis)
 
 
 def stack(tensors, axis=0):
     """Join tensors of one shape along a new axis."""
-    return ops.Stack.apply(*tensors, axis=axis)
+    return ops.Stack.apply(*(array_like(x, "stack", "tensors") for x in tensors), axis=axis)
 
 
+@takes_array_likes("a", "b")
 def where(cond, a, b):
     """a where cond is True, else b; cond is boolean and carries no gradient."""
     return ops.Where.apply(a, b, cond=np.asarray(unwrap(cond), dtype=bool))
 
 
+@takes_array_likes("x", "value")
 def masked_fill(x, mask, value):
     """x with `value` where the boolean `mask` is True (mask broadcasts against x).  value may be a
     number or a tensor (broadcasting against x); a tensor value gets its gradient."""
@@ -105,35 +181,72 @@ def masked_fill(x, mask, value):
     return ops.MaskedFill.apply(x, value, mask=mask)
 
 
+@takes_array_likes("x")
 def broadcast_to(x, shape):
     """x repeated to `shape` by broadcasting rules."""
     return ops.BroadcastTo.apply(x, shape=tuple(shape))
 
 
+@takes_array_likes("a", "b")
 def maximum(a, b):
     """Elementwise max; ties split the gradient in half."""
     return ops.Maximum.apply(a, b)
 
 
+@takes_array_likes("a", "b")
 def minimum(a, b):
     """Elementwise min; ties split the gradient in half."""
     return ops.Minimum.apply(a, b)
 
 
+@takes_array_likes("x")
 def sum(x, axis=None, keepdims=False):
     """Sum over axis (None: all)."""
     return ops.Sum.apply(x, axis=axis, keepdims=keepdims)
 
 
+@takes_array_likes("x")
 def mean(x, axis=None, keepdims=False):
     """Mean over axis (None: all)."""
     return ops.Mean.apply(x, axis=axis, keepdims=keepdims)
 
 
+@takes_array_likes("x")
+def var(x, axis=None, keepdims=False, ddof=0):
+    """Variance over axis (None: all), dividing by N - ddof (NumPy's ddof: 0, PyTorch's default: 1)."""
+    return ops.Var.apply(x, axis=axis, keepdims=keepdims, ddof=ddof)
+
+
+@takes_array_likes("x")
+def max(x, axis=None, keepdims=False):
+    """Largest element over axis (None: all); its gradient goes to the largest (ties share it)."""
+    return ops.Max.apply(x, axis=axis, keepdims=keepdims)
+
+
+@takes_array_likes("x")
+def min(x, axis=None, keepdims=False):
+    """Smallest element over axis (None: all); its gradient goes to the smallest (ties share it)."""
+    return ops.Min.apply(x, axis=axis, keepdims=keepdims)
+
+
+@takes_array_likes("x")
+def argmax(x, axis=None, keepdims=False):
+    """Index of the largest element over axis (None: of the flattened x); no gradient."""
+    return as_tensor(x).argmax(axis=axis, keepdims=keepdims)
+
+
+@takes_array_likes("x")
+def argmin(x, axis=None, keepdims=False):
+    """Index of the smallest element over axis (None: of the flattened x); no gradient."""
+    return as_tensor(x).argmin(axis=axis, keepdims=keepdims)
+
+
+@takes_array_likes("x")
 def reshape(x, shape):
     return ops.Reshape.apply(x, shape=tuple(shape))
 
 
+@takes_array_likes("x")
 def transpose(x, axes=None):
     return ops.Transpose.apply(x, axes=axes)
 
@@ -147,6 +260,7 @@ def _shape(x):
     return np.shape(unwrap(x))
 
 
+@takes_array_likes("x", "weight", "bias")
 def layer_norm(x, weight=None, bias=None, eps=1e-5):
     """Normalise x (..., D) over its last axis to mean 0, variance 1, then * weight (D,) + bias (D,)."""
     d = _shape(x)[-1:]
@@ -157,12 +271,14 @@ def layer_norm(x, weight=None, bias=None, eps=1e-5):
     return ops.LayerNorm.apply(x, weight, bias, eps=eps)
 
 
+@takes_array_likes("x")
 def gelu(x):
     """GELU, x Φ(x), in its tanh approximation 0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³))), as GPT-2
     (the exact form needs erf, which NumPy lacks; the two differ by less than 1e-3)."""
     return ops.Gelu.apply(x)
 
 
+@takes_array_likes("x")
 def dropout(x, p=0.5, training=True, rng=None):
     """Zero each element with probability p and scale the rest by 1 / (1 - p), so the expected
     output is x.  Identity when not training.  rng: a np.random.Generator (default: minigrad's)."""
@@ -188,6 +304,7 @@ def _reduce(loss, reduction, count, where):
     return loss.sum() / count
 
 
+@takes_array_likes("logits")
 def cross_entropy(logits, targets, ignore_index=None, reduction="mean"):
     """-log softmax(logits)[target], computed stably through log-sum-exp.
 
@@ -217,6 +334,7 @@ def cross_entropy(logits, targets, ignore_index=None, reduction="mean"):
     return _reduce(loss, reduction, int(keep.sum()), "cross_entropy")
 
 
+@takes_array_likes("pred", "target")
 def mse_loss(pred, target, reduction="mean"):
     """(pred - target)², averaged ('mean'), summed ('sum') or kept ('none').  Shapes must match:
     broadcasting (say (B, 1) against (B,)) would silently compare every pair."""

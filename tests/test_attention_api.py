@@ -52,17 +52,12 @@ import re
 import inspect
 import pkgutil
 
-import matplotlib
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
 import attention
 import minigrad
-from minigrad import Tensor
-from minigrad.tensor import unwrap
-
-matplotlib.use("Agg")
+from array_forms import assert_takes_array_likes, comparable
 
 RNG = np.random.default_rng(0)
 B, T, D = 2, 3, 4
@@ -140,17 +135,6 @@ def arguments(name, fn):
     return args, tensors
 
 
-def comparable(result):
-    """Arrays to compare of whatever the function returned (Tensors, arrays, tuples, a Figure)."""
-    if isinstance(result, tuple):
-        return [a for r in result for a in comparable(r)]
-    if isinstance(result, plt.Figure):
-        arrays = [np.asarray(image.get_array()) for ax in result.axes for image in ax.images]
-        plt.close(result)
-        return arrays
-    return [np.asarray(unwrap(result))]
-
-
 def call(maker, args):
     minigrad.manual_seed(0)  # the same draws for anything random (initialisation, sampling)
     return comparable(maker()(**args))
@@ -170,19 +154,4 @@ def test_the_walk_finds_every_kind_of_entry_point():
 @pytest.mark.parametrize("name, maker", CALLABLES, ids=[name for name, _ in CALLABLES])
 def test_every_public_function_takes_tensors_arrays_lists_and_numbers(name, maker):
     args, tensors = arguments(name, maker())
-    expected = call(maker, args)
-    for param in tensors:
-        value = args[param]
-        forms = {"Tensor": Tensor(value), "list": value.tolist()}
-        if value.ndim == 0:
-            forms.update({"number": value.item(), "one-element list": [value.item()]})
-        for form, converted in forms.items():
-            got = call(maker, {**args, param: converted})
-            assert len(got) == len(expected), f"{name}({param} as a {form})"
-            for g, e in zip(got, expected):
-                np.testing.assert_array_equal(g, e, err_msg=f"{name} with {param} as a {form}")
-        if value.size > 1:  # a number where an array is expected: works (a mask of True) or a clear error
-            try:
-                call(maker, {**args, param: value.flat[0].item()})
-            except (ValueError, TypeError) as err:
-                assert NAMED.match(str(err)), f"{name} with {param} a number: an error that names nothing: {err}"
+    assert_takes_array_likes(lambda given: call(maker, given), args, tensors, NAMED, name)

@@ -240,6 +240,8 @@ def test_softmax_of_a_0d_tensor_is_a_clear_error():
         F.softmax(Tensor(2.0))
     with pytest.raises(ValueError, match=r"LogSoftmax: .*0-d"):
         F.log_softmax(Tensor(2.0))
+    with pytest.raises(ValueError, match=r"LogSumExp: .*0-d"):
+        F.logsumexp(2.0)
 
 
 def test_an_index_list_of_tensors():

@@ -134,7 +134,7 @@ def _finite_range(dtype):
 
 def _need_an_axis(x):
     if x.ndim == 0:
-        raise ValueError("the input is 0-d (one number), so there is no axis to normalise over; "
+        raise ValueError("the input is 0-d (one number), so there is no axis to normalise or sum over; "
                          "give it one, e.g. x.reshape(1)")
 
 
@@ -225,6 +225,8 @@ class LogSumExp(Function):
     reference = staticmethod(lambda x, axis=-1, keepdims=False: np.log(np.sum(np.exp(x), axis=axis, keepdims=keepdims)))
 
     def forward(self, x, axis=-1, keepdims=False):
+        if axis is not None:
+            _need_an_axis(x)
         self.kshape = _keepdims_shape(x.shape, axis)
         m = exp_shift(x, axis)
         out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
