@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from coursework.cutting import (body_lines, docstring_lines, format_docstring, node_of, replace_body,
+from coursework.cutting import (body_lines, docstring_lines, format_docstring, has_docstring, node_of, replace_body,
                                 replace_docstring, required_checks, stub_lines, without_backward_math)
 from coursework.exercises_md import course_readme, exercises_markdown
 from coursework.grading import grading_command
@@ -85,9 +85,21 @@ def answer_lines(root, rel, target, removed):
 
 @functools.lru_cache(maxsize=8)
 def graded_code_lines(root):
-    """(path, its stripped lines) of the library's files and the tests."""
+    """(path, its stripped lines, docstrings blanked) of the library's files and the tests: a
+    line quoted in a docstring (an op written out as an example) is no reason to keep it."""
     paths = [p for folder in LIBRARY + ("tests/",) for p in sorted((Path(root) / folder).rglob("*.py"))]
-    return [(relative(p, root), [line.strip() for line in p.read_text(encoding="utf-8").splitlines()]) for p in paths]
+    found = []
+    for path in paths:
+        source = path.read_text(encoding="utf-8")
+        quoted = {n for d in docstring_nodes(ast.parse(source)) for n in range(d.lineno, d.end_lineno + 1)}
+        found.append((relative(path, root), ["" if number in quoted else line.strip()
+                                             for number, line in enumerate(source.splitlines(), 1)]))
+    return found
+
+
+def docstring_nodes(tree):
+    return [node.body[0] for node in ast.walk(tree) if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef)
+            and node.body and has_docstring(node)]
 
 
 def without_generator_sections(text):
@@ -146,15 +158,27 @@ def holding_answers(root, files, texts, answers):
         except UnicodeDecodeError:
             continue  # figures
         if rel.startswith(LIBRARY):
-            for qualname, (_, doc) in answers.items():
-                for sentence in [s for s in doc if s in text]:
-                    text = texts[rel] = text.replace(sentence, f"(the rule is exercise {qualname})")
+            text = texts[rel] = without_quoted_answers(text, answers)
         lines = {line.strip() for line in text.splitlines()}
         given = [qualname for qualname, (body, doc) in answers.items()
                  if body & lines or any(sentence in text for sentence in doc)]
         if given:
             left_out[rel] = f"it holds the answer to {', '.join(given)}"
     return left_out
+
+
+def without_quoted_answers(text, answers):
+    """A library file's text with the answers it quotes (in docstrings: its code has none,
+    see answer_lines) replaced by a note naming the exercise."""
+    for qualname, (body, doc) in answers.items():
+        for sentence in [s for s in doc if s in text]:
+            text = text.replace(sentence, f"(the rule is exercise {qualname})")
+        lines = text.splitlines(keepends=True)
+        for i, line in enumerate(lines):
+            if line.strip() in body:
+                lines[i] = line[:len(line) - len(line.lstrip())] + f"...  (the body is exercise {qualname})\n"
+        text = "".join(lines)
+    return text
 
 
 def readable_text(path):

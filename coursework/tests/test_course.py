@@ -139,7 +139,17 @@ def answer_lines(target):
     return {line.strip() for line in body if len(line.strip()) >= 12} - elsewhere
 
 
-CODE_LINES = {path.relative_to(ROOT).as_posix(): [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+def code_lines(path):
+    """A file's stripped lines with its docstrings blanked: a body quoted in a docstring is still an answer."""
+    source = path.read_text(encoding="utf-8")
+    quoted = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef) and ast.get_docstring(node) is not None:
+            quoted |= set(range(node.body[0].lineno, node.body[0].end_lineno + 1))
+    return ["" if i in quoted else line.strip() for i, line in enumerate(source.splitlines(), 1)]
+
+
+CODE_LINES = {path.relative_to(ROOT).as_posix(): code_lines(path)
               for folder in ("minigrad", "attention", "tests") for path in (ROOT / folder).rglob("*.py")}
 
 
