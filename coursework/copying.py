@@ -102,6 +102,13 @@ def docstring_nodes(tree):
             and node.body and has_docstring(node)]
 
 
+def without_generator_lines(text):
+    """The README without its lines about the generator (a table row, a guide entry): the
+    project's tests read the rest of it, so it stays whole otherwise."""
+    return "".join(line for line in text.splitlines(keepends=True)
+                   if not re.search(r"`coursework/`|python -m coursework", line))
+
+
 def without_generator_sections(text):
     """A Markdown file without its sections (## headings) that describe the coursework generator."""
     sections = re.split(r"(?m)^(?=## )", text)
@@ -118,7 +125,7 @@ def make(out_dir, chosen, root):
     # One exercise per function emptied: choosing Max and Min gives one, _Extremum.backward.
     unique = list({(t.path, t.qualname): t for t in chosen}.values())
     texts, answers = emptied_files(root, unique)
-    files = [rel for rel in project_files(root) if rel != "README.md"]
+    files = project_files(root)
     left_out = holding_answers(root, files, texts, answers)
     for rel in [f for f in files if f not in left_out]:
         dest = out / rel
@@ -140,10 +147,11 @@ def emptied_files(root, unique):
         texts[target.path], removed = cut(source, target)
         answers[target.qualname] = answer_lines(root, target.path, target, removed)
     for rel in project_files(root):
-        if rel.endswith(".md") and rel != "README.md":
+        if rel.endswith(".md"):
             text = (root / rel).read_text(encoding="utf-8")
-            if without_generator_sections(text) != text:
-                texts[rel] = without_generator_sections(text)
+            edit = without_generator_lines if rel == "README.md" else without_generator_sections
+            if edit(text) != text:
+                texts[rel] = edit(text)
     return texts, answers
 
 
@@ -157,7 +165,7 @@ def holding_answers(root, files, texts, answers):
             text = texts.get(rel) or readable_text(root / rel)
         except UnicodeDecodeError:
             continue  # figures
-        if rel.startswith(LIBRARY):
+        if rel.startswith(LIBRARY) or rel == "README.md":  # the copy cannot do without them
             text = texts[rel] = without_quoted_answers(text, answers)
         lines = {line.strip() for line in text.splitlines()}
         given = [qualname for qualname, (body, doc) in answers.items()
@@ -199,6 +207,8 @@ def write_course_files(out, graded, left_out):
     (out / "conftest.py").write_text(template.replace("EXERCISES = {}", f"EXERCISES = {modules!r}", 1), encoding="utf-8")
     (out / "EXERCISES.md").write_text(exercises_markdown(graded, out), encoding="utf-8")
     everything_left = {**{folder: why for folder, why in LEFT_OUT.items()}, **left_out}
-    (out / "README.md").write_text(course_readme(graded, everything_left), encoding="utf-8")
+    readme = out / "README.md"
+    original = readme.read_text(encoding="utf-8") if readme.exists() else ""
+    readme.write_text(course_readme(graded, everything_left) + original, encoding="utf-8")
     if graded and (out / "tools" / "make_api_docs.py").exists():
         subprocess.run([sys.executable, "tools/make_api_docs.py"], cwd=out, check=True, capture_output=True)

@@ -97,4 +97,5 @@ def course_readme(graded, left_out):
         f"layers built on it, with {len(graded)} part(s) taken out for you to write: {parts}.", "",
         "`EXERCISES.md` says what each part must compute and the command that grades it. Everything "
         "else is the library as it is: read it, run the demos (`python -m demos`), and use the tests.", "",
-        "Left out of this copy:", ""] + [f"- `{path}`: {why}" for path, why in sorted(left_out.items())] + [""])
+        "Left out of this copy:", ""] + [f"- `{path}`: {why}" for path, why in sorted(left_out.items())]
+        + ["", "What follows is minigrad's own README, without its lines about the generator.", "", "---", "", ""])

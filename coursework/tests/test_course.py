@@ -128,6 +128,13 @@ def test_exercises_md_gives_each_part_its_signature_tests_and_a_hint_but_not_the
     assert "exercise set" in readme and all(q in readme for q in ["Softmax.backward", "Linear.forward"])
     assert "`bench/`" in readme and not (scenario / "bench").exists() and not (scenario / ".ci").exists()
     assert not (scenario / "coursework").exists() and "python -m coursework" not in (scenario / "docs/EXTENDING.md").read_text()
+    assert "python -m coursework" not in readme and "## Training loops" in readme  # the project's README follows
+
+
+def test_the_whole_suite_of_the_copy_collects(scenario):
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--collect-only", "-q"],
+                          cwd=scenario, env=environment(scenario), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
 
 def answer_lines(target):
