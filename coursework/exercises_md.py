@@ -21,8 +21,8 @@ HINTS = {
 }
 GRADED_BY = {
     "op": ("the sweep's checks of every example the op declares: the gradient against finite "
-           "differences (first and second order, random upstream weights), float32 staying float32, and "
-           "no graph under `no_grad`."),
+           "differences (first and second order, random upstream weights), the exact gradients of the "
+           "boundary cases it declares (0, ±inf), float32 staying float32, and no graph under `no_grad`."),
     "layer": "the tests, in these files, that run it (directly or through the layers built on it).",
     "function": "the tests, in these files, that run it (directly or through the layers built on it).",
 }
