@@ -47,13 +47,13 @@ def main(out_dir="figures", seed=0, quick=False):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4), layout="constrained")
+    fig, axes = plt.subplots(1, 3, figsize=(12, 4), layout="constrained")
     ax = axes[0]
     ax.plot(t, x, ".", color="grey", label="noisy x")
     ax.plot(t, clean, "k--", lw=1, label="clean sine")
     for s, y in smoothed.items():
         ax.plot(t, y, lw=2, label=f"y = W x, sigma={s:g}")
-    ax.set_xlabel("time i"), ax.set_title("re-weighted series"), ax.legend(fontsize=8)
+    ax.set_xlabel("time i"), ax.set_title("re-weighted series"), ax.legend(fontsize=9)
     ax = axes[1]
     image = ax.imshow(W, cmap="Blues")
     ax.set_xlabel("time j (key)"), ax.set_ylabel("time i (query)"), ax.set_title("W for sigma = 3: a band")
@@ -61,7 +61,7 @@ def main(out_dir="figures", seed=0, quick=False):
     ax = axes[2]
     ax.loglog(sigmas, curve, "o-", ms=3, label="MSE(W x, clean)")
     ax.axhline(mse_raw, color="grey", ls="--", label="MSE(raw x, clean)")
-    ax.set_xlabel("sigma"), ax.set_title("error vs sigma: a U-curve"), ax.legend(fontsize=8)
+    ax.set_xlabel("sigma"), ax.set_title("error vs sigma: a U-curve"), ax.legend(fontsize=9)
     fig.savefig(os.path.join(out_dir, "01_timeseries_reweighting.png"), dpi=80)
     plt.close(fig)
     return {"row_sum_error": row_sum_error, "mse_raw": mse_raw, "mse_sigma_0.5": mse_at[0.5],

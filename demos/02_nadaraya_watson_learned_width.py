@@ -77,13 +77,13 @@ def main(out_dir="figures", seed=0, quick=False):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(2, 3, figsize=(16, 9), layout="constrained")
+    fig, axes = plt.subplots(2, 3, figsize=(12.5, 8), layout="constrained")
     ax = axes[0, 0]
     ax.plot(x, y, "o", color="grey", ms=4, label="training points")
     ax.plot(x_test, truth(x_test), "k--", label="truth")
     for name, f in fits.items():
         ax.plot(x_test, f, lw=2, label=f"{name} (test MSE {test_mse[name]:.3f})")
-    ax.set_title("fits"), ax.set_xlabel("x"), ax.legend(fontsize=8)
+    ax.set_title("fits"), ax.set_xlabel("x"), ax.legend(fontsize=9)
     for ax, width, title in [(axes[0, 1], FIXED_WIDTH, "weights, fixed width"),
                              (axes[0, 2], learned, "weights, learned width")]:
         plot_attention(predict(width)[1], ax=ax, titles=[f"{title} {width:.3f}"])
@@ -92,19 +92,17 @@ def main(out_dir="figures", seed=0, quick=False):
         ax.set_xlabel("key: training point x_i (sorted)"), ax.set_ylabel("query: test point x")
     ax = axes[1, 0]
     ax.plot(losses)
-    ax.set_xlabel("step"), ax.set_ylabel("leave-one-out loss (blue)"), ax.set_title("training")
-    ax2 = ax.twinx()
-    ax2.plot(widths, color="crimson", label="width")
-    ax2.axhline(grid_best, color="crimson", ls=":", label="grid-search optimum")
-    ax2.set_ylabel("width"), ax2.legend(loc="center right", fontsize=8)
+    ax.set_xlabel("step"), ax.set_ylabel("leave-one-out loss"), ax.set_title("training: the loss")
     ax = axes[1, 1]
     ax.semilogx(grid, grid_losses)
     ax.axvline(learned, color="crimson", label=f"learned {learned:.3f}")
-    ax.set_xlabel("width"), ax.set_title("leave-one-out loss on a grid"), ax.legend(fontsize=8)
+    ax.set_xlabel("width"), ax.set_title("leave-one-out loss on a grid"), ax.legend()
     ax = axes[1, 2]
-    ax.semilogy(runaway_widths, color="crimson")
-    ax.set_xlabel("step"), ax.set_ylabel("width"), ax.set_title("without leave-one-out: the width runs away to 0")
-    fig.savefig(os.path.join(out_dir, "02_nadaraya_watson_learned_width.png"), dpi=70)
+    ax.semilogy(widths, color="C2", label="trained on the leave-one-out loss")
+    ax.axhline(grid_best, color="k", ls=":", label=f"grid-search optimum {grid_best:.3f}")
+    ax.semilogy(runaway_widths, color="crimson", label="on the plain loss: runs away to 0")
+    ax.set_xlabel("step"), ax.set_ylabel("width"), ax.set_title("training: the width"), ax.legend()
+    fig.savefig(os.path.join(out_dir, "02_nadaraya_watson_learned_width.png"), dpi=80)
     plt.close(fig)
     names = list(test_mse)
     return {"learned_width": learned, "grid_best_width": grid_best, "width_rel_error": abs(learned / grid_best - 1),

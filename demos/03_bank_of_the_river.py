@@ -68,11 +68,16 @@ def main(out_dir="figures", seed=0, quick=False):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, 4, figsize=(18, 4.2), layout="constrained")
+    fig, axes = plt.subplots(2, 2, figsize=(10, 8.5), layout="constrained")
+    axes = axes.ravel()
     for ax, vectors, title in [(axes[0], V.data, "embeddings V"), (axes[1], Y.data, "after attention: W V")]:
+        placed = []
         for name, (x, y) in zip(TOKENS, vectors):
             ax.annotate("", xy=(x, y), xytext=(0, 0), arrowprops=dict(arrowstyle="->", lw=1.5))
-            ax.text(x, y, " " + name)
+            # Tips that nearly meet (river and the, after attention) get their labels stacked.
+            crowd = sum(abs(x - px) < 0.1 and abs(y - py) < 0.06 for px, py in placed)
+            ax.annotate(name, (x, y), xytext=(4, -13 * crowd), textcoords="offset points", va="center")
+            placed.append((x, y))
         ax.set_xlim(-0.2, 0.8), ax.set_ylim(-0.4, 0.8), ax.set_aspect("equal"), ax.grid(alpha=0.3)
         ax.set_title(title)
     axes[0].set_xlabel(f"cos(bank, river) = {before.item():.3f}")

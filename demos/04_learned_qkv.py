@@ -102,7 +102,8 @@ def main(out_dir="figures", seed=0, quick=False):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, 4, figsize=(18, 4), layout="constrained", gridspec_kw={"width_ratios": [1, 1, 1, 1.4]})
+    fig, axes = plt.subplots(2, 2, figsize=(12, 8.5), layout="constrained")
+    axes = axes.ravel()
     ids, labels, bank_pos, _ = test
     for ax, i in zip(axes[:3], range(3)):
         for j, (name, model) in enumerate(models.items()):
@@ -110,14 +111,14 @@ def main(out_dir="figures", seed=0, quick=False):
             ax.bar(np.arange(L) + 0.2 * j - 0.3, row, width=0.2, label=name.replace("\n", " "), color=COLOURS[j])
         ax.set_xticks(range(L), [WORDS[t] for t in ids[i]], rotation=60)
         ax.set_ylim(0, 1.35), ax.set_title(f"where 'bank' looks ({['river', 'money'][labels[i]]})")
-    axes[0].set_ylabel("attention weight of 'bank'"), axes[0].legend(fontsize=7, ncol=2)
+    axes[0].set_ylabel("attention weight of 'bank'"), axes[0].legend(fontsize=9, ncol=2)
     names = list(results)
     ax = axes[3]
     ax.bar(np.arange(4) - 0.2, [results[n]["accuracy"] for n in names], width=0.4, color=COLOURS, label="accuracy")
     ax.bar(np.arange(4) + 0.2, [results[n]["to_sense"] for n in names], width=0.4, color=COLOURS, alpha=0.45,
            hatch="//", label="bank -> sense word")
-    ax.axhline(0.5, color="k", ls=":", lw=1)
-    ax.set_xticks(range(4), names, fontsize=8), ax.set_ylim(0, 1.05), ax.legend(fontsize=8, loc="upper left")
+    ax.axhline(0.5, color="k", ls=":", lw=1, label="chance (0.5)")
+    ax.set_xticks(range(4), names), ax.set_ylim(0, 1.25), ax.legend(loc="upper center", ncol=3)
     ax.set_title("2,000 held-out sentences")
     fig.savefig(os.path.join(out_dir, "04_learned_qkv.png"), dpi=80)
     plt.close(fig)

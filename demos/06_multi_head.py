@@ -95,7 +95,8 @@ def main(out_dir="figures", seed=0, quick=False):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     sentence_weights = model(np.array([[WORDS.index(w) for w in SENTENCE]]))[2]  # (1, H, T, T)
-    fig = plot_attention(sentence_weights, SENTENCE, SENTENCE, vmax=1.0)
+    fig, axes = plt.subplots(2, 2, figsize=(9, 8.5), layout="constrained")  # 2 x 2: readable in the README
+    plot_attention(sentence_weights, SENTENCE, SENTENCE, ax=axes, vmax=1.0)
     fig.suptitle("each head of one attention layer, trained to name both neighbours of every word")
     fig.savefig(os.path.join(out_dir, "06_multi_head.png"), dpi=80)
     plt.close(fig)

@@ -46,13 +46,21 @@ def main(out_dir="figures", seed=0, quick=False):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4.5), layout="constrained")
+    fig, axes = plt.subplots(1, 3, figsize=(12, 4.5), layout="constrained")
     image = axes[0].imshow(pe, cmap="RdBu", vmin=-1, vmax=1, aspect="auto")
     axes[0].set_xlabel("dimension"), axes[0].set_ylabel("position p"), axes[0].set_title("PE (60 x 32)")
     fig.colorbar(image, ax=axes[0], shrink=0.8)
-    for dim in (0, 1, 4, 8, 16):
-        axes[1].plot(pe[:, dim], label=f"dim {dim} ({'sin' if dim % 2 == 0 else 'cos'})")
-    axes[1].set_xlabel("position p"), axes[1].set_title("a few dimensions"), axes[1].legend(fontsize=8)
+    # Each dimension is a wave in p, drawn densely (the formula at fractional p) and stacked,
+    # with the table's values at whole positions as dots on it.
+    dense = np.linspace(0, MAX_LEN - 1, 1200)
+    for row, dim in enumerate((0, 1, 4, 8, 16)):
+        wave = np.sin if dim % 2 == 0 else np.cos
+        base = -2.5 * row
+        line, = axes[1].plot(dense, base + wave(dense * 10000.0 ** (-(dim - dim % 2) / D)), lw=1)
+        axes[1].plot(pe[:, dim] + base, ".", color=line.get_color(), ms=4)
+        axes[1].text(MAX_LEN + 1, base, f"dim {dim}\n{wave.__name__}", va="center", color=line.get_color())
+    axes[1].set_xlim(0, MAX_LEN + 12), axes[1].set_yticks([])
+    axes[1].set_xlabel("position p"), axes[1].set_title("a few dimensions: waves, sampled at whole p")
     image = axes[2].imshow(similarity, cmap="viridis")
     axes[2].set_xlabel("position q"), axes[2].set_ylabel("position p")
     axes[2].set_title("PE PEᵀ: depends only on p - q")

@@ -71,7 +71,7 @@ def main(out_dir="figures", seed=0, quick=False):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4.2), layout="constrained")
+    fig, axes = plt.subplots(1, 3, figsize=(12, 4.2), layout="constrained")
     for c, name in [(curve, "with PE"), (curve_no_pe, "without PE")]:
         axes[0].semilogy(c[:, 0], c[:, 1], label=name)
         axes[1].plot(c[:, 0], c[:, 2], label=name)
@@ -79,9 +79,10 @@ def main(out_dir="figures", seed=0, quick=False):
     axes[1].axhline(0.99, color="k", ls=":", lw=1)
     axes[1].set_xlabel("step"), axes[1].set_title("held-out token accuracy"), axes[1].legend()
     example = test[0]
-    plot_attention(weights[0], [f"{i}: {t}" for i, t in enumerate(example)], [str(t) for t in example], ax=axes[2],
-                   titles=[f"attention reversing {''.join(map(str, example))}"])
-    axes[2].set_ylabel("output position: its input token"), axes[2].set_xlabel("input tokens (keys)")
+    digits, reversed_digits = " ".join(map(str, example)), " ".join(map(str, example[::-1]))
+    plot_attention(weights[0], [str(i) for i in range(L)], [f"{j}: {t}" for j, t in enumerate(example)],
+                   ax=axes[2], titles=[f"attention: {digits} → {reversed_digits}"])
+    axes[2].set_ylabel("output position i (writes input L−1−i)"), axes[2].set_xlabel("input position: its token")
     fig.savefig(os.path.join(out_dir, "08_tiny_transformer_reverse.png"), dpi=80)
     plt.close(fig)
     maps, layers = collect_attention(model, example[None])                 # per layer (1, H, L, L)

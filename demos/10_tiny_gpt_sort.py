@@ -64,17 +64,24 @@ def main(out_dir="figures", seed=0, quick=False):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, 1 + HEADS, figsize=(15, 4.2), layout="constrained")
-    axes[0].semilogy(curve[:, 0], curve[:, 1])
-    axes[0].set_xlabel("step"), axes[0].set_ylabel("training loss (blue)"), axes[0].set_title("training")
+    fig, axes = plt.subplots(1, 1 + HEADS, figsize=(13, 4.4), layout="constrained")
+    loss_line, = axes[0].semilogy(curve[:, 0], curve[:, 1], color="C0", label="loss (left)")
+    axes[0].set_xlabel("step"), axes[0].set_ylabel("training loss", color="C0"), axes[0].set_title("training")
     twin = axes[0].twinx()
-    twin.plot(curve[:, 0], curve[:, 2], color="C1")
-    twin.set_ylabel("held-out exact-sequence accuracy (orange)"), twin.set_ylim(0, 1.02)
-    example = sequences(test_x[60:61])[:, :-1]                         # (1, 2N - 1)
+    accuracy_line, = twin.plot(curve[:, 0], curve[:, 2], color="C1", label="held-out accuracy (right)")
+    twin.set_ylabel("held-out exact-sequence accuracy", color="C1"), twin.set_ylim(0, 1.02)
+    axes[0].tick_params(axis="y", colors="C0"), twin.tick_params(axis="y", colors="C1")
+    axes[0].legend(handles=[loss_line, accuracy_line], loc="center left", bbox_to_anchor=(0.3, 0.55))
+    shown = test_x[60]                                                 # a held-out input
+    example = sequences(shown[None])[:, :-1]                           # (1, 2N - 1): prompt, then answer
     model(example)
     labels = [str(t) for t in example[0]]
+    prompt, answer = " ".join(map(str, shown)), " ".join(map(str, np.sort(shown)))
     plot_attention(model.attention_weights[-1][0], labels, labels, ax=axes[1:],
-                   titles=[f"last layer, head {h}" for h in range(HEADS)])
+                   titles=[f"last layer, head {h}: {prompt} → {answer}" for h in range(HEADS)])
+    for ax in axes[1:]:  # where the prompt ends and the model's own answer begins
+        ax.axhline(N - 0.5, color="C3", lw=1.5), ax.axvline(N - 0.5, color="C3", lw=1.5)
+        ax.set_ylabel("query: prompt | answer"), ax.set_xlabel("key: prompt | answer")
     fig.savefig(os.path.join(out_dir, "10_tiny_gpt_sort.png"), dpi=80)
     plt.close(fig)
     return {"steps": steps, "accuracy": accuracy, "train_accuracy": train_accuracy, "n_held_out": int(len(test_x))}
