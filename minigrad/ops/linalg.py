@@ -167,7 +167,7 @@ class CosineSimilarity(Function):
     a and b broadcast against each other first; the norms are those of the broadcast vectors.
 
     Backward, with na, nb the clamped norms and cos = out:
-      dcos/da = b / (na nb) - cos a / na²   (the second term only where |a| > eps),
+      dcos/da = (b - cos (nb / na) a) / (na nb)   (the cos term only where |a| > eps),
     so at a zero vector the gradient is b / (eps nb): finite.
     """
     examples = [Example((3, 4), (3, 4)), Example((2, 3, 4), (4,), axis=-1), Example((4, 3), (4, 3), axis=0),
@@ -190,15 +190,14 @@ class CosineSimilarity(Function):
     def backward(self, grad, a, b, out):
         a, b = _broadcast_pair(a, b)
         na, nb = self.kept(_clamped_norms, a, b, self.axis, self.eps)
-        g = grad.reshape(self.kshape)
-        g_over_norms = g / (na * nb)
-        g_cos = g * out.reshape(self.kshape)
+        g_over_norms = grad.reshape(self.kshape) / (na * nb)
+        cos = out.reshape(self.kshape)
         grad_a = grad_b = None
         # Where a norm is clamped to eps it is a constant: its term is selected away (not * 0, which keeps NaN).
         if self.needs_grad[0]:
-            grad_a = g_over_norms * b - np.where(na > self.eps, g_cos / (na * na), 0) * a
+            grad_a = g_over_norms * (b - np.where(na > self.eps, cos * nb / na, 0) * a)
         if self.needs_grad[1]:
-            grad_b = g_over_norms * a - np.where(nb > self.eps, g_cos / (nb * nb), 0) * b
+            grad_b = g_over_norms * (a - np.where(nb > self.eps, cos * na / nb, 0) * b)
         return grad_a, grad_b
 
 
