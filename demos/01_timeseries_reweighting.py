@@ -9,6 +9,7 @@ the diagonal: each time step looks at its neighbours); and the error against the
 sine as a function of sigma — a U-curve: too narrow keeps the noise, too wide flattens
 the signal.
 """
+# %%
 import os
 
 import numpy as np
@@ -19,6 +20,7 @@ N, NOISE_SD = 100, 0.5
 SHOWN_SIGMAS = (1.0, 3.0, 10.0)
 
 
+# %%
 def main(out_dir="figures", seed=0, quick=False):
     rng = np.random.default_rng(seed)
     t = np.arange(N)
@@ -68,5 +70,6 @@ def main(out_dir="figures", seed=0, quick=False):
             "mse_sigma_3": mse_at[3.0], "mse_sigma_30": mse_at[30.0], "best_sigma": best_sigma}
 
 
+# %%
 if __name__ == "__main__":
     main()

@@ -11,6 +11,7 @@ width runs away to 0: every point then just copies its own noisy value.  Shown: 
 (average pooling, the fixed width 1, the learned width) against the truth; the attention
 weights before and after; loss and width per step; the run-away without leave-one-out.
 """
+# %%
 import os
 
 import numpy as np
@@ -21,10 +22,12 @@ from minigrad import Tensor
 N_TRAIN, NOISE_SD, FIXED_WIDTH, STEPS, LR = 50, 0.5, 1.0, 300, 1.0
 
 
+# %%
 def truth(x):
     return 2 * np.sin(x) + x ** 0.8
 
 
+# %%
 def train_width(x, y, leave_one_out, steps=STEPS, lr=LR):
     """Gradient descent on log(width) (keeps the width positive); returns per-step losses and widths."""
     log_width = Tensor(np.log(FIXED_WIDTH), requires_grad=True)
@@ -41,6 +44,7 @@ def train_width(x, y, leave_one_out, steps=STEPS, lr=LR):
     return np.array(losses), np.array(widths)
 
 
+# %%
 def main(out_dir="figures", seed=0, quick=False):
     rng = np.random.default_rng(seed)
     x = np.sort(rng.uniform(0, 5, N_TRAIN))                      # keys
@@ -111,5 +115,6 @@ def main(out_dir="figures", seed=0, quick=False):
             "x_train": x.tolist(), "y_train": y.tolist()}
 
 
+# %%
 if __name__ == "__main__":
     main()

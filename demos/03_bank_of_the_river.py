@@ -12,6 +12,7 @@ same cosine rises in roughly four draws out of five.  Attention without paramete
 every token towards the weighted mean of all tokens, so all vectors grow more alike; it
 does not by itself know that "river" decides the sense of "bank" (demo 04 learns that).
 """
+# %%
 import os
 
 import numpy as np
@@ -26,6 +27,7 @@ V_NOTES = np.array([[0.2815, 0.0562], [0.5227, -0.2384], [-0.0499, 0.5263], [-0.
 BANK, OF, RIVER = 0, 1, 3
 
 
+# %%
 def cosine_change(V):
     """cos(bank, river) after attention minus before, for a batch of embeddings V (N, 4, 2)."""
     Y, _ = self_attention(V)                                                    # (N, 4, 2)
@@ -34,6 +36,7 @@ def cosine_change(V):
     return (after - before).data
 
 
+# %%
 def main(out_dir="figures", seed=0, quick=False):
     os.makedirs(out_dir, exist_ok=True)
     V = Tensor(V_NOTES, requires_grad=True)
@@ -95,5 +98,6 @@ def main(out_dir="figures", seed=0, quick=False):
             "grad_V": V.grad.data.tolist(), "fraction_cos_rises": fraction_up}
 
 
+# %%
 if __name__ == "__main__":
     main()

@@ -20,6 +20,7 @@ off the output vector at "bank" by a learned linear layer.  Four ways to attend:
 The relation is found by learning; Q/K/V let it be learned without bending the
 embeddings, with separate roles for "who asks", "who answers" and "what is handed over".
 """
+# %%
 import os
 
 import numpy as np
@@ -42,6 +43,7 @@ COLOURS = ["grey", "C0", "C2", "C1"]
 L, D, BATCH, LR = 8, 64, 64, 3e-3
 
 
+# %%
 def make_sentences(rng, n):
     """n shuffled sentences: ids (n, L), labels (n,) 0 = river / 1 = money, and where bank and the sense word are."""
     labels = rng.integers(0, 2, n)
@@ -52,6 +54,7 @@ def make_sentences(rng, n):
     return ids, labels, (ids == 0).argmax(axis=1), ((ids >= 1) & (ids <= N_SENSES)).argmax(axis=1)
 
 
+# %%
 class BankClassifier(Module):
     """Embed, attend, and classify the sense from the attention output at "bank"."""
 
@@ -67,6 +70,7 @@ class BankClassifier(Module):
         return self.readout(y[rows, bank_pos]), weights.data[rows, bank_pos]     # (B, 2), bank's row (B, L)
 
 
+# %%
 def train(model, steps, rng, test):
     opt = Adam(model.parameters(), lr=LR)
     for step in range(steps):
@@ -82,6 +86,7 @@ def train(model, steps, rng, test):
             "to_sense": float(bank_rows[rows, sense_pos].mean()), "to_itself": float(bank_rows[rows, bank_pos].mean())}
 
 
+# %%
 def main(out_dir="figures", seed=0, quick=False):
     rng = np.random.default_rng(seed)
     steps = 300 if quick else 1000
@@ -134,5 +139,6 @@ def main(out_dir="figures", seed=0, quick=False):
             "to_sense_learned_qkv": qkv["to_sense"]}
 
 
+# %%
 if __name__ == "__main__":
     main()

@@ -9,6 +9,7 @@ Masks (True = may attend) set the weight of a blocked key to exactly 0: padding 
 the filler at the end of shorter sequences in a batch; the causal mask lets token t see
 tokens 0..t only.
 """
+# %%
 import math
 import os
 
@@ -20,12 +21,14 @@ WIDTHS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 N_SAMPLES, S = 10_000, 16
 
 
+# %%
 def entropy(weights):
     """Mean entropy (nats) of the rows of weights (..., S); 0 log 0 counts as 0."""
     w = np.clip(weights, 1e-300, 1.0)
     return float(-(weights * np.log(w)).sum(axis=-1).mean())
 
 
+# %%
 def main(out_dir="figures", seed=0, quick=False):
     rng = np.random.default_rng(seed)
     n = N_SAMPLES  # cheap enough for quick mode too
@@ -94,5 +97,6 @@ def main(out_dir="figures", seed=0, quick=False):
             "padding_leak": junk_changes_real}
 
 
+# %%
 if __name__ == "__main__":
     main()

@@ -11,6 +11,7 @@ information must come through the weights).  After training, one head looks one 
 back, another one step forward.  Also checked: the layer equals H separate single-head
 attentions on the weight slices, concatenated, then projected.
 """
+# %%
 import os
 
 import numpy as np
@@ -26,6 +27,7 @@ SENTENCE = "the bank of the river was muddy .".split()
 T, D, H, BATCH, NONE = 8, 32, 4, 64, -1  # NONE: no word before the first / after the last
 
 
+# %%
 class NeighbourModel(Module):
     def __init__(self, rng):
         self.embed = Embedding(len(WORDS), D, rng=rng)
@@ -40,11 +42,13 @@ class NeighbourModel(Module):
         return self.previous(y), self.next(y), weights, x
 
 
+# %%
 def neighbours(ids):
     fill = np.full((len(ids), 1), NONE)
     return np.concatenate([fill, ids[:, :-1]], axis=1), np.concatenate([ids[:, 1:], fill], axis=1)  # (B, T) each
 
 
+# %%
 def heads_one_by_one(mha, x):
     """The same layer as H single-head attentions on column slices of the projections."""
     Dh, outs, weights = D // H, [], []
@@ -57,6 +61,7 @@ def heads_one_by_one(mha, x):
     return mha.out_proj(F.concatenate(outs, axis=-1)), F.stack(weights, axis=1)  # (B, T, D), (B, H, T, T)
 
 
+# %%
 def main(out_dir="figures", seed=0, quick=False):
     rng = np.random.default_rng(seed)
     model = NeighbourModel(rng)
@@ -107,5 +112,6 @@ def main(out_dir="figures", seed=0, quick=False):
             "ahead_head": int(np.argmax(look_ahead)), "heads_equal_gap": gap}
 
 
+# %%
 if __name__ == "__main__":
     main()

@@ -13,6 +13,7 @@ pair contributes cos((p - q) ω_i) to PE[p]·PE[q], so the similarity depends on
 offset p - q, is largest at offset 0 (where it is D / 2), and every row is the same
 curve shifted: attention can learn "look k places back" once, for all positions.
 """
+# %%
 import os
 
 import numpy as np
@@ -22,6 +23,7 @@ from attention import SinusoidalPositionalEncoding
 MAX_LEN, D = 60, 32
 
 
+# %%
 def main(out_dir="figures", seed=0, quick=False):
     pe = SinusoidalPositionalEncoding(D, MAX_LEN).pe                   # (MAX_LEN, D)
     similarity = pe @ pe.T                                             # (MAX_LEN, MAX_LEN)
@@ -71,5 +73,6 @@ def main(out_dir="figures", seed=0, quick=False):
             "rotation_error": rotation_error, "similarity_by_offset": by_offset}
 
 
+# %%
 if __name__ == "__main__":
     main()

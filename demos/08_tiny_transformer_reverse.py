@@ -10,6 +10,7 @@ become the anti-diagonal.  The same model without positional encoding cannot kno
 it is — attention is blind to order — and stays far below: it can only guess from the
 bag of tokens.
 """
+# %%
 import os
 import time
 
@@ -23,6 +24,7 @@ from minigrad.optim import Adam
 L, VOCAB, D, HEADS, D_FF, BATCH, LR = 8, 10, 32, 1, 64, 64, 3e-3
 
 
+# %%
 def train(positional, steps, rng, test, label):
     """Train one model; returns it, the curves (step, loss, held-out accuracy) and the seconds it took."""
     model = TransformerEncoder(vocab_size=VOCAB, d_model=D, n_heads=HEADS, n_layers=1, d_ff=D_FF, max_len=L,
@@ -43,6 +45,7 @@ def train(positional, steps, rng, test, label):
     return model, np.array(curve), time.perf_counter() - start
 
 
+# %%
 @no_grad()
 def evaluate(model, x):
     """Token accuracy on x (N, L) and the attention weights (N, L, L), averaged over heads."""
@@ -51,6 +54,7 @@ def evaluate(model, x):
     return accuracy, model.attention_weights[0].data.mean(axis=1)  # (N, H, L, L) -> (N, L, L)
 
 
+# %%
 def main(out_dir="figures", seed=0, quick=False):
     rng = np.random.default_rng(seed)
     steps = 200 if quick else 1000
@@ -93,5 +97,6 @@ def main(out_dir="figures", seed=0, quick=False):
             "accuracy_no_pe": float(curve_no_pe[-1, 2]), "train_seconds": seconds}
 
 
+# %%
 if __name__ == "__main__":
     main()

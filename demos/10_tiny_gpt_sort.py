@@ -10,6 +10,7 @@ Of the 3^6 = 729 possible inputs, every fourth is held out and never trained on,
 exact-sequence accuracy measures sorting, not memory.  (Number 09 is left free for the
 demo that docs/EXTENDING.md walks you through adding.)
 """
+# %%
 import os
 
 import numpy as np
@@ -21,17 +22,20 @@ from minigrad.optim import Adam
 N, DIGITS, D, HEADS, LAYERS, BATCH, LR, IGNORE = 6, 3, 32, 2, 2, 64, 1e-3, -1
 
 
+# %%
 def sequences(x):
     """Inputs (B, N) -> the full sequence (B, 2N): the digits, then the same digits sorted."""
     return np.concatenate([x, np.sort(x, axis=1)], axis=1)
 
 
+# %%
 def exact_accuracy(model, x):
     """Fraction of inputs x (B, N) whose greedily generated N answer tokens are all right."""
     answer = model.generate(x, N, greedy=True)[:, N:]                 # (B, N)
     return float((answer == np.sort(x, axis=1)).all(axis=1).mean())
 
 
+# %%
 def main(out_dir="figures", seed=0, quick=False):
     rng = np.random.default_rng(seed)
     every = np.array(np.unravel_index(np.arange(DIGITS ** N), (DIGITS,) * N)).T  # (729, N): all inputs
@@ -87,5 +91,6 @@ def main(out_dir="figures", seed=0, quick=False):
     return {"steps": steps, "accuracy": accuracy, "train_accuracy": train_accuracy, "n_held_out": int(len(test_x))}
 
 
+# %%
 if __name__ == "__main__":
     main()

@@ -1,12 +1,18 @@
 """Every demo runs headless in quick mode, saves its figures, and meets its stated criteria.
 
+Each demo runs as its notebook (notebooks/NN_name.ipynb) runs, top to bottom in one
+namespace with QUICK = True, so one run checks both; tests/test_notebooks.py checks that the
+notebook's code cells are the script's.
+
 The expected values come from outside the demo: the lecture notes' printed numbers,
 NumPy formulas written here, finite differences, or the targets in the demo's brief.
 Where quick mode trains for fewer steps than the full run, the relaxed threshold is said
 next to the assertion; the full run (`python -m demos`) meets the full ones.
 """
 import importlib
+import importlib.util
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,10 +22,28 @@ import matplotlib  # in the "test" extra: the demos draw with it
 matplotlib.use("Agg")
 
 
+ROOT = Path(__file__).resolve().parent.parent
+
+
 def run(name, tmp_path):
-    metrics = importlib.import_module(f"demos.{name}").main(out_dir=str(tmp_path), seed=0, quick=True)
-    pngs = sorted(p.name for p in tmp_path.glob("*.png"))
+    """The demo's metrics from a run of its notebook's code cells in tmp_path (figures in
+    tmp_path/figures); a demo that has no notebook yet (no # %% cells) runs its main()."""
+    notebook, tool_path = ROOT / "notebooks" / f"{name}.ipynb", ROOT / "tools" / "make_notebooks.py"
+    if not (notebook.exists() and tool_path.exists()):
+        metrics = importlib.import_module(f"demos.{name}").main(out_dir=str(tmp_path / "figures"), seed=0, quick=True)
+        outputs = None
+    else:
+        spec = importlib.util.spec_from_file_location("make_notebooks", tool_path)
+        tool = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(tool)
+        outputs, namespace = tool.run_cells(tool.stored_cells(notebook), tmp_path)
+        assert namespace["QUICK"] is True
+        metrics = namespace["metrics"]
+    pngs = sorted(p.name for p in (tmp_path / "figures").glob("*.png"))
     assert pngs and all(p.startswith(name[:2]) for p in pngs), pngs
+    if outputs is not None:
+        shown = [o for cell in outputs for o in cell if "image/png" in o.get("data", {})]
+        assert len(shown) == len(pngs), "the notebook shows every figure the demo saved"
     return metrics
 
 
@@ -97,7 +121,7 @@ def test_05_scaling_keeps_score_variance_at_one_and_masks_block_exactly(tmp_path
 
 def test_04_learned_qkv_finds_the_sense_word_where_parameter_free_attention_cannot(tmp_path):
     m = run("04_learned_qkv", tmp_path)
-    assert_attention_page(tmp_path / "04_learned_qkv_attention.html", "demo 04: four ways of attending",
+    assert_attention_page(tmp_path / "figures" / "04_learned_qkv_attention.html", "demo 04: four ways of attending",
                           ["parameter-free, V ~ randn", "learned Q/K/V, V ~ randn"])
     assert m["steps"] <= 2000
     assert m["acc_learned_qkv"] >= 0.98 and m["to_sense_learned_qkv"] >= 0.4
@@ -108,7 +132,7 @@ def test_04_learned_qkv_finds_the_sense_word_where_parameter_free_attention_cann
 
 def test_06_heads_split_the_work_and_equal_single_heads_side_by_side(tmp_path):
     m = run("06_multi_head", tmp_path)
-    assert_attention_page(tmp_path / "06_multi_head_attention.html", "demo 06: four heads", [])
+    assert_attention_page(tmp_path / "figures" / "06_multi_head_attention.html", "demo 06: four heads", [])
     assert m["heads_equal_gap"] < 1e-12
     assert m["acc_before"] >= 0.99 and m["acc_after"] >= 0.99
     assert m["best_look_back"] > 0.5 and m["best_look_ahead"] > 0.5       # one head looks back, another ahead
@@ -129,7 +153,7 @@ def test_07_positional_encoding_follows_the_formula_and_depends_on_offsets_only(
 
 def test_08_tiny_transformer_reverses_with_positions_and_fails_without(tmp_path):
     m = run("08_tiny_transformer_reverse", tmp_path)      # quick: 200 steps instead of 1,000, same targets
-    assert_attention_page(tmp_path / "08_tiny_transformer_reverse_attention.html", "demo 08: the transformer",
+    assert_attention_page(tmp_path / "figures" / "08_tiny_transformer_reverse_attention.html", "demo 08: the transformer",
                           ["blocks.0.attn"])
     assert m["steps"] <= 1000
     assert m["accuracy"] >= 0.99

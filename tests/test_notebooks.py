@@ -65,6 +65,12 @@ def test_every_notebook_has_the_cells_of_its_source():
     assert load_tool().stale_notebooks() == [], "out of date: run python tools/make_notebooks.py"
 
 
+def test_every_demo_is_a_notebook():
+    demos = sorted(f"{p.stem}.ipynb" for p in (ROOT / "demos").glob("[0-9][0-9]_*.py"))
+    notebooks = sorted(p.name for p in load_tool().notebook_sources())
+    assert notebooks == LECTURE + demos, "a demo without # %% cells has no notebook"
+
+
 def test_an_edited_source_or_a_stray_notebook_is_reported(tmp_path, monkeypatch):
     tool = load_tool()
     monkeypatch.setattr(tool, "ROOT", tmp_path)

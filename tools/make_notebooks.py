@@ -91,7 +91,9 @@ def demo_cells(script):
             "    def __init__(self, path):\n"
             "        self.path = Path(path)\n\n"
             "    def _repr_png_(self):\n"
-            "        return self.path.read_bytes()\n\n\n"
+            "        return self.path.read_bytes()\n\n"
+            "    def __repr__(self):\n"
+            '        return f"SavedFigure({str(self.path)!r})"\n\n\n'
             f'for path in sorted(Path("figures").glob("{number}_*.png")):  # the figures main() saved\n'
             "    display(SavedFigure(path))")
     return ([("markdown", None, f"# {title}\n{rest}\n\n{how}")] + code
@@ -240,6 +242,7 @@ def main(argv=None):
             print(f"out of date: {path.relative_to(ROOT)}")
         return 1 if stale else 0
     sys.path.insert(0, str(ROOT))                      # the demos import minigrad and attention from here
+    os.environ.setdefault("OMP_NUM_THREADS", "1")      # small matrices: BLAS threads cost more than they give
     for notebook in notebook_sources():
         if not args.names or any(notebook.name.startswith(name) for name in args.names):
             write(notebook)
