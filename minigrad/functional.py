@@ -57,10 +57,12 @@ def takes_array_likes(*names):
                 dtypes.append(box[key].dtype)
             return args, kwargs
 
+        by_name = frozenset(names)
+
         @functools.wraps(fn)
         def with_arrays(*args, **kwargs):
-            # Tensors and arrays given by position, the usual call, go straight through.
-            if kwargs or not all([isinstance(a, _READY) for a in args[:width]]):
+            # Tensors and arrays given by position, settings by keyword: the usual call goes straight through.
+            if not all([isinstance(a, _READY) for a in args[:width]]) or (kwargs and not by_name.isdisjoint(kwargs)):
                 args, kwargs = converted(list(args), kwargs)
             return fn(*args, **kwargs)
         return with_arrays
