@@ -4,6 +4,10 @@ The check: for a random output cotangent u (never all ones, which hides bugs suc
 a softmax backward returning zeros), the engine's vector-Jacobian product uᵀJ must
 equal the central difference (f(x + eps e_i) - f(x - eps e_i))·u / 2eps for every
 element i of every input.  Everything runs in float64.
+
+When they differ, the error shows the elements (analytic vs numeric) and names the likely
+slip, found by comparing the analytic gradient with simple transforms of the numeric one
+(see the diagnosis section at the end).
 """
 import numpy as np
 
@@ -49,7 +53,8 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
 
     fn(*inputs) must return one Tensor.  Float inputs are cast to float64 and checked;
     others (ints, masks) are passed through.  Returns True, or raises GradcheckError
-    naming the input, the element, both values and the error.
+    showing the elements that differ (analytic vs numeric) and, where the difference has
+    a known shape, the likely slip (sign flipped, a constant factor, transposed, ...).
     """
     inputs = _float64_inputs(inputs)
     leaves = [(i, x) for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
@@ -59,26 +64,73 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
     out = _output(fn, inputs)
     cotangent = rng.standard_normal(out.shape)
     analytic = _vjp(fn, inputs, cotangent)
-    for (position, x), vjp in zip(leaves, analytic):
-        flat = x.data.reshape(-1)  # a view: nudging it nudges the input
-        for k in range(flat.size):
-            original = flat[k]
-            flat[k] = original + eps
-            plus = _output(fn, inputs).data.copy()  # a copy: view ops share memory with the input
-            flat[k] = original - eps
-            minus = _output(fn, inputs).data.copy()
-            flat[k] = original
-            # Difference first, then weight: large constant outputs (a -1e9 mask fill) cancel exactly.
-            numeric = np.sum((plus - minus) * cotangent) / (2 * eps)
-            value = vjp.data.reshape(-1)[k]
-            error = abs(value - numeric)
-            if not error <= atol + rtol * abs(numeric):
-                index = np.unravel_index(k, x.shape) if x.shape else ()
-                raise GradcheckError(
-                    f"gradcheck: gradient of input {position} (shape {x.shape}) at index {tuple(int(i) for i in index)}: "
-                    f"analytic {value:.6g} vs numeric {numeric:.6g} ({_error_text(error, numeric, atol)}; "
-                    f"tolerance atol={atol}, rtol={rtol})")
+    tolerance = dict(atol=atol, rtol=rtol)
+    for leaf, ((position, x), vjp) in enumerate(zip(leaves, analytic)):
+        numeric = _numeric(fn, inputs, x, cotangent, eps)
+        value = vjp.data.reshape(x.shape)
+        if not _close(value, numeric, **tolerance):
+            case = _Case(fn, inputs, leaf, x, out.data, cotangent, value, numeric, eps, tolerance)
+            raise GradcheckError(_failure_message(case, position))
     return True
+
+
+def _numeric(fn, inputs, x, cotangent, eps):
+    """Central differences of sum(fn(*inputs) * cotangent) for every element of x, shaped like x."""
+    flat = x.data.reshape(-1)  # a view: nudging it nudges the input
+    result = np.empty(flat.size)
+    for k in range(flat.size):
+        original = flat[k]
+        flat[k] = original + eps
+        plus = _output(fn, inputs).data.copy()  # a copy: view ops share memory with the input
+        flat[k] = original - eps
+        minus = _output(fn, inputs).data.copy()
+        flat[k] = original
+        # Difference first, then weight: large constant outputs (a -1e9 mask fill) cancel exactly.
+        result[k] = np.sum((plus - minus) * cotangent) / (2 * eps)
+    return result.reshape(x.shape)
+
+
+def _close(value, numeric, atol, rtol):
+    """Every element within atol + rtol |numeric| (NaN never is)."""
+    return value.shape == numeric.shape and bool(np.all(np.abs(value - numeric) <= atol + rtol * np.abs(numeric)))
+
+
+def _failure_message(case, position):
+    """The worst element, a table of the elements that differ, and the likely slip if one fits."""
+    x, value, numeric = case.x, case.analytic, case.numeric
+    error = np.abs(value - numeric)
+    bad = ~(error <= case.tolerance["atol"] + case.tolerance["rtol"] * np.abs(numeric))
+    worst = int(np.argmax(np.where(np.isnan(error), np.inf, error).reshape(-1)))
+    index = _index(worst, x.shape)
+    a, n, e = value.reshape(-1)[worst], numeric.reshape(-1)[worst], error.reshape(-1)[worst]
+    lines = [f"gradcheck: gradient of input {position} (shape {x.shape}) differs from finite differences "
+             f"at {int(bad.sum())} of {x.data.size} elements; worst at index {index}: analytic {a:.6g} vs "
+             f"numeric {n:.6g} ({_error_text(e, n, case.tolerance['atol'])}; "
+             f"tolerance atol={case.tolerance['atol']}, rtol={case.tolerance['rtol']})",
+             _difference_table(value, numeric, bad)]
+    slip = _likely_slip(case)
+    lines.append(f"likely slip: {slip}" if slip else "likely slip: none of the common ones "
+                 "(sign, constant factor, transpose, upstream gradient, broadcast sum, input vs output)")
+    return "\n".join(lines)
+
+
+def _index(k, shape):
+    return tuple(int(i) for i in np.unravel_index(k, shape)) if shape else ()
+
+
+def _difference_table(value, numeric, bad, small=12, worst=5):
+    """Every element of a small gradient (differing ones marked *), else the worst few."""
+    error = np.where(np.isnan(value - numeric), np.inf, np.abs(value - numeric)).reshape(-1)
+    if value.size <= small:
+        rows, title = range(value.size), "all elements (* = differs):"
+    else:
+        rows, title = np.argsort(-error, kind="stable")[:worst], f"the {worst} worst of {value.size} elements:"
+    lines = [title, f"  {'':1} {'index':>12} {'analytic':>12} {'numeric':>12}"]
+    for k in rows:
+        mark = "*" if bad.reshape(-1)[k] else " "
+        lines.append(f"  {mark} {str(_index(int(k), value.shape)):>12} {value.reshape(-1)[k]:>12.6g} "
+                     f"{numeric.reshape(-1)[k]:>12.6g}")
+    return "\n".join(lines)
 
 
 def _error_text(error, numeric, atol):
@@ -109,3 +161,139 @@ def gradgradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
 def _concat(parts):
     from minigrad.ops import Concatenate
     return Concatenate.apply(*parts, axis=0)
+
+
+# ---- diagnosis: which common slip explains the difference ---------------------------------
+# Each check compares the analytic gradient with a simple transform of the numeric one
+# (its negative, a multiple, its transpose, ...) or reruns the check with another upstream.
+
+class _Case:
+    """One failed comparison: the input x (leaf number `leaf`), the output, the cotangent
+    used, the analytic and numeric gradients (shaped like x), and how to recompute them."""
+
+    def __init__(self, fn, inputs, leaf, x, out, cotangent, analytic, numeric, eps, tolerance):
+        self.fn, self.inputs, self.leaf, self.x, self.out = fn, inputs, leaf, x, out
+        self.cotangent, self.analytic, self.numeric = cotangent, analytic, numeric
+        self.eps, self.tolerance = eps, tolerance
+
+    def close(self, value, target):
+        return _close(value, target, **self.tolerance)
+
+    def analytic_for(self, cotangent):
+        return _vjp(self.fn, self.inputs, cotangent)[self.leaf].data.reshape(self.x.shape)
+
+    def numeric_for(self, cotangent):
+        return _numeric(self.fn, self.inputs, self.x, cotangent, self.eps)
+
+
+def _likely_slip(case):
+    """The first common slip the difference matches, in words, or None."""
+    for check in (_all_zero, _sign_flipped, _transposed, _ignores_upstream, _not_summed_over_broadcast,
+                  _constant_factor, _input_for_output):
+        slip = check(case)
+        if slip:
+            return slip
+    return None
+
+
+def _all_zero(case):
+    if not np.any(case.analytic) and np.any(case.numeric):
+        return "the analytic gradient is all zeros (is this input's gradient returned at all?)"
+
+
+def _sign_flipped(case):
+    if case.close(case.analytic, -case.numeric):
+        return "sign flipped: analytic = -numeric"
+
+
+def _transposed(case):
+    flipped = case.numeric.swapaxes(-1, -2) if case.numeric.ndim >= 2 else None
+    if flipped is not None and flipped.shape == case.analytic.shape and case.close(case.analytic, flipped):
+        return "transposed: analytic = numeric with its last two axes swapped"
+
+
+def _ignores_upstream(case):
+    """A backward that never multiplies by grad gives the same answer for any upstream."""
+    ones = np.ones_like(case.cotangent)
+    with_ones = case.analytic_for(ones)
+    if case.close(case.analytic, with_ones):
+        right_for_ones = case.close(with_ones, case.numeric_for(ones))
+        return ("forgot to multiply by the upstream gradient: the analytic gradient is the same for a random "
+                "upstream as for ones" + (", where it is right" if right_for_ones else ""))
+
+
+def _ratio(case):
+    """c with analytic = c numeric, if there is one (else None)."""
+    norm = np.sum(case.numeric * case.numeric)
+    if norm == 0:
+        return None
+    c = np.sum(case.analytic * case.numeric) / norm
+    return c if case.close(case.analytic, c * case.numeric) else None
+
+
+def _constant_factor(case):
+    c = _ratio(case)
+    if c is not None:
+        return f"off by a constant factor: analytic = {_nice(c)} × numeric"
+
+
+def _nice(c):
+    """c as a short fraction where it is one (1/3, 2, -1/2), else 4 digits."""
+    from fractions import Fraction
+    f = Fraction(float(c)).limit_denominator(16)
+    return str(f) if abs(float(f) - c) <= 1e-6 * max(1.0, abs(c)) else f"{c:.4g}"
+
+
+def _broadcast_axes(shape, out_shape):
+    """The axes of out_shape along which an input of `shape` was broadcast (empty if none)."""
+    lead = len(out_shape) - len(shape)
+    if lead < 0 or any(n not in (1, m) for n, m in zip(shape, out_shape[lead:])):
+        return ()
+    return tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and out_shape[lead + i] != 1)
+
+
+def _not_summed_over_broadcast(case):
+    """A broadcast input's gradient must be the sum over the copies: the mean, or one copy, is a slip."""
+    axes = _broadcast_axes(case.x.shape, case.out.shape)
+    if not axes:
+        return None
+    copies = case.out.size // max(case.x.data.size, 1)
+    where = f"not summed over the broadcast axes {axes} of the output shape {case.out.shape}"
+    c = _ratio(case)
+    if c is not None and abs(c * copies - 1) < 1e-6:
+        return f"{where}: analytic = numeric / {copies}, the mean over the {copies} copies instead of their sum"
+    first = np.zeros(case.out.shape)
+    first[tuple(0 if axis in axes else slice(None) for axis in range(case.out.ndim))] = 1
+    if case.close(case.analytic, case.numeric_for(case.cotangent * first)):
+        return f"{where}: analytic is the gradient of the first copy only"
+
+
+def _input_for_output(case):
+    """For an elementwise op: the derivative written as g(out) but evaluated at x (or the reverse).
+    Found by fitting a low-degree polynomial g to the true derivative (upstream ones) as a
+    function of out (of x) and seeing whether the analytic one is g(x) (g(out))."""
+    x, out = case.x.data, case.out
+    if out.shape != x.shape or x.size < 6 or np.allclose(x, out):
+        return None
+    ones = np.ones_like(case.cotangent)
+    analytic, numeric = case.analytic_for(ones).reshape(-1), case.numeric_for(ones).reshape(-1)
+    if np.ptp(numeric) <= case.tolerance["atol"]:  # a constant derivative cannot tell x from out
+        return None
+    for fitted_on, used, text in ((out, x, "used the input where the output was meant"),
+                                  (x, out, "used the output where the input was meant")):
+        g = _exact_polynomial(fitted_on.reshape(-1), numeric, case)
+        if g is not None and case.close(analytic, g(used.reshape(-1))):
+            return f"{text}: the analytic derivative is g({'x' if used is x else 'out'}) where the right one is " \
+                   f"g({'out' if used is x else 'x'})"
+    return None
+
+
+def _exact_polynomial(t, y, case, max_degree=3):
+    """The lowest-degree polynomial g (up to max_degree) with g(t) = y at every point, or None."""
+    for degree in range(max_degree + 1):
+        if t.size < degree + 3:
+            return None
+        g = np.polynomial.Polynomial.fit(t, y, degree)
+        if case.close(g(t), y):
+            return g
+    return None
