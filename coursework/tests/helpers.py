@@ -8,8 +8,12 @@ import xml.etree.ElementTree as ET
 
 def environment(copy):
     """The copy first on the import path; no screen; no third-party pytest plugins (some
-    take a second to load, and the project's tests need none)."""
-    return dict(os.environ, PYTHONPATH=str(copy), MPLBACKEND="Agg", PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
+    take a second to load, and the project's tests need none); pytest's output as a student
+    sees it (under CI=true pytest prints whole messages in its short summary)."""
+    env = dict(os.environ, PYTHONPATH=str(copy), MPLBACKEND="Agg", PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
+    for name in ("CI", "BUILD_NUMBER"):  # the variables pytest reads to tell it runs in CI
+        env.pop(name, None)
+    return env
 
 
 def grade(copy, command, report):
