@@ -4,14 +4,10 @@ Shared by the walks over minigrad.functional (tests/test_functional_api.py) and 
 (tests/test_attention_api.py).  The oracle is the function's own result for plain ndarrays:
 every other form of the same values must reproduce it exactly.
 """
-import matplotlib
-import matplotlib.pyplot as plt
 import numpy as np
 
 from minigrad import Tensor
 from minigrad.tensor import unwrap
-
-matplotlib.use("Agg")
 
 
 def forms(value):
@@ -27,7 +23,8 @@ def comparable(result):
     """Arrays to compare of whatever a function returned (Tensors, arrays, tuples, a Figure)."""
     if isinstance(result, (tuple, list)):
         return [a for r in result for a in comparable(r)]
-    if isinstance(result, plt.Figure):
+    if type(result).__module__.startswith("matplotlib"):  # a Figure (matplotlib loaded only by what drew it)
+        import matplotlib.pyplot as plt
         arrays = [np.asarray(image.get_array()) for ax in result.axes for image in ax.images]
         plt.close(result)
         return arrays

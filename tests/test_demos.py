@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import matplotlib  # in the "test" extra: the demos draw with it
+matplotlib = pytest.importorskip("matplotlib", reason="the demos draw with matplotlib (the test extra)")
 
 matplotlib.use("Agg")
 

@@ -36,6 +36,7 @@ def test_other_bad_ids_exit_2(only, capsys):
 
 
 def test_only_3_runs_demo_03_alone_and_says_where_the_figures_went(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("matplotlib", reason="the demos draw with matplotlib (the test extra)")
     monkeypatch.chdir(tmp_path)
     main(["--only", "3", "--quick", "--out", "figs"])
     out = capsys.readouterr().out

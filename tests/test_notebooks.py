@@ -97,6 +97,7 @@ def test_an_edited_source_or_a_stray_notebook_is_reported(tmp_path, monkeypatch)
 
 @pytest.fixture(scope="module", params=LECTURE)
 def lecture_run(request, tmp_path_factory):
+    pytest.importorskip("matplotlib", reason="the notebooks draw with matplotlib (the test extra)")
     """(stored notebook json, fresh outputs per cell, namespace) of a lecture notebook run now."""
     tool = load_tool()
     path = ROOT / "notebooks" / request.param
@@ -163,6 +164,7 @@ def test_the_gradient_of_the_cosine_is_the_finite_difference_one(lecture_run):
 
 
 def test_a_cell_that_should_fail_and_does_not_stops_the_run(tmp_path):
+    pytest.importorskip("matplotlib", reason="the notebook executor draws with matplotlib (the test extra)")
     tool = load_tool()
     with pytest.raises(RuntimeError, match="tagged raises-exception"):
         tool.run_cells([("code", "1 + 1", ["raises-exception"])], tmp_path)

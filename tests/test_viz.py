@@ -1,7 +1,8 @@
 """minigrad.viz.draw_graph and attention.plot.plot_attention: what they draw, and their errors."""
-import matplotlib  # in the "test" extra
 import numpy as np
 import pytest
+
+matplotlib = pytest.importorskip("matplotlib", reason="draw_graph and plot_attention draw with matplotlib (the test extra)")
 
 import minigrad.functional as F
 from attention.plot import plot_attention
