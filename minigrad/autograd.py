@@ -80,33 +80,34 @@ def run_backward(root, grad=None, retain_graph=False, create_graph=False, accumu
     each op's saved inputs (else dropped once used).  hook: `op(fn, output, grad, handed)`
     and `leaf(tensor, grad)` are told each step (minigrad.viz.explain_backward draws them).
     """
-    # Tensors hash by identity, so they key these dicts directly.
-    grads = {root: _seed(root, grad, create_graph)}  # tensor -> the sum of the gradients it has received
+    grads = {root: _seed(root, grad, create_graph)}  # tensor (hashed by identity) -> the sum of its gradients so far
     owned = set()             # tensors whose sum in `grads` the sweep made itself, so may add into
-    waiting, leaves = [], []  # waiting: a heap of (-op number, tensor), newest first
+    waiting, leaves = [], []  # waiting: a heap of (-op number, tensor), newest first; leaves: in arrival order
     _schedule(root, waiting, leaves)
     found = dict.fromkeys(wanted)  # wanted tensor -> its gradient, once the sweep has it
     with set_grad_enabled(create_graph):
         while waiting:
             t = heappop(waiting)[1]
             g = grads.pop(t)  # complete: every op that used t is newer, so has run
-            _keep(t, g, found, accumulate)
+            if t.retains_grad or found:
+                _keep(t, g, found, accumulate)
             fn = t.grad_fn
-            in_grads = _apply_rule(fn, g, t, create_graph)
-            if hook is not None:
-                hook.op(fn, t, g, _handed(fn, in_grads, create_graph))
+            in_grads = _apply_rule(fn, g, t, create_graph, hook)
             for x, like, need, gx in zip(fn.inputs, fn.arrays, fn.needs_grad, in_grads):
                 if not need or gx is None:
                     continue
-                fitted = gx if type(gx) is type(like) and gx.shape == like.shape and gx.dtype is like.dtype \
-                    else _fit(gx, like, fn, create_graph)
+                if type(gx) is not type(like) or gx.shape != like.shape or gx.dtype is not like.dtype:
+                    gx = _fit(gx, like, fn, create_graph)
                 if x not in grads:  # the first gradient to reach x: x now waits its turn
-                    grads[x] = fitted
-                    _schedule(x, waiting, leaves)
+                    grads[x] = gx
+                    if x.grad_fn is None:
+                        leaves.append(x)
+                    else:
+                        heappush(waiting, (-x.grad_fn.number, x))
                 elif x in owned:
-                    grads[x] += fitted
+                    grads[x] += gx
                 else:  # (the first gradient may be shared with other inputs: a new array for the sum)
-                    grads[x] = grads[x] + fitted
+                    grads[x] = grads[x] + gx
                     owned.add(x)
             if not retain_graph:
                 fn.inputs = fn.arrays = None  # the saved inputs can go now
@@ -151,19 +152,22 @@ def _seed(root, grad, create_graph):
     return grad
 
 
-def _apply_rule(fn, grad, out, create_graph):
+def _apply_rule(fn, grad, out, create_graph, hook=None):
     """fn's backward rule, run on what forward saw: one gradient (or None) per input."""
-    if fn.inputs is None:
-        raise RuntimeError(f"backward: the graph through {type(fn).__name__} was already freed by an earlier "
-                           "backward(); pass retain_graph=True to the first backward() to go through it twice")
-    if fn.number < state.last_change:
-        _check_unchanged(fn)
-    args = _inputs_as_recorded(fn) if create_graph else fn.arrays
+    if fn.inputs is None or fn.number < state.last_change:
+        _check_recorded(fn)
     try:
-        in_grads = fn.backward(grad, *args, out if create_graph else out.data)
+        if create_graph:
+            in_grads = fn.backward(grad, *_inputs_as_recorded(fn), out)
+        else:
+            in_grads = fn.backward(grad, *fn.arrays, out.data)
     except Exception as err:  # name the op, and keep the line of its backward that failed
         raise op_error(fn, "backward", err, fn.arrays) from err
-    return in_grads if type(in_grads) is tuple else (in_grads,)
+    if type(in_grads) is not tuple:
+        in_grads = (in_grads,)
+    if hook is not None:
+        hook.op(fn, out, grad, _handed(fn, in_grads, create_graph))
+    return in_grads
 
 
 def _handed(fn, in_grads, create_graph):
@@ -231,8 +235,12 @@ def repeat_to_shape(grad, shape, view=True):
     return full
 
 
-def _check_unchanged(fn):
-    """Refuse to differentiate at values an in-place change has overwritten since fn ran."""
+def _check_recorded(fn):
+    """Refuse a backward through a freed graph, or at values an in-place change has
+    overwritten since fn ran."""
+    if fn.inputs is None:
+        raise RuntimeError(f"backward: the graph through {type(fn).__name__} was already freed by an earlier "
+                           "backward(); pass retain_graph=True to the first backward() to go through it twice")
     for i, x in enumerate(fn.inputs):
         if isinstance(x, Tensor) and x._version > fn.number:
             raise RuntimeError(

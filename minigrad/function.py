@@ -95,14 +95,14 @@ class Function:
             else:  # a constant: a number or an array
                 arrays.append(x)
                 needs.append(False)
-        fn = object.__new__(cls)
+        fn = cls()
         try:
             out = fn.forward(*arrays, **params) if params else fn.forward(*arrays)
         except Exception as err:  # name the op and the inputs, and keep the line of forward that failed
             raise op_error(fn, "forward", err, arrays) from err
         if type(out) is not np.ndarray:
             out = np.asarray(out)
-        if state.grad_enabled and True in needs:
+        if True in needs and state.grad_enabled:
             fn.inputs, fn.arrays, fn.needs_grad, fn.number = inputs, arrays, needs, next_number()
             return wrap(out, True, fn)
         return wrap(out)
