@@ -28,7 +28,7 @@ class Sum(Function):
     """x summed over `axis` (None: all).  d/dx = 1: the gradient is broadcast back.
 
     Backward returns the gradient with the summed axes kept as size 1; the engine repeats
-    it along them to x's shape (autograd.fit_to_shape), as it sums broadcast gradients.
+    it along them to x's shape (autograd.repeat_to_shape), as it sums broadcast gradients.
     """
     examples = _AXES
     reference = staticmethod(lambda x, axis=None, keepdims=False: np.add.reduce(x, axis=axis, keepdims=keepdims))
