@@ -1,8 +1,9 @@
 """attention.transformer: TransformerBlock, TransformerEncoder and TinyGPT.
 
-Oracles: a pre-LayerNorm block written out in plain NumPy from the module's weights,
-finite differences (float64), invariances (causality, permutation equivariance without
-positions), and the argmax of the model's own next-token logits for greedy generation.
+Oracles: a pre-LayerNorm block (and TinyGPT, block by block) written out in plain NumPy from
+the modules' weights, finite differences (float64), invariances (causality, permutation
+equivariance without positions), and the argmax of the model's own next-token logits for
+greedy generation.
 """
 import math
 
@@ -201,6 +202,16 @@ def test_mlp_width_defaults_to_four_times_the_model_width_and_names_stay_stable(
 def tiny_gpt(**kwargs):
     return TinyGPT(vocab_size=7, d_model=8, n_heads=2, n_layers=2, d_ff=16, max_len=6,
                    rng=np.random.default_rng(11), **kwargs)
+
+
+def test_gpt_logits_match_the_stack_written_out_in_numpy():
+    model = tiny_gpt()
+    ids = np.array([[1, 2, 3, 4, 5], [6, 0, 6, 0, 2]])
+    x = model.embed.weight.data[ids] + model.position.weight.data[:5]  # learned positions
+    for block in model.blocks:
+        x = numpy_block(x, block)
+    expected = numpy_layer_norm(x, model.ln_final) @ model.head.weight.data + model.head.bias.data
+    np.testing.assert_allclose(model(ids).data, expected, atol=1e-12)
 
 
 def test_gpt_logits_depend_only_on_earlier_tokens():
