@@ -346,7 +346,7 @@ def peer_versions():
 
 def impl_order(name):
     """Sort key: baseline, engine, then peers."""
-    order = ("numpy", TARGET_ENGINE, TARGET_ENGINE + "[ops]") + W.PEERS
+    order = ("numpy", TARGET_ENGINE, TARGET_ENGINE + "[ops]") + W.FLOORS + W.PEERS
     return (order.index(name) if name in order else len(order), name)
 
 

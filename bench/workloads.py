@@ -15,6 +15,9 @@ Implementations:
 * ``minigrad[ops]`` (W2 only) multi-head attention assembled from minigrad
   primitives, shown for information while ``attention.MultiHeadAttention``
   is what the W2 target is judged on
+* ``floor bare``, ``floor checked`` (chain only) two minimal engines that
+  show how cheap one op can be, without and with minigrad's checks
+  (``bench.floor``), for information
 * ``torch``, ``autograd``, ``mygrad``  optional peers, used only when
   importable
 
@@ -27,6 +30,7 @@ import math
 
 import numpy as np
 
+from bench import floor
 from bench import numpy_baseline as nb
 
 COS_EPS = nb.COS_EPS
@@ -52,6 +56,7 @@ TRAIN_ADAM = dict(lr=3e-3, betas=(0.9, 0.999), eps=1e-8)
 TRAIN_DTYPE = np.float64              # the demo's (and the layers') default
 
 PEERS = ("torch", "autograd", "mygrad")
+FLOORS = ("floor bare", "floor checked")  # bench/floor.py: how cheap an op can be (chain only)
 
 
 class Unavailable(Exception):
@@ -671,8 +676,10 @@ def build_workloads(threads=1, peers=True):
     for k in CHAIN_KS:
         wls.append(Workload(chain_key(k), "chain", chain_inputs(k), dict(common, k=k),
                             impls(numpy=numpy_chain, minigrad=minigrad_chain,
+                                  **{"floor bare": floor.chain_step(floor.bare_backward),
+                                     "floor checked": floor.chain_step(floor.checked_backward)},
                                   torch=torch_chain, autograd=autograd_chain,
-                                  mygrad=mygrad_chain), np.float64))
+                                  mygrad=mygrad_chain), np.float64, info_only=FLOORS))
     for shape in W1_SIZES:
         for dtype in W1_DTYPES:
             wls.append(Workload(w1_key(shape, dtype), "w1", w1_inputs(*shape, dtype),
