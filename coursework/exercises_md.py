@@ -85,7 +85,11 @@ def teacher_workflow():
             "for the summary of all.",
             "4. `python -m coursework restore OUT_DIR`, run from the clone, puts the reference code back into "
             "the exercises still empty and lists those a student changed, which it leaves; `--force` "
-            "overwrites those too.", ""]
+            "overwrites those too.",
+            "",
+            "Before step 2, `python -m coursework strength NAME ...`, run from the clone, checks that each "
+            "part's grading tests fail on at least three wrong versions of it (scaled, shifted, negated, "
+            "transposed, a gradient left out, ...).", ""]
 
 
 def course_readme(graded, left_out):
