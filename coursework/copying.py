@@ -22,6 +22,7 @@ LEFT_OUT = {".ci/": "the CI script", "coursework/": "the generator of this set",
             "bench/": "the benchmark (its NumPy baselines hold backward rules)"}
 LIBRARY = ("minigrad/", "attention/")
 CONFTEST = Path(__file__).with_name("course_conftest.py")
+NOTEBOOK_TESTS = "tests/test_notebooks.py"
 MIN_ANSWER_LINE = 12  # shorter lines (`return out`, `x = F.as_tensor(x)`) are not an answer
 
 
@@ -127,6 +128,7 @@ def make(out_dir, chosen, root):
     texts, answers = emptied_files(root, unique)
     files = project_files(root)
     left_out = holding_answers(root, files, texts, answers)
+    left_out.update(checking_tests(left_out))
     for rel in [f for f in files if f not in left_out]:
         dest = out / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -173,6 +175,16 @@ def holding_answers(root, files, texts, answers):
         if given:
             left_out[rel] = f"it holds the answer to {', '.join(given)}"
     return left_out
+
+
+def checking_tests(left_out):
+    """{path: why} of the tests that check files left out: tests/test_notebooks.py, which
+    compares every notebook with its source, once a notebook is gone.  (tests/test_demos.py
+    runs a demo without its notebook by itself.)"""
+    notebooks = sorted(rel for rel in left_out if rel.startswith("notebooks/") and rel.endswith(".ipynb"))
+    if not notebooks:
+        return {}
+    return {NOTEBOOK_TESTS: f"it checks the notebooks left out ({', '.join(notebooks)})"}
 
 
 def without_quoted_answers(text, answers):

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from coursework import generator
-from coursework.copying import holding_answers
+from coursework.copying import checking_tests, holding_answers
 from coursework.parts import find_targets
 from coursework.tests.helpers import commands_in, environment, grade
 from minigrad.ops import Tanh
@@ -104,6 +104,14 @@ def test_the_part_written_passes_alone_and_the_others_wait_or_fail_under_their_o
     assert code == 1 and failed == backward_checks
     assert all("Exercise: write Tanh.backward" in results[name][1] for name in failed)
     assert f"Tanh.backward: 0 of {len(backward_checks)} checks pass" in output
+
+
+def test_every_notebook_test_that_runs_an_empty_exercise_is_its_check(scenario, tmp_path):
+    # The lecture notebooks run once per module for five tests each: all ten wait for Softmax.backward.
+    code, results, output = grade(scenario, "python -m pytest tests/test_notebooks.py", tmp_path / "notebooks.xml")
+    failed = [message for outcome, message in results.values() if outcome == "failed"]
+    assert code == 1 and len(failed) == 10 and all("Exercise: write Softmax.backward" in m for m in failed)
+    assert f"Softmax.backward: 0 of {len(failed)} checks pass" in output
 
 
 def test_an_unknown_exercise_is_refused(scenario):
@@ -227,3 +235,16 @@ def test_a_notebook_or_guide_holding_an_emptied_line_is_left_out(tmp_path):
     (tmp_path / "other.md").write_text("g = grad - something else\n")
     left = holding_answers(tmp_path, ["notes.ipynb", "guide.md", "other.md"], {}, answer)
     assert sorted(left) == ["guide.md", "notes.ipynb"] and "Softmax.backward" in left["notes.ipynb"]
+
+
+def test_a_notebook_left_out_takes_its_test_along(tmp_path):
+    answer = {"Tanh.backward": ({"return grad * (1 - out * out)"}, set())}
+    cell = {"cell_type": "code", "source": ["return grad * (1 - out * out)\n"], "outputs": []}
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "03_demo.ipynb").write_text(json.dumps({"cells": [cell]}))
+    (tmp_path / "notebooks" / "04_other.ipynb").write_text(json.dumps({"cells": []}))
+    left = holding_answers(tmp_path, ["notebooks/03_demo.ipynb", "notebooks/04_other.ipynb"], {}, answer)
+    assert list(left) == ["notebooks/03_demo.ipynb"]
+    assert list(checking_tests(left)) == ["tests/test_notebooks.py"]
+    assert "03_demo.ipynb" in checking_tests(left)["tests/test_notebooks.py"]
+    assert checking_tests({"bench/": "the benchmark"}) == {}
