@@ -169,6 +169,11 @@ class Tensor:
     def reshape(self, *shape):
         return _ops.Reshape.apply(self, shape=_one_tuple(shape))
 
+    def copy(self): return self.astype(self.dtype, copy=True)  # a Cast op: a new array, the gradient flows back
+    def ravel(self): return self.reshape(-1)
+    def flatten(self): return self.reshape(-1).copy()  # a copy, as NumPy's (ravel's result may share memory)
+    def squeeze(self, axis=None): return self.reshape(_ops.squeezed_shape(self.shape, axis))
+
     def transpose(self, *axes):
         return _ops.Transpose.apply(self, axes=_one_tuple(axes) or None)
 

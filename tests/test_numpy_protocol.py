@@ -45,7 +45,8 @@ def test_an_unknown_function_names_itself():
     ("transpose", lambda x: np.transpose(x, (1, 0))), ("concatenate", lambda x: np.concatenate([x, x], 1)),
     ("stack", lambda x: np.stack([x, x], axis=1)), ("einsum", lambda x: np.einsum("ij,ij->j", x, x)),
     ("broadcast_to", lambda x: np.broadcast_to(x, (4, 2, 3))),
-    ("where", lambda x: np.where(np.asarray(A) > 2, x, 0.0)),
+    ("where", lambda x: np.where(np.asarray(A) > 2, x, 0.0)), ("ravel", np.ravel),
+    ("squeeze", lambda x: np.squeeze(np.reshape(x, (1, 6)))), ("expand_dims", lambda x: np.expand_dims(x, 1)),
 ])
 def test_what_is_supported_gives_numpys_answer_with_a_graph(name, call):
     t = Tensor(A, requires_grad=True)
@@ -55,5 +56,6 @@ def test_what_is_supported_gives_numpys_answer_with_a_graph(name, call):
 
 
 def test_every_table_entry_is_tested_here():
-    tested = {"sum", "reshape", "transpose", "concatenate", "stack", "einsum", "broadcast_to", "where", "shape", "ndim"}
+    tested = {"sum", "reshape", "transpose", "concatenate", "stack", "einsum", "broadcast_to", "where", "shape", "ndim",
+              "ravel", "squeeze", "expand_dims"}
     assert {f.__name__ for f in ARRAY_FUNCTIONS} == tested

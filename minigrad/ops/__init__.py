@@ -14,7 +14,8 @@ from minigrad.ops.elementwise import (Abs, Add, Cast, Div, Exp, Log, MaskedFill,
 from minigrad.ops.linalg import CosineSimilarity, Einsum, MatMul
 from minigrad.ops.nn import CrossEntropy, Dropout, Gelu, LayerNorm
 from minigrad.ops.reduce import LogSoftmax, LogSumExp, Max, Mean, Min, Softmax, Sum, Var
-from minigrad.ops.shape import BroadcastTo, Concatenate, GetItem, Reshape, ScatterAdd, Stack, Transpose, plain_index
+from minigrad.ops.shape import (BroadcastTo, Concatenate, GetItem, Reshape, ScatterAdd, Stack, Transpose, expanded_shape,
+                                plain_index, squeezed_shape)
 from minigrad.tensor import Tensor, unwrap, wrap
 
 
@@ -52,6 +53,18 @@ def _reshape(a, shape):
     return Reshape.apply(a, shape=shape)
 
 
+def _ravel(a):  # (NumPy's order= is refused: minigrad reads elements in C order only)
+    return Reshape.apply(a, shape=(-1,))
+
+
+def _squeeze(a, axis=None):
+    return Reshape.apply(a, shape=squeezed_shape(a.shape, axis))
+
+
+def _expand_dims(a, axis):
+    return Reshape.apply(a, shape=expanded_shape(a.shape, axis))
+
+
 def _transpose(a, axes=None):
     return Transpose.apply(a, axes=axes)
 
@@ -69,7 +82,8 @@ def _where(condition, x, y):
 
 
 ARRAY_FUNCTIONS = {
-    np.sum: _sum, np.broadcast_to: _broadcast_to, np.einsum: _einsum, np.reshape: _reshape,
+    np.sum: _sum, np.broadcast_to: _broadcast_to, np.einsum: _einsum, np.reshape: _reshape, np.ravel: _ravel,
+    np.squeeze: _squeeze, np.expand_dims: _expand_dims,
     np.transpose: _transpose, np.concatenate: _concatenate, np.stack: _stack, np.where: _where,
     np.shape: lambda a: a.shape, np.ndim: lambda a: a.ndim,
 }
@@ -101,4 +115,5 @@ def _parameters(handler):
     return names, sum(p.kind is p.POSITIONAL_OR_KEYWORD for p in parameters)
 
 
-__all__ = [cls.__name__ for cls in ALL_OPS] + ["ALL_OPS", "Boundary", "Example", "Function", "UFUNCS", "ARRAY_FUNCTIONS", "array_function", "plain_index"]
+__all__ = [cls.__name__ for cls in ALL_OPS] + ["ALL_OPS", "Boundary", "Example", "Function", "UFUNCS", "ARRAY_FUNCTIONS", "array_function", "plain_index",
+           "squeezed_shape", "expanded_shape"]

@@ -1,5 +1,7 @@
 """Ops that move elements around without arithmetic: reshape, transpose, indexing,
 joining and broadcasting.  Each backward moves the gradient back the same way."""
+import operator
+
 import numpy as np
 
 from minigrad.function import Example, Function
@@ -130,3 +132,38 @@ class BroadcastTo(Function):
 
     def backward(self, grad, x, out):
         return grad
+
+
+# The shapes of squeeze and expand_dims, which are reshapes (Tensor.squeeze, np.squeeze, np.expand_dims).
+def squeezed_shape(shape, axis=None):
+    """`shape` without its size-1 axes (axis=None), or without the axes `axis` names (an int or a
+    tuple, negatives from the end), each of which must be size 1, as NumPy's squeeze."""
+    if axis is None:
+        return tuple(n for n in shape if n != 1)
+    axes = _axes("squeeze", axis, len(shape), shape)
+    for a in axes:
+        if shape[a] != 1:
+            raise ValueError(f"squeeze: cannot drop axis {a} of shape {shape}: its size is {shape[a]}, not 1")
+    return tuple(n for a, n in enumerate(shape) if a not in axes)
+
+
+def expanded_shape(shape, axis):
+    """`shape` with a size-1 axis at each position `axis` names (an int or a tuple), positions
+    in the result, as NumPy's expand_dims: (2, 3) with axis (0, -1) gives (1, 2, 3, 1)."""
+    ndim = len(shape) + (len(axis) if isinstance(axis, (tuple, list)) else 1)
+    axes, rest = _axes("expand_dims", axis, ndim, shape), iter(shape)
+    return tuple(1 if a in axes else next(rest) for a in range(ndim))
+
+
+def _axes(name, axis, ndim, shape):
+    """axis (an int or a tuple of ints) as a tuple of axes in range(ndim); an error names any bad one."""
+    try:
+        axes = tuple(map(operator.index, axis)) if isinstance(axis, (tuple, list)) else (operator.index(axis),)
+    except TypeError as err:
+        raise TypeError(f"{name}: axis must be an int or a tuple of ints, got {axis!r}") from err
+    for a in axes:
+        if not -ndim <= a < ndim:
+            raise np.exceptions.AxisError(f"{name}: axis {a} is out of bounds for {ndim} axes (input shape {shape})")
+    if len({a % ndim for a in axes}) != len(axes):
+        raise ValueError(f"{name}: axis {axis} names the same axis twice (input shape {shape})")
+    return tuple(a % ndim for a in axes)
