@@ -5,6 +5,7 @@ returns.  Each change gives the changed value, or None where it does not apply (
 cannot be transposed).  A mutant also notes whether it ever changed a value: one that never
 did (transposing a symmetric matrix) is the right implementation again, not a miss."""
 import functools
+import inspect
 
 import numpy as np
 
@@ -47,6 +48,30 @@ class Mutant:
             self.changed = np.shape(old) != np.shape(now) or not np.array_equal(old, now, equal_nan=True)
         return new
 
+    def wrap(self, original, is_method):
+        """`original` with this change applied to what it returns (see wrong_callable)."""
+        return wrong_callable(original, self, is_method)
+
+
+class MaskIgnored(Mutant):
+    """A part that takes `mask` run as if none were given: the mask not passed on."""
+
+    def __init__(self):
+        super().__init__("mask ignored", None)
+
+    def wrap(self, original, is_method):
+        signature = inspect.signature(original)
+
+        @functools.wraps(original)
+        def wrong(*args, **kwargs):
+            bound = signature.bind(*args, **kwargs)
+            mask = bound.arguments.get("mask")
+            if mask is not None:
+                self.changed = self.changed or not np.all(unwrap(mask))  # an all-True mask blocks nothing
+                bound.arguments["mask"] = None
+            return original(*bound.args, **bound.kwargs)
+        return wrong
+
 
 def is_array(value):
     return isinstance(value, Tensor | np.ndarray) and value.dtype.kind in "fcb"
@@ -74,11 +99,13 @@ def mutated_value(value, mutant):
     return None
 
 
-def mutants_for(sample):
-    """The mutants that fit a part whose result looks like `sample`: masks get the boolean ones."""
+def mutants_for(sample, part):
+    """The mutants that fit `part` whose result looks like `sample`: masks get the boolean
+    changes, and a part that takes a mask is also run without it."""
     array = first_array(sample)
     changes = MASK_CHANGES if array is not None and array.dtype == bool else NUMBER_CHANGES
-    return [Mutant(name, change) for name, change in changes.items()]
+    takes_a_mask = "mask" in inspect.signature(part).parameters
+    return [Mutant(name, change) for name, change in changes.items()] + ([MaskIgnored()] if takes_a_mask else [])
 
 
 def wrong_callable(original, mutant, is_method):

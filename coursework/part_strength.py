@@ -5,7 +5,7 @@ the part made wrong (coursework.mutants), must fail.
 
 runs the tests once with the right part, noting which tests call it, then those tests again
 under each mutant (stopping at the first failure), and prints one line of JSON:
-{"tests": n, "mutants": {name: "caught" | "missed" | "equivalent"}}.  Tests that do not call
+{"tests": n, "mutants": {name: "caught" | "missed" | "no change"}}.  Tests that do not call
 the part cannot notice a change to it, so they are not rerun."""
 import contextlib
 import functools
@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from coursework.mutants import first_array, mutants_for, wrong_callable
+from coursework.mutants import first_array, mutants_for
 
 QUIET = ["-p", "no:cacheprovider", "--tb=no"]
 
@@ -60,22 +60,27 @@ class Only:
         items[:] = [item for item in items if item.nodeid in self.ids]
 
 
+def part(module, qualname):
+    """The function `qualname` of `module` (a method as its class holds it)."""
+    owner_name, _, name = qualname.rpartition(".")
+    return getattr(module, owner_name).__dict__[name] if owner_name else getattr(module, name)
+
+
 @contextlib.contextmanager
 def replaced(module, qualname, make):
     """The part `qualname` of `module` replaced by make(original) while inside: a method on its
     class, a function in every module that holds it (and in those imported meanwhile)."""
     owner_name, _, name = qualname.rpartition(".")
+    original = part(module, qualname)
+    replacement = make(original)
     if owner_name:
         owner = getattr(module, owner_name)
-        original = owner.__dict__[name]
-        setattr(owner, name, make(original))
+        setattr(owner, name, replacement)
         try:
             yield
         finally:
             setattr(owner, name, original)
         return
-    original = getattr(module, name)
-    replacement = make(original)
     holding = lambda held: [m for m in list(sys.modules.values()) if getattr(m, "__dict__", {}).get(name) is held]
     for holder in holding(original):
         setattr(holder, name, replacement)
@@ -94,12 +99,12 @@ def strength(qualname, module_name, selection):
         pytest.main([*selection, *QUIET], plugins=[recorder])
     callers = recorder.callers - recorder.failed
     verdicts = {}
-    for mutant in mutants_for(recorder.sample):
+    for mutant in mutants_for(recorder.sample, part(module, qualname)):
         caught = False
         if callers:
-            with replaced(module, qualname, lambda original: wrong_callable(original, mutant, "." in qualname)):
+            with replaced(module, qualname, lambda original: mutant.wrap(original, "." in qualname)):
                 caught = pytest.main([*selection, *QUIET, "-x"], plugins=[Only(callers)]) == pytest.ExitCode.TESTS_FAILED
-        verdicts[mutant.name] = "caught" if caught else "missed" if mutant.changed or not callers else "equivalent"
+        verdicts[mutant.name] = "caught" if caught else "missed" if mutant.changed or not callers else "no change"
     return {"tests": len(callers), "mutants": verdicts}
 
 

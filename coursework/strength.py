@@ -8,8 +8,8 @@ An op is made wrong in its backward (scaled, shifted, negated, transposed, a gra
 out, the upstream gradient ignored) or its forward (off by a constant), and graded by the
 sweep's checks of its examples and boundary cases: first derivatives against finite
 differences, the forward against its NumPy reference, the exact boundary values.  A layer
-or function is made wrong in what it returns and graded by its grading command's tests
-(coursework.part_strength).  A change that alters no value on the tests' inputs
+or function is made wrong in what it returns (or, if it takes a mask, run without it) and
+graded by its grading command's tests (coursework.part_strength).  A change that alters no value on the tests' inputs
 (transposing a 1-D gradient) does not count either way."""
 import json
 import os

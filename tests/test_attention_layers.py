@@ -103,11 +103,14 @@ def test_one_head_is_single_head_self_attention_then_the_output_projection():
     np.testing.assert_allclose(weights_multi.data[:, 0], weights_single.data, atol=1e-14)
 
 
-def test_self_attention_layer_against_numpy():
+@pytest.mark.parametrize("lengths", [None, [1, T]], ids=["no mask", "padding mask"])
+def test_self_attention_layer_against_numpy(lengths):
     layer = SelfAttention(D, rng=np.random.default_rng(3))
     q, k, v = (X @ getattr(layer, n).weight.data + getattr(layer, n).bias.data for n in ("q_proj", "k_proj", "v_proj"))
-    expected = numpy_softmax(q @ k.transpose(0, 2, 1) / math.sqrt(D)) @ v
-    out, weights = layer(Tensor(X))
+    allowed = None if lengths is None else padding_mask(lengths, T)  # (B, 1, T)
+    scores = q @ k.transpose(0, 2, 1) / math.sqrt(D)
+    expected = numpy_softmax(scores if allowed is None else np.where(allowed, scores, -np.inf)) @ v
+    out, weights = layer(Tensor(X), mask=allowed)
     np.testing.assert_allclose(out.data, expected, atol=1e-12)
     assert weights.shape == (B, T, T)
 

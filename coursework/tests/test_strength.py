@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from coursework import generator, strength
-from coursework.mutants import Mutant, NUMBER_CHANGES, mutated_value, square_transposed, wrong_callable
+from coursework.mutants import NUMBER_CHANGES, MaskIgnored, Mutant, mutated_value, square_transposed, wrong_callable
 from coursework.parts import find_targets
 from minigrad import Tensor
 from minigrad.ops import ALL_OPS
@@ -65,3 +65,14 @@ def test_a_mutant_changes_what_a_part_leads_with():
     drawn = []
     page = wrong_callable(lambda weights, path: drawn.append(weights) or path, scale, is_method=False)
     assert page(np.array([2.0]), "page.html") == "page.html" and drawn[-1] == 3.0  # no array out: the input
+
+
+def test_a_part_that_takes_a_mask_is_also_run_without_it():
+    def masked_sum(x, mask=None):
+        return x.sum() if mask is None else x[mask].sum()
+    ignored = MaskIgnored()
+    wrong = ignored.wrap(masked_sum, is_method=False)
+    x = np.arange(4.0)
+    assert wrong(x) == 6.0 and not ignored.changed
+    assert wrong(x, mask=np.ones(4, bool)) == 6.0 and not ignored.changed  # all True blocks nothing
+    assert wrong(x, np.array([True, False, True, False])) == 6.0 and ignored.changed
