@@ -31,7 +31,7 @@ class Tensor:
     # ---- array facts and Python protocols --------------------------------------
     shape = property(lambda self: self.data.shape)
     ndim = property(lambda self: self.data.ndim)
-    size = property(lambda self: self.data.size)
+    size = property(lambda self: _ElementCount(self.data.size))  # an int; x.size() gets PyTorch's hint
     dtype = property(lambda self: self.data.dtype)
     is_leaf = property(lambda self: self.grad_fn is None)
     __hash__ = object.__hash__  # tensors are graph nodes: hashed by identity, like PyTorch
@@ -212,6 +212,10 @@ class Tensor:
     def double(self): _refuse("double", "astype(np.float64)")
     def dim(self): _refuse("dim", "the .ndim property")
     def unsqueeze(self, dim): _refuse("unsqueeze", "reshape, or indexing with None (x[:, None])")
+    def clone(self): _refuse("clone", "copy()")
+    def to(self, *dtype_or_device): _refuse("to", "astype(dtype); minigrad runs on the CPU only")
+    def expand(self, *sizes): _refuse("expand", "np.broadcast_to(x, shape)")
+    def numel(self): _refuse("numel", "the .size property")
 
     # ---- NumPy protocols -----------------------------------------------------------------
     # Backward rules are plain NumPy code.  With create_graph=True the engine hands
@@ -234,6 +238,10 @@ class Tensor:
 
 def _refuse(pytorch_name, numpy_way):
     raise TypeError(f"Tensor.{pytorch_name}() is PyTorch's spelling; minigrad follows NumPy: use {numpy_way}")
+
+
+class _ElementCount(int):  # Tensor.size: NumPy's element count, a plain int except that calling it explains
+    def __call__(self, *dim): _refuse("size", ".shape (x.shape[d] for one axis), or .size without () for the count")
 
 
 def wrap(data, requires_grad=False, grad_fn=None):
