@@ -6,12 +6,15 @@ walks from the output back to the leaves (minigrad/autograd.py).
 """
 import numpy as np
 
+from minigrad.spellings import ElementCount, PyTorchSpellings
 
-class Tensor:
+
+class Tensor(PyTorchSpellings):
     """An n-dimensional array that remembers how it was computed.
 
     Tensor(data, requires_grad=False, dtype=None).  Float data keeps its dtype
     (float32 stays float32); Python floats and lists become float64 like NumPy.
+    PyTorch's spellings (view, clone, ...) get a hint from the base class (minigrad/spellings.py).
     """
 
     __slots__ = ("data", "grad", "requires_grad", "grad_fn", "retains_grad", "_version", "__weakref__")
@@ -31,7 +34,7 @@ class Tensor:
     # ---- array facts and Python protocols --------------------------------------
     shape = property(lambda self: self.data.shape)
     ndim = property(lambda self: self.data.ndim)
-    size = property(lambda self: _ElementCount(self.data.size))  # an int; x.size() gets PyTorch's hint
+    size = property(lambda self: ElementCount(self.data.size))  # an int; x.size() gets PyTorch's hint
     dtype = property(lambda self: self.data.dtype)
     is_leaf = property(lambda self: self.grad_fn is None)
     __hash__ = object.__hash__  # tensors are graph nodes: hashed by identity, like PyTorch
@@ -206,17 +209,6 @@ class Tensor:
     def softmax(self, axis=-1): return _ops.Softmax.apply(self, axis=axis)
     def log_softmax(self, axis=-1): return _ops.LogSoftmax.apply(self, axis=axis)
 
-    # PyTorch spellings that minigrad leaves to NumPy's: a hint instead of a bare AttributeError.
-    def view(self, *shape): _refuse("view", "reshape(...)")
-    def float(self): _refuse("float", "astype(np.float32) or astype(np.float64)")
-    def double(self): _refuse("double", "astype(np.float64)")
-    def dim(self): _refuse("dim", "the .ndim property")
-    def unsqueeze(self, dim): _refuse("unsqueeze", "reshape, or indexing with None (x[:, None])")
-    def clone(self): _refuse("clone", "copy()")
-    def to(self, *dtype_or_device): _refuse("to", "astype(dtype); minigrad runs on the CPU only")
-    def expand(self, *sizes): _refuse("expand", "np.broadcast_to(x, shape)")
-    def numel(self): _refuse("numel", "the .size property")
-
     # ---- NumPy protocols -----------------------------------------------------------------
     # Backward rules are plain NumPy code.  With create_graph=True the engine hands
     # them Tensors instead of arrays, and these two hooks route the NumPy calls to
@@ -234,14 +226,6 @@ class Tensor:
     def __array_function__(self, func, types, args, kwargs):
         handler = _ops.array_function(func, args, kwargs)  # a clear TypeError if minigrad lacks it
         return handler(*args, **kwargs)
-
-
-def _refuse(pytorch_name, numpy_way):
-    raise TypeError(f"Tensor.{pytorch_name}() is PyTorch's spelling; minigrad follows NumPy: use {numpy_way}")
-
-
-class _ElementCount(int):  # Tensor.size: NumPy's element count, a plain int except that calling it explains
-    def __call__(self, *dim): _refuse("size", ".shape (x.shape[d] for one axis), or .size without () for the count")
 
 
 def wrap(data, requires_grad=False, grad_fn=None):

@@ -1,0 +1,29 @@
+"""PyTorch's spellings on a Tensor: minigrad follows NumPy's names, and a student's PyTorch
+habit gets a one-line hint naming NumPy's way instead of a bare AttributeError."""
+
+
+class PyTorchSpellings:
+    """Tensor's base: each method answers a PyTorch spelling with minigrad's (NumPy's) way."""
+    __slots__ = ()
+
+    def view(self, *shape): refuse("view", "reshape(...)")
+    def float(self): refuse("float", "astype(np.float32) or astype(np.float64)")
+    def double(self): refuse("double", "astype(np.float64)")
+    def dim(self): refuse("dim", "the .ndim property")
+    def unsqueeze(self, dim): refuse("unsqueeze", "reshape, or indexing with None (x[:, None])")
+    def clone(self): refuse("clone", "copy()")
+    def to(self, *dtype_or_device): refuse("to", "astype(dtype); minigrad runs on the CPU only")
+    def expand(self, *sizes): refuse("expand", "np.broadcast_to(x, shape)")
+    def numel(self): refuse("numel", "the .size property")
+
+
+def refuse(pytorch_name, numpy_way):
+    raise TypeError(f"Tensor.{pytorch_name}() is PyTorch's spelling; minigrad follows NumPy: use {numpy_way}")
+
+
+class ElementCount(int):
+    """Tensor.size: NumPy's element count, a plain int except that calling it (PyTorch's
+    size()) explains."""
+
+    def __call__(self, *dim):
+        refuse("size", ".shape (x.shape[d] for one axis), or .size without () for the count")
