@@ -14,6 +14,7 @@ An op is one class with `forward` and `backward` side by side:
 
 - forward(*arrays, **params) gets NumPy arrays (differentiable inputs, positional)
   and settings (axis, masks, indices: keywords) and returns one array.
+  The engine makes the op with `cls()`: an op has no __init__ of its own.
 - backward(grad, *inputs, out) gets the upstream gradient, the inputs and the output,
   and returns one gradient per input (a tuple if there are several; None for an input
   that needs none).  Write it with NumPy functions and operators only: the engine
