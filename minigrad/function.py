@@ -32,6 +32,8 @@ An op is one class with `forward` and `backward` side by side:
   `self.kept(compute, *args)` (see there): the engine, not the op, decides when the
   kept array may be reused.  A backward may also call other ops (`Op.apply`).
 """
+import inspect
+
 import numpy as np
 
 from minigrad.autograd import next_number, state
@@ -82,6 +84,12 @@ class Function:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is not None and any(p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+                                    for p in list(inspect.signature(init).parameters.values())[1:]):
+            raise TypeError(f"{cls.__name__} defines __init__ with arguments, but the engine makes each op with "
+                            f"{cls.__name__}(): settings go to apply as keywords, e.g. {cls.__name__}.apply(x, k=2), "
+                            "and forward takes them (def forward(self, x, k))")
         if not cls.__name__.startswith("_"):  # _Names are shared bases, not ops
             ALL_OPS.append(cls)
 
@@ -129,6 +137,11 @@ class Function:
 
     def backward(self, grad, *inputs_and_out):
         raise NotImplementedError(f"{type(self).__name__}.backward")
+
+    def __call__(self, *args, **kwargs):  # PyTorch's old style, Exp()(x)
+        name = type(self).__name__
+        raise TypeError(f"{name}()(x) calls an op object; in minigrad write {name}.apply(x): the engine makes the "
+                        "op itself, and settings go to apply as keywords")
 
     def __repr__(self):
         return f"<{type(self).__name__}>"

@@ -44,6 +44,15 @@ class Tensor(PyTorchSpellings):
     def __bool__(self): return bool(self.data)
     def __float__(self): return float(self.item())
     def __int__(self): return int(self.item())
+
+    def __format__(self, spec):
+        """f"{loss:.3f}": a one-element tensor formats like its number; no spec gives repr."""
+        if not spec:
+            return str(self)
+        if self.data.size != 1:
+            raise TypeError(f"format: only a one-element tensor formats like a number (spec {spec!r}); this one "
+                            f"has shape {self.shape}: format its elements, e.g. np.array2string(x.data, precision=3)")
+        return format(self.data.item(), spec)
     def __array__(self, dtype=None, copy=None): return self.data if dtype is None else self.data.astype(dtype, copy=False)
     def numpy(self): return self.data
     def tolist(self): return self.data.tolist()
@@ -138,10 +147,12 @@ class Tensor(PyTorchSpellings):
             if op is not None and not (self.requires_grad and self.grad_fn is None):
                 return op.apply(self, other)
             what = "a leaf that requires grad" if self.requires_grad and self.grad_fn is None else "a tensor in a graph"
+            instead = ("`y = F.where(mask, value, y)` or `y = F.masked_fill(y, mask, value)` to make a new tensor"
+                       if name == "item assignment" else "`y = y + x` to make a new tensor")
             raise RuntimeError(
                 f"{name}: cannot change {what} (shape {self.shape}) in place while gradients are recorded: the "
-                "graph would not see the change.  Update parameters under `with minigrad.no_grad():`, or write "
-                "`y = y + x` to make a new tensor")
+                f"graph would not see the change.  Update parameters under `with minigrad.no_grad():`, or write "
+                f"{instead}")
         try:
             ufunc(self.data, unwrap(other), out=self.data)
         except (TypeError, ValueError) as err:
@@ -219,8 +230,10 @@ class Tensor(PyTorchSpellings):
             return ufunc(*map(unwrap, inputs), **kwargs)  # into a plain array, e.g. `w.data -= lr * w.grad`
         handler = _ops.UFUNCS.get(ufunc) if method == "__call__" and not kwargs else None
         if handler is None:
-            raise TypeError(f"np.{ufunc.__name__} (method {method!r}, kwargs {sorted(kwargs)}) "
-                            "is not supported on minigrad Tensors; use minigrad.functional")
+            raise TypeError(f"np.{ufunc.__name__} (method {method!r}, kwargs {sorted(kwargs)}) is not supported on "
+                            "minigrad Tensors: a backward rule under create_graph=True may call only the NumPy "
+                            "functions mapped to ops (docs/EXTENDING.md, 'The NumPy tables'); elsewhere pass "
+                            "tensor.data for NumPy's own")
         return handler(*inputs)
 
     def __array_function__(self, func, types, args, kwargs):
