@@ -87,10 +87,14 @@ class Module:
     def modules(self):
         return [m for _, m in self.named_modules()]
 
-    def zero_grad(self):
-        """Forget the gradients of every parameter (set .grad to None, as PyTorch does)."""
+    def zero_grad(self, set_to_none=True):
+        """Forget the gradients of every parameter: set .grad to None (as PyTorch does), or
+        with set_to_none=False fill the existing .grad arrays with zeros in place."""
         for p in self.parameters():
-            p.grad = None
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad.data[...] = 0
 
     def train(self, mode=True):
         """Set training mode (dropout active) here and in every sub-module; returns self."""
@@ -160,6 +164,19 @@ def check_float_dtype(dtype, where):
     if dtype.kind != "f":
         raise TypeError(f"{where}: dtype must be a floating-point type (float64 or float32), got {dtype}")
     return dtype
+
+
+# PyTorch's names that minigrad spells otherwise: `nn.MSELoss` gets a hint, not a bare AttributeError.
+PYTORCH_NAMES = {"CrossEntropyLoss": "F.cross_entropy(logits, targets) (minigrad.functional)",
+                 "MSELoss": "F.mse_loss(pred, target) (minigrad.functional)",
+                 "utils": "minigrad.optim.clip_grad_norm_(model.parameters(), max_norm) for clip_grad_norm_",
+                 "functional": "import minigrad.functional as F"}
+
+
+def __getattr__(name):
+    if name in PYTORCH_NAMES:
+        raise AttributeError(f"minigrad.nn has no {name}, PyTorch's name; use {PYTORCH_NAMES[name]}")
+    raise AttributeError(f"module 'minigrad.nn' has no attribute {name!r}")
 
 
 def layer_name(module):
@@ -271,17 +288,34 @@ class Embedding(Module):
 
 class LayerNorm(Module):
     """Normalise the last axis to mean 0, variance 1, then scale by weight (dim,) and shift by bias (dim,):
-    x (..., dim) -> (..., dim).  weight starts at 1, bias at 0."""
+    x (..., dim) -> (..., dim).  weight starts at 1, bias at 0.
+
+    dim may also be a tuple of trailing dims, as PyTorch's normalized_shape: LayerNorm((T, D))
+    normalises each x[..., :, :] over its T * D elements, with weight and bias of shape (T, D).
+    """
 
     def __init__(self, dim, eps=1e-5, dtype=np.float64):
-        self.dim, self.eps = dim, eps
+        shape = tuple(dim) if isinstance(dim, (tuple, list)) else (dim,)
+        if not shape or not all(isinstance(n, (int, np.integer)) and n > 0 for n in shape):
+            raise ValueError(f"LayerNorm: dim must be a positive int or a tuple of them (the trailing dims "
+                             f"to normalise), got {dim!r}")
+        self.dim, self.shape, self.eps = dim, shape, eps
         dtype = check_float_dtype(dtype, "LayerNorm")
-        self.weight = Parameter(np.ones(dim), dtype=dtype)
-        self.bias = Parameter(np.zeros(dim), dtype=dtype)
+        self.weight = Parameter(np.ones(shape), dtype=dtype)
+        self.bias = Parameter(np.zeros(shape), dtype=dtype)
 
     def forward(self, x):
-        check_last_axis(self, x, self.dim)
-        return F.layer_norm(x, self.weight, self.bias, self.eps)
+        if len(self.shape) == 1:
+            check_last_axis(self, x, self.shape[0])
+            return F.layer_norm(x, self.weight, self.bias, self.eps)
+        shape = np.shape(unwrap(x))
+        if shape[len(shape) - len(self.shape):] != self.shape:
+            raise ValueError(f"{layer_name(self)}: input has shape {shape}, expected (..., "
+                             f"{', '.join(map(str, self.shape))})")
+        size = int(np.prod(self.shape))  # the trailing dims as one axis, normalised by layer_norm
+        flat = F.layer_norm(F.reshape(x, shape[:len(shape) - len(self.shape)] + (size,)),
+                            self.weight.reshape(size), self.bias.reshape(size), self.eps)
+        return flat.reshape(shape)
 
     def extra_repr(self):
         return f"{self.dim}, eps={self.eps}"

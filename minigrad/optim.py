@@ -40,10 +40,14 @@ class Optimizer:
             raise ValueError(f"{name}: lr must be >= 0, got {lr}")
         self.lr = lr
 
-    def zero_grad(self):
-        """Set every parameter's .grad to None (the next backward() starts afresh)."""
+    def zero_grad(self, set_to_none=True):
+        """Set every parameter's .grad to None (the next backward() starts afresh), or with
+        set_to_none=False fill the existing .grad arrays with zeros in place (as PyTorch)."""
         for p in self.params:
-            p.grad = None
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad.data[...] = 0
 
     def step(self):
         """Update every parameter that has a gradient."""
@@ -173,3 +177,11 @@ class WarmupCosine:
     def step(self):
         self.steps_done += 1
         self.optimizer.lr = self.lr_at(self.steps_done)
+
+
+def __getattr__(name):  # PyTorch's scheduler module gets a hint, not a bare AttributeError
+    if name == "lr_scheduler":
+        raise AttributeError("minigrad.optim has no lr_scheduler, PyTorch's module; use "
+                             "minigrad.optim.WarmupCosine(optimizer, warmup_steps, total_steps), stepped after each "
+                             "optimizer.step()")
+    raise AttributeError(f"module 'minigrad.optim' has no attribute {name!r}")

@@ -15,6 +15,11 @@ class PyTorchSpellings:
     def to(self, *dtype_or_device): refuse("to", "astype(dtype); minigrad runs on the CPU only")
     def expand(self, *sizes): refuse("expand", "np.broadcast_to(x, shape)")
     def numel(self): refuse("numel", "the .size property")
+    def cuda(self, *device): raise TypeError("Tensor.cuda() is PyTorch's; minigrad runs on the CPU only: drop .cuda()")
+    def pow(self, exponent): refuse("pow", "x ** exponent")
+    def clamp(self, min=None, max=None): refuse("clamp", "F.maximum(x, min) and F.minimum(x, max) (F.relu(x) for min=0)")
+    def std(self, *dim, **kwargs): refuse("std", "x.var(axis=...) ** 0.5 (ddof=1 for PyTorch's unbiased default)")
+    def detach_(self): refuse("detach_", "x = x.detach(), a new tensor cut from the graph")
 
 
 def refuse(pytorch_name, numpy_way):
