@@ -214,6 +214,10 @@ def test_every_block_of_the_extending_guide_works_and_prints_what_it_shows(tmp_p
     # The edits really happened: the bug was put in and taken out again.
     assert "return grad * (1 - np.exp(-out))" in (project / "minigrad/ops/softplus.py").read_text()
     assert (project / "demos/09_additive_attention.py").exists() and (tmp_path / "course" / "EXERCISES.md").exists()
+    # Followed to the letter, the guide leaves the API reference up to date (the full suite checks it).
+    check = subprocess.run([sys.executable, "tools/make_api_docs.py", "--check"], cwd=project,
+                           env=environment(project), capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
 
 
 def test_korean_guide_snippets_print_what_it_shows_and_its_paths_exist():
