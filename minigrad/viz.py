@@ -10,6 +10,7 @@ that need no gradient) in grey.  Nodes are placed in columns by depth: leaves on
 the output on the right, every node one column right of its deepest input.
 """
 import html
+import inspect
 import json
 from pathlib import Path
 
@@ -172,7 +173,7 @@ class BackwardTrace:
 
     ops: one entry per op, in the order the sweep ran them (newest first), each a dict
     with `fn` (the Function; its class name is the op), `number` (its place in creation
-    order), `output` (the Tensor it made), `grad` (the complete gradient arriving at the
+    order), `inputs` (what it was applied to), `output` (the Tensor it made), `grad` (the complete gradient arriving at the
     output) and `handed`: a list of (input, raw, fitted), the gradient the op's backward
     returned for that input and the same summed back to the input's shape.
     leaves: (tensor, grad) for every leaf, with the gradient the sweep computed for it.
@@ -183,7 +184,7 @@ class BackwardTrace:
         self.ops, self.leaves = [], []
 
     def op(self, fn, output, grad, handed):
-        self.ops.append({"fn": fn, "number": fn.number, "output": output, "grad": _copy(grad),
+        self.ops.append({"fn": fn, "number": fn.number, "inputs": list(fn.inputs), "output": output, "grad": _copy(grad),
                          "handed": [(x, _copy(raw), _copy(fitted)) for x, raw, fitted in handed]})
 
     def leaf(self, tensor, grad):
@@ -194,17 +195,24 @@ def _copy(array):
     return np.array(array.data if isinstance(array, Tensor) else array)
 
 
-def explain_backward(loss, path, names=None, title="backward, step by step", max_nodes=60, max_values=16):
+def explain_backward(loss, path, names=None, title="backward, step by step", max_nodes=60, max_values=16,
+                     retain_graph=True):
     """Run loss.backward() and write a page that steps through what the sweep did; returns
     the BackwardTrace the page is drawn from.
 
-    The page (minigrad/explain_backward.html, its script inline, no network) draws the graph
-    and shows, step by step (buttons, arrow keys or a slider): which op runs and why it is its
-    turn, the gradient arriving at its output, the gradient it hands each input, where a
-    broadcast gradient is summed back to the input's shape, where two gradients reaching one
-    tensor are added; the last step shows every leaf's `.grad` (accumulated as backward()
-    always does).  Tensors of at most max_values elements show their values, larger ones
-    their shape and norm.  names: optional {"label": tensor} for chosen tensors.
+    The page (minigrad/explain_backward.html, its script inline, no network) draws the graph,
+    its ops numbered 1…n in the order they ran forward, and shows, step by step (buttons,
+    arrow keys or a slider): which op runs and why it is its turn, the gradient arriving at
+    its output, the gradient it hands each input (named as its forward names it, `a`, `b`),
+    where a broadcast gradient is summed back to the input's shape, where two gradients
+    reaching one tensor are added; the last step shows every leaf's `.grad`.  Tensors of at
+    most max_values elements show their values, larger ones their shape and norm.
+    names: optional {"label": tensor} for chosen tensors.
+
+    What it leaves behind is what loss.backward(retain_graph=True) leaves: every leaf's
+    gradient is added into its `.grad` (set .grad to None, or zero_grad(), before your own
+    loss.backward() if you want that one alone), and the graph is kept, so your own
+    loss.backward() still works afterwards.  retain_graph=False frees it, as a plain backward().
     """
     order, edges = graph_nodes(loss)
     if len(order) > max_nodes:
@@ -212,8 +220,11 @@ def explain_backward(loss, path, names=None, title="backward, step by step", max
                          "a page can show legibly; explain a smaller computation, or pass a larger max_nodes")
     _, pos = graph_layout(order, edges, loss)
     had_grad = {id(t) for t in order if t.grad is not None}
+    # The ops of this graph numbered 1…n in creation order (the engine's numbers count every op ever made).
+    ops_made = sorted((t for t in order if t.grad_fn is not None), key=lambda t: t.grad_fn.number)
+    number_of = {id(t.grad_fn): k for k, t in enumerate(ops_made, 1)}
     trace = BackwardTrace()
-    loss.backward(hook=trace)
+    loss.backward(retain_graph=retain_graph, hook=trace)
     node_of = {id(t): i for i, t in enumerate(order)}
     label_of = {id(t): name for name, t in (names or {}).items()}
 
@@ -225,38 +236,72 @@ def explain_backward(loss, path, names=None, title="backward, step by step", max
         return out
 
     nodes = [{"kind": _kind(t), "op": type(t.grad_fn).__name__ if t.grad_fn else None,
+              "number": number_of.get(id(t.grad_fn)), "detail": _op_detail(t.grad_fn),
               "label": label_of.get(id(t)), "shape": list(t.shape), "x": pos[id(t)][0], "y": pos[id(t)][1]}
              for t in order]
     data = {"title": title, "nodes": nodes, "edges": [[node_of[id(x)], node_of[id(y)]] for x, y in edges],
-            "steps": _backward_steps(trace, node_of, summary),
+            "steps": _backward_steps(trace, node_of, number_of, summary),
             "leaves": [{"node": node_of[id(t)], "grad": summary(g), "dot_grad": summary(t.grad.data),
                         "had_grad": id(t) in had_grad} for t, g in trace.leaves]}
     write_page(path, _BACKWARD_PAGE, data, title)
     return trace
 
 
-def _backward_steps(trace, node_of, summary):
+def _op_detail(fn):
+    """What tells two ops of one kind apart on the page: the index a GetItem took, e.g. "[0]"."""
+    index = getattr(fn, "index", None) if type(fn).__name__ == "GetItem" else None
+    if index is None:
+        return ""
+    parts = index if isinstance(index, tuple) else (index,)
+    return "[" + ", ".join(_index_part(p) for p in parts) + "]"
+
+
+def _index_part(p):
+    if isinstance(p, slice):
+        text = ":".join("" if v is None else str(v) for v in (p.start, p.stop, p.step))
+        return text[:-1] if p.step is None else text
+    if p is Ellipsis:
+        return "..."
+    if isinstance(p, np.ndarray):
+        return f"<{p.dtype} array {p.shape}>" if p.size > 4 else str(p.tolist())
+    return str(p)
+
+
+def _input_names(fn, n_inputs):
+    """The names forward gives its inputs (a, b; x), for saying which input a gradient goes to."""
+    try:
+        params = list(inspect.signature(fn.forward).parameters.values())
+    except (TypeError, ValueError):
+        params = []
+    names = [p.name for p in params if p.kind is p.POSITIONAL_OR_KEYWORD]
+    return names if len(names) >= n_inputs and not any(p.kind is p.VAR_POSITIONAL for p in params) else []
+
+
+def _backward_steps(trace, node_of, number_of, summary):
     """One dict per op step, with the reasons and sums a student needs spelled out."""
     step_of = {node_of[id(s["output"])]: i for i, s in enumerate(trace.ops)}
     received = {}  # node -> the steps that handed it a gradient so far
     total = {}     # node -> the sum of those gradients
     steps = []
     for i, s in enumerate(trace.ops):
-        node, name = node_of[id(s["output"])], type(s["fn"]).__name__
-        waiting = sorted(((trace.ops[step_of[n]]["number"], n) for n in received
+        node, name, number = node_of[id(s["output"])], type(s["fn"]).__name__, number_of[id(s["fn"])]
+        waiting = sorted(((number_of[id(trace.ops[step_of[n]]["fn"])], n) for n in received
                           if step_of.get(n, -1) > i), reverse=True)
-        also = ", ".join(f"#{number} {type(trace.ops[step_of[n]]['fn']).__name__}" for number, n in waiting)
+        also = ", ".join(f"#{k} {type(trace.ops[step_of[n]]['fn']).__name__}" for k, n in waiting)
         users = list(received.get(node, []))
-        handed = []
-        for x, raw, fitted in s["handed"]:
+        input_names = _input_names(s["fn"], len(s["inputs"]))
+        handed, j = [], -1
+        for x, raw, fitted in s["handed"]:  # (in the order of the inputs: h * h hands to a, then b)
+            j = next(k for k in range(j + 1, len(s["inputs"])) if s["inputs"][k] is x)
             target = node_of[id(x)]
             earlier = received.setdefault(target, [])
             total[target] = fitted if not earlier else total[target] + fitted
-            handed.append({"node": target, "raw": summary(raw), "fitted": summary(fitted),
+            handed.append({"node": target, "input": input_names[j] if input_names else None,
+                           "raw": summary(raw), "fitted": summary(fitted),
                            "summed": list(raw.shape) != list(fitted.shape), "added_to": list(earlier),
                            "total": summary(total[target])})
             earlier.append(i)
-        steps.append({"node": node, "op": name, "number": s["number"], "why": _why(i, name, s["number"], users, also),
+        steps.append({"node": node, "op": name, "number": number, "why": _why(i, name, number, users, also),
                       "grad": summary(s["grad"]), "from": users, "handed": handed})
     return steps
 

@@ -100,3 +100,18 @@ def test_backward_trace_copies_what_it_is_handed():
     trace.leaf(Tensor(np.zeros(3), requires_grad=True), g)
     g += 1                                                      # the sweep may add into its sums later
     np.testing.assert_array_equal(trace.leaves[0][1], np.ones(3))
+
+
+def test_the_students_own_backward_still_works_after_the_page_and_grads_add_up(tmp_path):
+    x, b, h, loss, by_hand = broadcast_and_fan_out(4)
+    explain_backward(loss, tmp_path / "b.html")
+    np.testing.assert_allclose(x.grad.data, by_hand["x"], rtol=1e-12)        # as one backward() leaves it
+    loss.backward()                                                           # the graph is kept: no error
+    np.testing.assert_allclose(x.grad.data, 2 * by_hand["x"], rtol=1e-12)    # and .grad accumulates, as documented
+    np.testing.assert_allclose(b.grad.data, 2 * by_hand["b"], rtol=1e-12)
+    x2, b2, h2, loss2, _ = broadcast_and_fan_out(5)
+    explain_backward(loss2, tmp_path / "c.html", retain_graph=False)          # asked to free it: freed
+    with pytest.raises(RuntimeError, match="retain_graph=True"):
+        loss2.backward()
+    doc = explain_backward.__doc__
+    assert ".grad" in doc and "your own\n    loss.backward() still works" in doc

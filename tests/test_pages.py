@@ -89,11 +89,14 @@ def test_backward_page_steps_through_every_op_and_shows_the_traced_gradients(mak
     page = open_page(tmp_path / "backward.html")
     n_steps = len(trace.ops) + 1
     close = dict(rtol=1e-3, atol=1e-12)                                      # shown with 4 significant digits
+    made = sorted(step["number"] for step in trace.ops)                      # the engine's numbers, which
+    local = {number: k for k, number in enumerate(made, 1)}                  # the page shows as 1…n
     for k, step in enumerate(trace.ops):
         if k:
             page.keyboard.press("ArrowRight")
         assert page.locator("#counter").inner_text() == f"step {k + 1} / {n_steps}"
-        assert f"{type(step['fn']).__name__} (op #{step['number']})" in page.locator("#panel h2").inner_text()
+        heading = f"op #{local[step['number']]} {type(step['fn']).__name__}"
+        assert heading in page.locator("#panel h2").inner_text()
         current = int(page.locator("#graph .node.current").get_attribute("data-node"))
         assert order[current] is step["output"]                                 # the graph lights up that op
         np.testing.assert_allclose(shown_numbers(page.locator("[data-role=arriving]")), step["grad"].ravel(), **close)
@@ -131,3 +134,64 @@ def test_backward_page_steps_through_every_op_and_shows_the_traced_gradients(mak
         shot = screenshot_dir / "03_bank_of_the_river_backward.png"
         page.screenshot(path=str(shot), full_page=True)
         assert shot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_backward_page_numbers_the_ops_shown_and_says_which_input_is_which(open_page, tmp_path):
+    loss, names = the_notes_cosine()
+    order = graph_nodes(loss)[0]
+    made = sorted((t for t in order if t.grad_fn is not None), key=lambda t: t.grad_fn.number)
+    explain_backward(loss, tmp_path / "backward.html", names=names)
+    page = open_page(tmp_path / "backward.html")
+    boxes = page.locator("#graph .node.op")
+    shown = {int(boxes.nth(i).get_attribute("data-node")): boxes.nth(i).locator("text").first.text_content()
+             for i in range(boxes.count())}
+    # 1…n in the order the ops were made (Transpose first, the cosine last), whatever ran before
+    assert sorted(shown.values(), key=lambda t: int(t.split("#")[1].split()[0])) == [
+        f"{'cos: ' if t is loss else ''}#{k} {type(t.grad_fn).__name__}" for k, t in enumerate(made, 1)]
+    index_of = {id(t): i for i, t in enumerate(order)}
+    assert [index_of[id(t)] for t in made] == sorted(shown, key=lambda i: int(shown[i].split("#")[1].split()[0]))
+    # Step 1: the cosine hands its gradient to a = Y[0] (bank) and b = Y[3] (river), named by index
+    handed = page.locator("[data-role=handed-to]").all_inner_texts()
+    assert handed == ["Handed to its input a = #5 GetItem[0] (2,)", "Handed to its input b = #6 GetItem[3] (2,)"]
+
+
+def test_backward_page_shows_exact_zeros_as_0_and_other_numbers_with_4_digits(open_page, tmp_path):
+    loss, names = the_notes_cosine()
+    trace = explain_backward(loss, tmp_path / "backward.html", names=names)
+    page = open_page(tmp_path / "backward.html")
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")                                    # MatMul W V: rows 1, 2 of its grad are 0
+    arriving = trace.ops[3]["grad"].ravel()
+    cells = page.locator("[data-role=arriving] td").all_inner_texts()
+    assert (arriving == 0).sum() == 4
+    for cell, value in zip(cells, arriving, strict=True):
+        if value == 0:
+            assert cell == "0"
+        else:
+            assert len(cell.lstrip("-").replace(".", "").lstrip("0")) == 4, cell    # 4 significant digits
+            np.testing.assert_allclose(float(cell), value, rtol=1e-3)
+
+
+def test_backward_page_edges_run_around_the_boxes_they_skip(open_page, tmp_path):
+    loss, names = the_notes_cosine()                                         # V feeds Transpose and two MatMuls
+    n_edges = len(graph_nodes(loss)[1])
+    explain_backward(loss, tmp_path / "backward.html", names=names)
+    page = open_page(tmp_path / "backward.html")
+    crossings = page.evaluate("""() => {
+      const boxes = [...document.querySelectorAll('#graph .node')].map(g => [g.dataset.node, g.querySelector('rect')]);
+      const found = [];
+      document.querySelectorAll('#graph .edge').forEach(edge => {
+        const length = edge.getTotalLength();
+        for (let k = 1; k < 100; k++) {
+          const p = edge.getPointAtLength(length * k / 100);
+          for (const [node, rect] of boxes) {
+            if (node === edge.dataset.from || node === edge.dataset.to) continue;
+            const x = rect.x.baseVal.value, y = rect.y.baseVal.value;
+            if (p.x > x && p.x < x + rect.width.baseVal.value && p.y > y && p.y < y + rect.height.baseVal.value)
+              found.push(`${edge.dataset.from}->${edge.dataset.to} crosses ${node}`);
+          }
+        }
+      });
+      return [...new Set(found)];
+    }""")
+    assert page.locator("#graph .edge").count() == n_edges == 10 and crossings == []
