@@ -4,9 +4,10 @@
     explain_attention(weights, tokens, "attention.html")
 
 The page (attention/explain_attention.html, with its script inline) shows layers × heads:
-hover or click a token to see whom it attends to in each head (lines whose strength is the
-weight, and a row of numbers per head), switch heads on and off, and pick a layer.  It
-needs no network: the weights are written into the page as one JSON blob.
+hover or click a query token (or move with ↑ ↓) to see whom it attends to in each head
+(lines whose strength is the weight, and a row of numbers per head); hover a key token to
+see who looks at it; switch heads on and off, and pick a layer.  It needs no network: the
+weights are written into the page as one JSON blob.
 """
 from pathlib import Path
 
@@ -56,13 +57,17 @@ def collect_attention(model, *args, **kwargs):
     return weights, names
 
 
-def explain_attention(weights, tokens, path, key_tokens=None, layer_names=None, title="attention"):
+def explain_attention(weights, tokens, path, key_tokens=None, layer_names=None, title="attention",
+                      query=0, layer_label="layer"):
     """Write a page that lets a student look into every head of every layer; returns path.
 
     weights: the attention weights of one sequence, rows = queries: (T, S), (H, T, S),
     (1, H, T, S), or a list of those, one per layer (as `collect_attention` returns,
     for a batch of one).  tokens: T labels of the queries; key_tokens: S labels of the
-    keys (default: the same tokens, as in self-attention).  layer_names: one per layer.
+    keys (default: the same tokens, as in self-attention).  layer_names: one per layer
+    (default: "layer 1", "layer 2", ...).  query: the query the page opens on, an index
+    or a token ("bank").  layer_label: what the maps are, "layer" or, for maps of several
+    models side by side, "model".
     """
     layers = weights if isinstance(weights, (list, tuple)) else [weights]
     maps = [_heads(w, i) for i, w in enumerate(layers)]                   # each (H, T, S)
@@ -76,11 +81,16 @@ def explain_attention(weights, tokens, path, key_tokens=None, layer_names=None, 
         raise ValueError(f"explain_attention: {len(tokens)} tokens and {len(key_tokens)} key_tokens for "
                          f"weights of {T} queries and {S} keys")
     if layer_names is None:
-        layer_names = [f"layer {i}" for i in range(len(maps))]
+        layer_names = [f"{layer_label} {i + 1}" for i in range(len(maps))]
     if len(layer_names) != len(maps):
         raise ValueError(f"explain_attention: {len(layer_names)} layer_names for {len(maps)} layers")
-    data = {"title": title, "queries": [str(t) for t in tokens], "keys": [str(t) for t in key_tokens],
-            "layers": [{"name": str(n), "heads": m} for n, m in zip(layer_names, maps)]}
+    queries = [str(t) for t in tokens]
+    start = queries.index(query) if isinstance(query, str) and query in queries else query
+    if isinstance(start, str) or not 0 <= start < T:
+        raise ValueError(f"explain_attention: query={query!r} is neither a token of {queries} nor an index "
+                         f"in [0, {T})")
+    data = {"title": title, "queries": queries, "keys": [str(t) for t in key_tokens], "query": int(start),
+            "layer_label": str(layer_label), "layers": [{"name": str(n), "heads": m} for n, m in zip(layer_names, maps)]}
     return write_page(path, _TEMPLATE, data, title)
 
 

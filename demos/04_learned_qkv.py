@@ -130,7 +130,8 @@ def main(out_dir="figures", seed=0, quick=False):
     x = [model.table[ids[:1]] for model in models.values()]                # the first test sentence, (1, L, D)
     maps = [(m.attention(xi) if m.attention else self_attention(xi))[1] for m, xi in zip(models.values(), x)]
     explain_attention(maps, [WORDS[t] for t in ids[0]], os.path.join(out_dir, "04_learned_qkv_attention.html"),
-                      layer_names=[n.replace("\n", " ") for n in names], title="demo 04: four ways of attending")
+                      layer_names=[n.replace("\n", " ") for n in names], layer_label="model", query="bank",
+                      title="demo 04: four ways of attending")
     free, unit, emb, qkv = (results[n] for n in names)
     return {"steps": steps, "acc_param_free": free["accuracy"], "to_sense_param_free": free["to_sense"],
             "to_itself_param_free": free["to_itself"], "acc_param_free_unit": unit["accuracy"],

@@ -89,10 +89,10 @@ def main(out_dir="figures", seed=0, quick=False):
     axes[2].set_ylabel("output position i (writes input L−1−i)"), axes[2].set_xlabel("input position: its token")
     fig.savefig(os.path.join(out_dir, "08_tiny_transformer_reverse.png"), dpi=80)
     plt.close(fig)
-    maps, layers = collect_attention(model, example[None])                 # per layer (1, H, L, L)
+    maps, _ = collect_attention(model, example[None])                      # per layer (1, H, L, L)
     explain_attention(maps, [f"{i}: {t}" for i, t in enumerate(example)], os.path.join(
         out_dir, "08_tiny_transformer_reverse_attention.html"), key_tokens=[str(t) for t in example],
-        layer_names=layers, title=f"demo 08: the transformer reversing {''.join(map(str, example))}")
+        title=f"demo 08: the transformer reversing {''.join(map(str, example))}")
     return {"steps": steps, "accuracy": accuracy, "first_step_99": first_99, "anti_diagonal_rows": anti_diagonal,
             "accuracy_no_pe": float(curve_no_pe[-1, 2]), "train_seconds": seconds}
 

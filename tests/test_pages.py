@@ -195,3 +195,63 @@ def test_backward_page_edges_run_around_the_boxes_they_skip(open_page, tmp_path)
       return [...new Set(found)];
     }""")
     assert page.locator("#graph .edge").count() == n_edges == 10 and crossings == []
+
+
+def test_attention_page_opens_on_the_query_asked_for_and_names_models_and_repeated_keys(open_page, tmp_path):
+    w = np.random.default_rng(4).dirichlet(np.ones(6), size=(3, 2, 6))        # 3 maps of (H=2, T=6, S=6)
+    keys = ["8", "6", "0", "0", "5", "0"]
+    path = explain_attention(list(w), TOKENS, tmp_path / "models.html", key_tokens=keys, query="bank",
+                             layer_label="model")
+    page = open_page(path)
+    assert page.locator("#layers").inner_text().startswith("Model:")
+    assert page.locator("#layers button").all_inner_texts() == ["model 1", "model 2", "model 3"]
+    assert page.locator("#lines text.selected").text_content() == "bank"      # before any mouse or key
+    np.testing.assert_allclose(shown_weights(page)[1], w[0, 1, 0], atol=5e-4)
+    headers = page.locator("#numbers tr").first.locator("th").all_inner_texts()[1:]
+    assert headers == ["8", "6", "2: 0", "3: 0", "5", "5: 0"]                 # repeats told apart by position
+    assert page.locator("#lines text[data-key]").all_text_contents() == headers
+    page = open_page(explain_attention(w[0], TOKENS, tmp_path / "river.html", query=3))
+    assert page.locator("#layers").inner_text().startswith("Layer:")
+    assert page.locator("#lines text.selected").text_content() == "river"
+    with pytest.raises(ValueError, match=r"query='boat' is neither a token of .* nor an index in \[0, 6\)"):
+        explain_attention(w[0], TOKENS, tmp_path / "x.html", query="boat")
+
+
+def test_attention_page_moves_the_query_with_the_arrow_keys(open_page, tmp_path):
+    w = np.random.default_rng(5).dirichlet(np.ones(6), size=(2, 6))           # (H, T, S)
+    page = open_page(explain_attention(w, TOKENS, tmp_path / "a.html"))
+    for t in [1, 2, 3, 4, 5, 5]:                                              # ↓ stops at the last token
+        page.keyboard.press("ArrowDown")
+        assert page.locator("#lines text.selected").text_content() == TOKENS[t]
+        for h, row in shown_weights(page).items():
+            np.testing.assert_allclose(row, w[h, t], atol=5e-4)
+    page.hover("#lines text[data-query='0']")                                 # moved by keys, the query stays chosen
+    assert page.locator("#lines text.selected").text_content() == "muddy"
+    page.keyboard.press("ArrowUp")
+    assert page.locator("#lines text.selected").text_content() == "was"
+
+
+def test_attention_page_hovering_a_key_shows_who_looks_at_it(open_page, tmp_path):
+    w = np.random.default_rng(6).dirichlet(np.ones(6), size=(2, 6))           # (H, T, S)
+    page = open_page(explain_attention(w, TOKENS, tmp_path / "a.html"))
+    page.hover("#lines text[data-key='3']")                                   # "river": who looks at it?
+    assert 'who looks at "river"' in page.locator("#caption").inner_text()
+    assert page.locator("#numbers tr").first.locator("th").all_inner_texts()[1:] == TOKENS
+    for h, row in shown_weights(page).items():
+        np.testing.assert_allclose(row, w[h, :, 3], atol=5e-4)               # column 3: every query's weight on it
+    lines = page.locator("#edges line")
+    assert lines.count() == 2 * len(TOKENS)
+    assert {lines.nth(i).get_attribute("data-key") for i in range(lines.count())} == {"3"}
+    page.hover("#lines text[data-query='2']")                                 # off the key: where "the" looks again
+    assert 'where "the"' in page.locator("#caption").inner_text()
+    np.testing.assert_allclose(shown_weights(page)[0], w[0, 2], atol=5e-4)
+
+
+def test_attention_page_thumbnails_label_their_axes(open_page, tmp_path):
+    w = np.random.default_rng(7).dirichlet(np.ones(6), size=(2, 6))
+    page = open_page(explain_attention([w, w], TOKENS, tmp_path / "a.html"))
+    maps = page.locator("#grid .map")
+    assert maps.count() == 4
+    for i in range(4):
+        assert maps.nth(i).locator(".axis.keys").inner_text() == "key →"
+        assert maps.nth(i).locator(".axis.queries").inner_text() == "query ↓"
