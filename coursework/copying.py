@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from coursework.cutting import (body_lines, docstring_lines, format_docstring, has_docstring, node_of, replace_body,
-                                replace_docstring, required_checks, stub_lines, without_backward_math)
+                                replace_docstring, required_checks, stub_lines, without_answer, has_answer)
 from coursework.exercises_md import course_readme, exercises_markdown
 from coursework.grading import grading_command
 from coursework.parts import find_targets, relative
@@ -54,13 +54,18 @@ def cut(source, target):
     docstrings that state it, the errors it must raise added to its docstring.
     Returns (new source, the docstring text taken out)."""
     checks = required_checks(source, target.qualname) if target.kind != "op" else []
+    if target.kind == "op":
+        check_answer_marked(source, target)
     source = replace_body(source, target.qualname, stub_lines(source, target))
     removed = []
     described = [target.qualname] + [target.owner] if target.kind == "op" else [target.qualname]
     for qualname in described + list(target.shared_by):
         node = node_of(source, qualname)
         doc, text = docstring_lines(source, qualname), ast.get_docstring(node) or ""
-        kept, gone = without_backward_math(text) if target.kind == "op" else (text.strip(), [])
+        if target.kind == "op" and qualname == target.qualname:  # backward's own docstring: the answer by its place
+            kept, gone = "", [text.strip()] if text.strip() else []
+        else:
+            kept, gone = without_answer(text) if target.kind == "op" else (text.strip(), [])
         if qualname == target.qualname and checks:
             kept = (kept or f"The {target.qualname.rpartition('.')[2]} pass the class docstring describes.") + "\n\n" + checks
         if gone or kept != text.strip():
@@ -68,6 +73,16 @@ def cut(source, target):
             source = replace_docstring(source, qualname, format_docstring(kept, indent) if kept else [])
         removed += gone
     return source, removed
+
+
+def check_answer_marked(source, target):
+    """Refuse an op whose class docstring does not mark its answer: without the mark the copy
+    could not tell the rule from the rest, and would hand it out."""
+    for qualname in dict.fromkeys([target.owner, *target.shared_by]):
+        if not has_answer(ast.get_docstring(node_of(source, qualname)) or ""):
+            raise ValueError(f"coursework: the docstring of {qualname} ({target.path}) marks no answer; start the "
+                             "sentence that states its backward rule with 'Backward:' (e.g. 'exp(x).  Backward: "
+                             "d/dx = out.'), so that the exercise copy leaves it out")
 
 
 def answer_lines(root, rel, target, removed):

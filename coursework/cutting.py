@@ -8,11 +8,11 @@ import textwrap
 import tokenize
 
 STUB_PREFIX = "Exercise:"
-# A sentence of a docstring that states a backward rule ("d/dx = ...", "dL/dx = ...",
-# "Backward: ...", "Shared rule of max/min: ..."); after the first sentence, also one that
-# says where the gradient goes ("ties split the gradient in half").
-BACKWARD_RULE = re.compile(r"\bd\w*/d\w|^\s*Backward\b|^\s*Shared rule\b")
-ABOUT_GRADIENTS = re.compile(BACKWARD_RULE.pattern + r"|\bgradient\b")
+# The part of an op's docstring that is the answer is marked by whoever writes the op: it
+# starts at a sentence that begins with the word Backward ("Backward: d/dx = out.",
+# "Backward, with s = out: ...") and runs to the end of that paragraph.  Only that part goes,
+# whatever its words; the rest stays, whatever its words (docs/EXTENDING.md, section 4).
+ANSWER_MARK = re.compile(r"(?:^[ \t]*|(?<=[.:;])[ \t]+|\n[ \t]*)(?=Backward\b)")
 
 
 def function_nodes(tree):
@@ -132,22 +132,27 @@ def format_docstring(text, indent):
                                              for line in lines[1:]] + [f'{indent}"""\n']
 
 
-def without_backward_math(doc):
-    """A docstring with the sentences that state a backward rule taken out; a paragraph that
-    starts with one goes whole.  Returns (kept text, [removed sentences])."""
+def without_answer(doc):
+    """A docstring with its marked answer taken out: from each sentence that begins with
+    `Backward` to the end of its paragraph (see ANSWER_MARK).  Returns (kept text, [removed parts])."""
     kept, removed = [], []
-    for number, paragraph in enumerate(doc.strip().split("\n\n")):
-        sentences = re.split(r"(?<=\.)(?:  +|\n)", paragraph)
-        if BACKWARD_RULE.search(sentences[0]):
-            removed.append(paragraph)
+    for paragraph in doc.strip().split("\n\n"):
+        mark = ANSWER_MARK.search(paragraph)
+        if mark is None:
+            kept.append(paragraph)
             continue
-        first = sentences[0] if number == 0 else None  # the definition stays, even if it names gradients
-        keep = [s for s in sentences if s is first or not ABOUT_GRADIENTS.search(s)]
-        removed += [s for s in sentences if s not in keep]
-        kept.append("  ".join(s.strip() if i else s.rstrip() for i, s in enumerate(keep)))
-    if removed and not any(kept):
+        # ("Backward:" itself goes too, but is not part of the rule that other files might quote)
+        removed.append(re.sub(r"^Backward:\s*", "", paragraph[mark.end():].strip()))
+        if paragraph[:mark.start()].strip():
+            kept.append(paragraph[:mark.start()].rstrip())
+    if removed and not kept:
         kept = ["Shared by the ops that inherit it: their backward is the exercise."]
     return "\n\n".join(kept), removed
+
+
+def has_answer(doc):
+    """True if the docstring marks an answer (a sentence that begins with `Backward`)."""
+    return any(ANSWER_MARK.search(paragraph) for paragraph in doc.strip().split("\n\n"))
 
 
 def stub_lines(source, target):

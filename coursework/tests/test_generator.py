@@ -2,6 +2,7 @@
 are found, bad requests get clear errors, and every block of the guides runs as shown.
 What a copy holds and how it is graded: test_course.py."""
 import ast
+import inspect
 import re
 import shutil
 import subprocess
@@ -11,10 +12,10 @@ import textwrap
 import pytest
 
 from coursework import generator
-from coursework.copying import check_project, project_files
-from coursework.cutting import replace_body, without_backward_math
+from coursework.copying import check_answer_marked, check_project, cut, project_files
+from coursework.cutting import replace_body, without_answer
 from coursework.grading import grading_command
-from coursework.parts import find_targets, listing, resolve
+from coursework.parts import Target, find_targets, listing, resolve
 from coursework.restoring import restore
 from coursework.tests.helpers import environment
 from minigrad.ops import ALL_OPS
@@ -87,18 +88,52 @@ def test_a_layer_named_like_an_op_is_graded_by_its_own_tests_not_the_ops():
     assert "tests/test_ops_sweep.py" not in files and "tests/test_attention_layers.py" not in files
 
 
-def test_backward_rules_leave_the_docstrings_and_the_definitions_stay():
-    kept, removed = without_backward_math("tanh(x).  d/dx = 1 - tanh² = 1 - out².")
+def test_the_marked_answer_leaves_the_docstrings_and_the_definitions_stay():
+    kept, removed = without_answer("tanh(x).  Backward: d/dx = 1 - tanh² = 1 - out².")
     assert (kept, removed) == ("tanh(x).", ["d/dx = 1 - tanh² = 1 - out²."])
     softmax = next(cls for cls in ALL_OPS if cls.__name__ == "Softmax").__doc__
-    kept, removed = without_backward_math(textwrap.dedent(softmax))
+    kept, removed = without_answer(inspect.cleandoc(softmax))
     assert kept.startswith("exp(x) / sum(exp(x)) along axis") and "where: optional boolean" in kept
     assert "dL/dx" not in kept and any("dL/dx = s * (g - sum(g * s))" in r for r in removed)
-    where, _ = without_backward_math("cond ? a : b, with cond a boolean array (no gradient).  d/da = cond.")
+    where, _ = without_answer("cond ? a : b, with cond a boolean array (no gradient).  Backward: d/da = cond.")
     assert where == "cond ? a : b, with cond a boolean array (no gradient)."  # the definition stays
     layer_norm = next(cls for cls in ALL_OPS if cls.__name__ == "LayerNorm").__doc__
-    kept, _ = without_backward_math(textwrap.dedent(layer_norm))
+    kept, _ = without_answer(inspect.cleandoc(layer_norm))
     assert kept.startswith("Normalise the last axis") and "Backward" not in kept and "mean(ĝ" not in kept
+
+
+def test_the_answer_is_what_the_mark_says_whatever_its_wording():
+    # Worded without d/dx or "gradient": every sentence after the mark still goes (a regex over
+    # the wording kept "Multiply by what arrives from above.", which is the rule).
+    doc = "exp(x), elementwise.  Backward: its own value.  Multiply by what arrives from above.\n\nStable."
+    kept, removed = without_answer(doc)
+    assert kept == "exp(x), elementwise.\n\nStable."
+    assert removed == ["its own value.  Multiply by what arrives from above."]
+    # And what is not marked stays, even where it speaks of gradients.
+    doc = "relu(x).  Backward: 1 where x > 0.\n\nGradient checks of it draw inputs away from 0 (d/dx jumps there)."
+    assert without_answer(doc)[0] == "relu(x).\n\nGradient checks of it draw inputs away from 0 (d/dx jumps there)."
+    wrapped = "Softmax along axis.\nBackward, with s = out:\n  dL/dx = s (g - sum(g s))\nthe Jacobian applied to g."
+    assert without_answer(wrapped) == ("Softmax along axis.", ["Backward, with s = out:\n  dL/dx = s (g - sum(g s))\n"
+                                                               "the Jacobian applied to g."])
+
+
+def test_an_op_whose_docstring_marks_no_answer_is_refused_and_every_op_here_marks_one():
+    source = textwrap.dedent('''
+        class Softplus(Function):
+            """log(1 + exp(x)); its slope is the logistic function, 1 - exp(-out)."""
+
+            def backward(self, grad, x, out):
+                return grad * (1 - np.exp(-out))
+        ''')
+    target = Target("op", "Softplus", "minigrad/ops/softplus.py", "Softplus.backward", "log(1 + exp(x))")
+    with pytest.raises(ValueError, match=r"docstring of Softplus .* marks no answer; start the sentence that "
+                                         r"states its backward rule with 'Backward:'"):
+        cut(source, target)
+    marked = source.replace("; its slope", ".  Backward: its slope")
+    new_source, removed = cut(marked, target)
+    assert "logistic" not in new_source and removed == ["its slope is the logistic function, 1 - exp(-out)."]
+    for target in [t for t in find_targets(ROOT) if t.kind == "op"]:  # the project's own ops all mark theirs
+        check_answer_marked((ROOT / target.path).read_text(encoding="utf-8"), target)
 
 
 def test_bad_requests_get_clear_errors(tmp_path, capsys):
@@ -234,3 +269,15 @@ def test_korean_guide_snippets_print_what_it_shows_and_its_paths_exist():
     assert checked == 3
     paths = set(re.findall(r"`((?:demos|attention|minigrad|tests|docs)/[\w./]*\w)`", text))
     assert len(paths) > 15 and not sorted(p for p in paths if not (ROOT / p).exists())
+
+
+def test_korean_guide_leads_to_the_notebooks_the_pages_and_their_extras():
+    text = (ROOT / "docs" / "ko" / "README.md").read_text(encoding="utf-8")
+    for needed in ["notebooks/00_lecture_notes.ko.ipynb", "notebooks/00_lecture_notes.ipynb", '".[notebooks]"',
+                   '".[browser]"', "03_bank_of_the_river_backward.html", "explain_attention", "tests/test_pages.py"]:
+        assert needed in text, needed
+    notebooks = re.findall(r"`(notebooks/[\w.]+\.ipynb)`", text)
+    assert notebooks and all((ROOT / path).exists() for path in notebooks), notebooks
+    extras = set(re.findall(r'"\.\[(\w+)\]"', text))
+    setup = (ROOT / "setup.cfg").read_text(encoding="utf-8")
+    assert {"notebooks", "browser"} <= extras and all(re.search(rf"^{extra} =$", setup, re.M) for extra in extras)

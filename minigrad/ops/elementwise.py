@@ -11,7 +11,7 @@ inf, nan = np.inf, np.nan
 
 
 class Add(Function):
-    """a + b.  d/da = 1, d/db = 1."""
+    """a + b.  Backward: d/da = 1, d/db = 1."""
     examples = _BINARY
     reference = staticmethod(lambda a, b: a + b)
 
@@ -23,7 +23,7 @@ class Add(Function):
 
 
 class Sub(Function):
-    """a - b.  d/da = 1, d/db = -1."""
+    """a - b.  Backward: d/da = 1, d/db = -1."""
     examples = _BINARY + [Example((), (2, 3))]
     reference = staticmethod(lambda a, b: a - b)
 
@@ -35,7 +35,7 @@ class Sub(Function):
 
 
 class Mul(Function):
-    """a * b.  d/da = b, d/db = a."""
+    """a * b.  Backward: d/da = b, d/db = a."""
     examples = _BINARY
     reference = staticmethod(lambda a, b: a * b)
 
@@ -48,7 +48,7 @@ class Mul(Function):
 
 
 class Div(Function):
-    """a / b.  d/da = 1/b, d/db = -a/b² = -out/b."""
+    """a / b.  Backward: d/da = 1/b, d/db = -a/b² = -out/b."""
     examples = [Example((3, 4), (3, 4), domain=(0.5, 2.0)), Example((2, 3), (3,), domain=(0.5, 2.0)),
                 Example(3.0, (2, 2), domain=(0.5, 2.0)), Example((0, 3), (3,), domain=(0.5, 2.0))]
     reference = staticmethod(lambda a, b: a * (1.0 / b))
@@ -62,7 +62,8 @@ class Div(Function):
 
 
 class Pow(Function):
-    """a ** b.  d/da = b a^(b-1), d/db = out ln a (so a >= 0 when b needs a gradient; 0 at a = 0)."""
+    """a ** b.  Backward: d/da = b a^(b-1), d/db = out ln a
+    (so a >= 0 when b needs a gradient; 0 at a = 0)."""
     examples = [Example((3, 4), 3.0), Example((3, 4), 0.5, domain=(0.5, 2.0)),
                 Example((2, 3), (3,), domain=(0.5, 2.0)), Example(2.0, (3,)), Example((0, 3), 2.0)]
     boundary = [Boundary([0.0, 2.0], 0.0, expected=[1.0, 1.0], grads=[[0.0, 0.0]]),  # x^0 = 1: flat, also at 0
@@ -86,7 +87,7 @@ class Pow(Function):
 
 
 class Neg(Function):
-    """-x.  d/dx = -1."""
+    """-x.  Backward: d/dx = -1."""
     examples = _UNARY
     boundary = [Boundary([0.0, inf], expected=[-0.0, -inf], grads=[[-1.0, -1.0]])]
     reference = staticmethod(lambda x: 0.0 - x)
@@ -99,7 +100,7 @@ class Neg(Function):
 
 
 class Exp(Function):
-    """exp(x).  d/dx = exp(x) = out."""
+    """exp(x).  Backward: d/dx = exp(x) = out."""
     examples = _UNARY + [Example(())]
     boundary = [Boundary([-inf, 0.0, inf], expected=[0.0, 1.0, inf], grads=[[0.0, 1.0, inf]])]
     reference = staticmethod(lambda x: np.e ** x)
@@ -112,7 +113,7 @@ class Exp(Function):
 
 
 class Log(Function):
-    """Natural log, x > 0.  d/dx = 1/x."""
+    """Natural log, x > 0.  Backward: d/dx = 1/x."""
     examples = [Example((3, 4), domain=(0.2, 3.0)), Example((0, 3))]
     boundary = [Boundary([0.0, 1.0, inf], expected=[-inf, 0.0, inf], grads=[[inf, 1.0, 0.0]])]
     reference = staticmethod(lambda x: np.log2(x) / np.log2(np.e))
@@ -125,7 +126,7 @@ class Log(Function):
 
 
 class Sqrt(Function):
-    """sqrt(x), x > 0.  d/dx = 1 / (2 sqrt(x)) = 0.5 / out."""
+    """sqrt(x), x > 0.  Backward: d/dx = 1 / (2 sqrt(x)) = 0.5 / out."""
     examples = [Example((3, 4), domain=(0.2, 3.0)), Example((0, 3))]
     boundary = [Boundary([0.0, 4.0, inf], expected=[0.0, 2.0, inf], grads=[[inf, 0.25, 0.0]])]
     reference = staticmethod(lambda x: x ** 0.5)
@@ -138,7 +139,7 @@ class Sqrt(Function):
 
 
 class Tanh(Function):
-    """tanh(x).  d/dx = 1 - tanh² = 1 - out²."""
+    """tanh(x).  Backward: d/dx = 1 - tanh² = 1 - out²."""
     examples = _UNARY
     boundary = [Boundary([-inf, 0.0, inf], expected=[-1.0, 0.0, 1.0], grads=[[0.0, 1.0, 0.0]])]
     reference = staticmethod(lambda x: (np.exp(2 * x) - 1) / (np.exp(2 * x) + 1))
@@ -151,7 +152,7 @@ class Tanh(Function):
 
 
 class Sigmoid(Function):
-    """1 / (1 + exp(-x)).  d/dx = out (1 - out).
+    """1 / (1 + exp(-x)).  Backward: d/dx = out (1 - out).
 
     Computed from exp(-|x|), which never overflows, so large |x| gives 0 or 1, not NaN.
     """
@@ -168,7 +169,7 @@ class Sigmoid(Function):
 
 
 class Relu(Function):
-    """max(x, 0).  d/dx = 1 where x > 0, else 0 (0 at x = 0, as PyTorch)."""
+    """max(x, 0).  Backward: d/dx = 1 where x > 0, else 0 (0 at x = 0, as PyTorch)."""
     examples = _UNARY
     boundary = [Boundary([-inf, -1.0, -0.0, 0.0, 2.0, inf], expected=[0.0, 0.0, 0.0, 0.0, 2.0, inf],
                          grads=[[0.0, 0.0, 0.0, 0.0, 1.0, 1.0]]),
@@ -185,7 +186,7 @@ class Relu(Function):
 
 
 class Abs(Function):
-    """|x|.  d/dx = sign(x) (0 at x = 0, as PyTorch)."""
+    """|x|.  Backward: d/dx = sign(x) (0 at x = 0, as PyTorch)."""
     examples = _UNARY
     boundary = [Boundary([-inf, 0.0, 2.0], expected=[inf, 0.0, 2.0], grads=[[-1.0, 0.0, 1.0]])]
     reference = staticmethod(lambda x: np.sqrt(x * x))
@@ -198,7 +199,8 @@ class Abs(Function):
 
 
 class _Pick(Function):
-    """Shared rule of maximum/minimum: the gradient goes to the chosen input; ties split it in half."""
+    """Backward, shared by maximum and minimum: the gradient goes to the chosen input; ties split
+    it in half."""
     examples = [Example((3, 4), (3, 4)), Example((2, 3), (3,)), Example((3, 4), 0.3), Example((0, 3), (3,))]
 
     def forward(self, a, b):
@@ -214,7 +216,7 @@ class _Pick(Function):
 
 
 class Maximum(_Pick):
-    """Elementwise max(a, b).  d/da = 1 where a > b, 1/2 at ties, else 0."""
+    """Elementwise max(a, b).  Backward: d/da = 1 where a > b, 1/2 at ties, else 0."""
     pick, wins = staticmethod(np.maximum), staticmethod(np.greater)
     reference = staticmethod(lambda a, b: np.where(a > b, a, b))
     boundary = [Boundary([inf, 1.0, 2.0], [0.0, inf, 2.0], expected=[inf, inf, 2.0], grads=[[1.0, 0.0, 0.5], [0.0, 1.0, 0.5]]),
@@ -222,7 +224,7 @@ class Maximum(_Pick):
 
 
 class Minimum(_Pick):
-    """Elementwise min(a, b).  d/da = 1 where a < b, 1/2 at ties, else 0."""
+    """Elementwise min(a, b).  Backward: d/da = 1 where a < b, 1/2 at ties, else 0."""
     pick, wins = staticmethod(np.minimum), staticmethod(np.less)
     reference = staticmethod(lambda a, b: np.where(a < b, a, b))
     boundary = [Boundary([-inf, 1.0, 2.0], [0.0, -inf, 2.0], expected=[-inf, -inf, 2.0], grads=[[1.0, 0.0, 0.5], [0.0, 1.0, 0.5]]),
@@ -231,7 +233,7 @@ class Minimum(_Pick):
 
 
 class Where(Function):
-    """cond ? a : b, with cond a boolean array (no gradient).  d/da = cond, d/db = not cond."""
+    """cond ? a : b, with cond a boolean array (no gradient).  Backward: d/da = cond, d/db = not cond."""
     examples = [Example((3, 4), (3, 4), cond=np.arange(12).reshape(3, 4) % 3 == 0),
                 Example((3, 4), (4,), cond=np.array([True, False, False, True])),
                 Example((0, 4), (4,), cond=np.array([True, False, False, True]))]
@@ -251,7 +253,7 @@ class Where(Function):
 
 class MaskedFill(Function):
     """x with value wherever mask is True (mask: boolean; value: a number or a tensor; both
-    broadcast against x).  d/dx = not mask, d/dvalue = mask."""
+    broadcast against x).  Backward: d/dx = not mask, d/dvalue = mask."""
     examples = [Example((3, 4), -1e9, mask=np.eye(3, 4, dtype=bool)),
                 Example((2, 3, 3), 0.0, mask=np.triu(np.ones((3, 3), dtype=bool), 1)),
                 Example((2, 3), (3,), mask=np.array([[True, False, True], [False, False, True]])),
@@ -270,7 +272,7 @@ class MaskedFill(Function):
 
 
 class Cast(Function):
-    """x converted to `dtype`.  d/dx = 1, converted back to x's dtype."""
+    """x converted to `dtype`.  Backward: d/dx = 1, converted back to x's dtype."""
     examples = [Example((3, 4), dtype=np.dtype(np.float64)), Example((0, 3), dtype=np.dtype(np.float64))]
     reference = staticmethod(lambda x, dtype: np.array(x, dtype=dtype))
 

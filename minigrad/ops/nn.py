@@ -72,7 +72,7 @@ def _gelu_tanh(x):
 class Gelu(Function):
     """0.5 x (1 + tanh(c (x + 0.044715 x³))), c = sqrt(2/π): GELU's tanh approximation (as GPT-2).
 
-    d/dx = 0.5 (1 + t) + 0.5 x (1 - t²) c (1 + 3 * 0.044715 x²), with t the tanh above.
+    Backward: d/dx = 0.5 (1 + t) + 0.5 x (1 - t²) c (1 + 3 * 0.044715 x²), with t the tanh above.
     """
     examples = [Example((3, 4), domain=(-4.0, 4.0)), Example((0, 3))]
     boundary = [Boundary([0.0], expected=[0.0], grads=[[0.5]])]
@@ -89,7 +89,7 @@ class Gelu(Function):
 
 class Dropout(Function):
     """x * mask / (1 - p), mask boolean (True = keep): kept elements are scaled up so the
-    expectation is unchanged.  d/dx = mask / (1 - p).
+    expectation is unchanged.  Backward: d/dx = mask / (1 - p).
 
     The mask is a setting, not drawn here: F.dropout draws it, and tests can fix it.
     """

@@ -25,7 +25,7 @@ def _count(shape, kshape):
 
 
 class Sum(Function):
-    """x summed over `axis` (None: all).  d/dx = 1: the gradient is broadcast back.
+    """x summed over `axis` (None: all).  Backward: d/dx = 1, the gradient broadcast back.
 
     Backward returns the gradient with the summed axes kept as size 1; the engine repeats
     it along them to x's shape (autograd.repeat_to_shape), as it sums broadcast gradients.
@@ -43,7 +43,7 @@ class Sum(Function):
 
 
 class Mean(Function):
-    """Mean over `axis`.  d/dx = 1/N, N the number of elements averaged."""
+    """Mean over `axis`.  Backward: d/dx = 1/N, N the number of elements averaged."""
     examples = _AXES
     reference = staticmethod(lambda x, axis=None, keepdims=False: np.add.reduce(x, axis=axis, keepdims=keepdims)
                              / np.add.reduce(np.ones_like(x), axis=axis, keepdims=keepdims))
@@ -60,7 +60,7 @@ class Mean(Function):
 
 
 class Var(Function):
-    """Variance over `axis`, divided by N - ddof.  d/dx = 2 (x - mean) / (N - ddof)."""
+    """Variance over `axis`, divided by N - ddof.  Backward: d/dx = 2 (x - mean) / (N - ddof)."""
     examples = _AXES + [Example((3, 5), axis=1, ddof=1)]
     reference = staticmethod(lambda x, axis=None, keepdims=False, ddof=0: np.sum(
         (x - np.mean(x, axis=axis, keepdims=True)) ** 2, axis=axis, keepdims=keepdims)
@@ -80,7 +80,7 @@ class Var(Function):
 
 
 class _Extremum(Function):
-    """Shared rule of max/min: the gradient goes to the extreme element; ties share it evenly
+    """Backward, shared by max and min: the gradient goes to the extreme element; ties share it evenly
     (as torch.amax), so the gradient of a constant row is 1/n each."""
     examples = _AXES
 
@@ -97,7 +97,8 @@ class _Extremum(Function):
 
 
 class Max(_Extremum):
-    """Largest element over `axis`.  d/dx = 1 at the maximum (shared evenly among ties), else 0."""
+    """Largest element over `axis`.  Backward: d/dx = 1 at the maximum (shared evenly among ties),
+    else 0."""
     reduce = staticmethod(np.max)
     reference = staticmethod(lambda x, axis=None, keepdims=False: -np.min(-x, axis=axis, keepdims=keepdims))
     boundary = [Boundary([[-inf, -inf], [1.0, inf]], axis=-1, expected=[-inf, inf], grads=[[[0.5, 0.5], [0.0, 1.0]]]),
@@ -105,7 +106,8 @@ class Max(_Extremum):
 
 
 class Min(_Extremum):
-    """Smallest element over `axis`.  d/dx = 1 at the minimum (shared evenly among ties), else 0."""
+    """Smallest element over `axis`.  Backward: d/dx = 1 at the minimum (shared evenly among ties),
+    else 0."""
     reduce = staticmethod(np.min)
     reference = staticmethod(lambda x, axis=None, keepdims=False: -np.max(-x, axis=axis, keepdims=keepdims))
     boundary = [Boundary([[inf, inf], [-1.0, -inf]], axis=-1, expected=[inf, -inf], grads=[[[0.5, 0.5], [0.0, 1.0]]]),
@@ -217,7 +219,8 @@ class LogSoftmax(Function):
 
 
 class LogSumExp(Function):
-    """log(sum(exp(x))) along axis, computed without overflow.  d/dx = exp(x - out) = softmax(x)."""
+    """log(sum(exp(x))) along axis, computed without overflow.
+    Backward: d/dx = exp(x - out) = softmax(x)."""
     examples = [Example((3, 4)), Example((2, 3, 4), axis=(0, 2)), Example((3, 4), axis=0, keepdims=True),
                 Example((3, 1)), Example((0, 4))]
     boundary = [Boundary([inf, 0.0], expected=inf), Boundary([-inf, -inf], expected=-inf),  # as NumPy's log(sum(exp))
