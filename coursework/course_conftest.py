@@ -3,7 +3,8 @@
 Every test is credited to the exercises whose code it runs.  With `--exercise X`, a test
 that fails because another exercise Y is still `NotImplementedError("Exercise: write Y")`
 is reported as skipped, "waits for exercise Y": X is graded on its own checks only.
-At the end comes one line per exercise: "X: n of m checks pass".
+At the very end comes one line per exercise: "X: n of m checks pass"; above it, each failure
+is one line (its reason) unless pytest runs with -v or --tb.
 """
 import functools
 import importlib
@@ -25,7 +26,12 @@ def pytest_configure(config):
     chosen = config.getoption("--exercise")
     if chosen is not None and chosen not in EXERCISES:
         raise pytest.UsageError(f"--exercise {chosen}: no such exercise here; choose one of {', '.join(EXERCISES)}")
-    config.pluginmanager.register(Grader(chosen), "exercise-grader")
+    preset = config.getini("addopts")  # (setup.cfg's -q: a -v on the command line is what counts)
+    brief = config.option.tbstyle == "auto" and config.option.verbose <= preset.count("-v") - preset.count("-q")
+    if brief:  # each failure is one line, with its whole reason, at the end; -v (or --tb) shows tracebacks
+        config.option.tbstyle = "no"
+        config.option.reportchars = config.option.reportchars.replace("f", "").replace("a", "E")
+    config.pluginmanager.register(Grader(chosen, brief), "exercise-grader")
 
 
 def waited_for(excinfo):
@@ -40,9 +46,18 @@ def waited_for(excinfo):
     return None
 
 
+def one_line(report, excinfo):
+    """A failure's reason in one line: the error's type and the first line of its message."""
+    if excinfo is not None:
+        message = str(excinfo.value).strip().splitlines()
+        return f"{excinfo.typename}: {message[0]}" if message else excinfo.typename
+    return report.longreprtext.strip().splitlines()[-1] if report.longreprtext.strip() else "failed"
+
+
 class Grader:
-    def __init__(self, chosen):
-        self.chosen, self.ran = chosen, set()
+    def __init__(self, chosen, brief=False):
+        self.chosen, self.brief, self.ran = chosen, brief, set()
+        self.failures = []  # (test, reason), for the brief report
         self.checks = {name: [0, 0] for name in EXERCISES}   # [passed, run]
         self.waits = {name: {} for name in EXERCISES}         # {exercise: {exercise waited for: tests}}
         self.others_failed = 0
@@ -92,14 +107,24 @@ class Grader:
             report.outcome, report.longrepr = "skipped", (str(item.path), item.location[1], f"waits for exercise {waiting}")
         elif report.failed and not self.ran and not waiting:
             self.others_failed += 1
+        if report.failed:
+            self.failures.append((item.nodeid, one_line(report, call.excinfo)))
 
-    def pytest_terminal_summary(self, terminalreporter):
-        terminalreporter.section("exercises")
-        for name in [self.chosen] if self.chosen else EXERCISES:
-            terminalreporter.write_line(self.summary(name))
+    def pytest_unconfigure(self, config):
+        """The exercises' summary, last: after pytest's own (where a student looks first)."""
+        terminal = config.pluginmanager.get_plugin("terminalreporter")
+        if terminal is None or not self.checks:
+            return
+        if self.brief and self.failures:
+            terminal.section("failures (pytest -v shows their tracebacks)")
+            for test, reason in self.failures:
+                terminal.write_line(f"FAILED {test}: {reason}")
+        terminal.section("exercises")
         if self.chosen and self.others_failed:
-            terminalreporter.write_line(f"{self.others_failed} failed test(s) did not run {self.chosen}: "
-                                        "something else is broken")
+            terminal.write_line(f"{self.others_failed} failed test(s) did not run {self.chosen}: "
+                                "something else is broken")
+        for name in [self.chosen] if self.chosen else EXERCISES:
+            terminal.write_line(self.summary(name))
 
     def summary(self, name):
         passed, run = self.checks[name]

@@ -1,11 +1,15 @@
 """Putting the reference code back into a copy: exercises still empty are restored, those a
 student changed are left (and listed) unless forced."""
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 from coursework.copying import check_project
 from coursework.cutting import body_lines, docstring_lines, has_docstring, is_stub, node_of, replace_body, replace_docstring
 from coursework.parts import find_targets
+
+API_DOCS = "tools/make_api_docs.py"
 
 
 def exercises_of(out):
@@ -41,6 +45,9 @@ def restore(out_dir, root, force=False):
         outcome[status].append(f"{path}: {qualname}")
         if status != "left":
             (out / path).write_text(put_back(source, reference, targets[(path, qualname)]), encoding="utf-8")
+    if (outcome["restored"] or outcome["overwritten"]) and (out / API_DOCS).exists():
+        # The copy's API reference was written from docstrings without their answers: write it again.
+        subprocess.run([sys.executable, API_DOCS], cwd=out, check=True, capture_output=True)
     return outcome
 
 

@@ -5,6 +5,7 @@ import ast
 import inspect
 import json
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -225,6 +226,11 @@ def test_restore_puts_back_what_is_still_empty_and_leaves_what_a_student_changed
         "already the reference: minigrad/nn.py: Linear.forward",
         "overwritten (--force): minigrad/ops/elementwise.py: Tanh.backward"]
     assert elementwise.read_text() == reference
+    # Fully restored, the copy passes its own checks, the API reference among them.
+    checks = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_api_docs.py",
+                             "tests/test_ops_sweep.py", "-k", "api or Exp- or Exp. or Tanh- or Tanh."], cwd=copy,
+                            env=environment(copy), capture_output=True, text=True, timeout=300)
+    assert checks.returncode == 0, checks.stdout[-3000:]
 
 
 def test_a_notebook_or_guide_holding_an_emptied_line_is_left_out(tmp_path):
@@ -249,3 +255,20 @@ def test_a_notebook_left_out_takes_its_test_along(tmp_path):
     assert list(checking_tests(left)) == ["tests/test_notebooks.py"]
     assert "03_demo.ipynb" in checking_tests(left)["tests/test_notebooks.py"]
     assert checking_tests({"bench/": "the benchmark"}) == {}
+
+
+def test_an_empty_exercise_run_ends_with_its_summary_and_one_line_per_failure(scenario):
+    command = commands_in((scenario / "EXERCISES.md").read_text())[1]         # Tanh.backward, still empty
+    args = shlex.split(command)[1:] + ["-p", "no:cacheprovider"]
+
+    def run(*extra):
+        return subprocess.run([sys.executable, *args, *extra], cwd=scenario, env=environment(scenario),
+                              capture_output=True, text=True, timeout=300).stdout.rstrip().splitlines()
+    lines = run()
+    failed = [line for line in lines if line.startswith("FAILED ")]
+    assert lines[-1].startswith("Tanh.backward: 0 of ") and lines[-1].endswith(f"0 of {len(failed)} checks pass")
+    assert failed and all("Exercise: write Tanh.backward" in line for line in failed)
+    assert not [line for line in lines if line.startswith(("E ", "Traceback", "    def ", ">  "))]
+    assert len(lines) < len(failed) + 20                                      # the failures, the counts, the summary
+    verbose = "\n".join(run("-v"))                                            # -v: the tracebacks are back
+    assert "raise NotImplementedError" in verbose and verbose.splitlines()[-1] == lines[-1]
