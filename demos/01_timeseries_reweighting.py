@@ -58,7 +58,7 @@ def main(out_dir="figures", seed=0, quick=False):
     for s, y in smoothed.items():
         ax.plot(t, y, lw=2, label=f"y = W x, sigma={s:g}")
     ax.set_xlabel("time i"), ax.set_title("re-weighted series")
-    ax.legend(fontsize=9, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.15))  # below: the data fill the axes
+    ax.legend(fontsize=9, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.15))  # below: off the data
     ax = axes[1]
     image = ax.imshow(W, cmap="Blues")
     ax.set_xlabel("time j (key)"), ax.set_ylabel("time i (query)"), ax.set_title("W for sigma = 3: a band")
@@ -66,8 +66,8 @@ def main(out_dir="figures", seed=0, quick=False):
     ax = axes[2]
     ax.loglog(sigmas, curve, "o-", ms=3, label="MSE(W x, clean)")
     ax.axhline(mse_raw, color="grey", ls="--", label="MSE(raw x, clean)")
-    ax.set_xlabel("sigma"), ax.set_ylabel("MSE against the clean sine"), ax.set_title("error vs sigma: a U-curve")
-    ax.legend(fontsize=9)
+    ax.set_xlabel("sigma"), ax.set_ylabel("MSE against the clean sine")
+    ax.set_title("error vs sigma: a U-curve"), ax.legend(fontsize=9)
     os.makedirs(out_dir, exist_ok=True)
     path = os.path.join(out_dir, "01_timeseries_reweighting.png")
     fig.savefig(path, dpi=80)

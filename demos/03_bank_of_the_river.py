@@ -84,10 +84,12 @@ def main(out_dir="figures", seed=0, quick=False):
         angles = np.arctan2(vectors[:, 1], vectors[:, 0])
         for name, (x, y), angle in zip(TOKENS, vectors, angles):
             ax.annotate("", xy=(x, y), xytext=(0, 0), arrowprops=dict(arrowstyle="->", lw=1.5))
-            # Of two tips that nearly meet (river and the, after attention), the steeper is labelled on its left.
-            steeper = any(np.hypot(x - px, y - py) < 0.05 and angle > pa for (px, py), pa in zip(vectors, angles))
-            ax.annotate(name, (x, y), xytext=(-5 if steeper else 5, 0), textcoords="offset points", va="center",
-                        ha="right" if steeper else "left")
+            # Of two tips that nearly meet ("river" and "the" after attention), the steeper is labelled
+            # on its left.
+            steeper = any(np.hypot(x - px, y - py) < 0.05 and angle > other
+                          for (px, py), other in zip(vectors, angles))
+            ax.annotate(name, (x, y), xytext=(-5 if steeper else 5, 0), textcoords="offset points",
+                        va="center", ha="right" if steeper else "left")
         ax.set_xlim(-0.2, 0.8), ax.set_ylim(-0.4, 0.8), ax.set_aspect("equal"), ax.grid(alpha=0.3)
         ax.set_title(title)
     axes[0].set_xlabel(f"cos(bank, river) = {before.item():.3f}")

@@ -123,7 +123,7 @@ def main(out_dir="figures", seed=0, quick=False):
     ax = axes[3]
     for shift, key, style in [(-0.2, "accuracy", dict(label="accuracy")),
                               (0.2, "to_sense", dict(alpha=0.45, hatch="//", label="bank -> sense word"))]:
-        bars = ax.bar(np.arange(4) + shift, [results[n][key] for n in names], width=0.4, color=COLOURS, **style)
+        bars = ax.bar(np.arange(4) + shift, [results[n][key] for n in names], 0.4, color=COLOURS, **style)
         ax.bar_label(bars, fmt="%.2f")   # a bar of height 0 shows its 0.00: measured, not missing
     ax.set_ylabel("accuracy; mean weight of bank on the sense word"), ax.set_title("2,000 held-out sentences")
     ax.axhline(0.5, color="k", ls=":", lw=1, label="chance (0.5)")
@@ -138,8 +138,8 @@ def main(out_dir="figures", seed=0, quick=False):
     x = [model.table[ids[:1]] for model in models.values()]                # the first test sentence, (1, L, D)
     maps = [(m.attention(xi) if m.attention else self_attention(xi))[1] for m, xi in zip(models.values(), x)]
     page = os.path.join(out_dir, "04_learned_qkv_attention.html")
-    explain_attention(maps, [WORDS[t] for t in ids[0]], page, layer_names=[n.replace("\n", " ") for n in names],
-                      title="demo 04: four ways of attending")
+    explain_attention(maps, [WORDS[t] for t in ids[0]], page, title="demo 04: four ways of attending",
+                      layer_names=[n.replace("\n", " ") for n in names])
     print(f"open in a browser: {page}")
     free, unit, emb, qkv = (results[n] for n in names)
     return {"steps": steps, "acc_param_free": free["accuracy"], "to_sense_param_free": free["to_sense"],

@@ -95,9 +95,10 @@ def main(out_dir="figures", seed=0, quick=False):
     fig = plot_attention(w_pad, tokens, tokens, titles=[f"padding mask, length {n}" for n in lengths])
     for ax, n_real in zip(fig.axes, lengths):   # the padded rows: queries, which no mask hides
         if n_real < T:
-            ax.add_patch(Rectangle((-0.5, n_real - 0.5), T, T - n_real, fill=False, hatch="//", ec="grey", lw=0))
-            ax.text(n_real - 0.5 + (T - n_real) / 2, n_real - 0.5 + (T - n_real) / 2, "padded\nqueries:\nignored",
-                    ha="center", va="center", fontsize=9, bbox=dict(fc="white", ec="grey", alpha=0.9))
+            pad = T - n_real
+            ax.add_patch(Rectangle((-0.5, n_real - 0.5), T, pad, fill=False, hatch="//", ec="grey", lw=0))
+            ax.text(n_real - 0.5 + pad / 2, n_real - 0.5 + pad / 2, "padded\nqueries:\nignored", ha="center",
+                    va="center", fontsize=9, bbox=dict(fc="white", ec="grey", alpha=0.9))
     fig.suptitle("masks hide keys (columns): padded keys get weight 0.  Padded queries (hatched rows) still "
                  "attend;\ntheir outputs are never used, so nothing masks them", fontsize=10)
     fig.savefig(paths[1], dpi=80)

@@ -106,7 +106,8 @@ def main(out_dir="figures", seed=0, quick=False):
     plot_attention(sentence_weights, SENTENCE, SENTENCE, ax=axes, vmax=1.0)
     fig.suptitle("each head of one attention layer, trained to name both neighbours of every word")
     os.makedirs(out_dir, exist_ok=True)
-    path, page = (os.path.join(out_dir, name) for name in ("06_multi_head.png", "06_multi_head_attention.html"))
+    path = os.path.join(out_dir, "06_multi_head.png")
+    page = os.path.join(out_dir, "06_multi_head_attention.html")
     fig.savefig(path, dpi=80)
     plt.close(fig)
     explain_attention(sentence_weights, SENTENCE, page,

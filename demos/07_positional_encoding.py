@@ -52,7 +52,8 @@ def main(out_dir="figures", seed=0, quick=False):
     fig, axes = plt.subplots(1, 3, figsize=(12, 4.5), layout="constrained")
     image = axes[0].imshow(pe, cmap="RdBu", vmin=-1, vmax=1, aspect="auto")
     axes[0].set_xlabel("dimension"), axes[0].set_ylabel("position p"), axes[0].set_title("PE (60 x 32)")
-    fig.colorbar(image, ax=axes[0], shrink=0.8, location="left", label="PE[p, dimension]")  # left: clear of the waves
+    # On the left: on the right it would sit against the waves and read as their y axis.
+    fig.colorbar(image, ax=axes[0], shrink=0.8, location="left", label="PE[p, dimension]")
     # Each dimension is a wave in p, drawn densely (the formula at fractional p) and stacked,
     # with the table's values at whole positions as dots on it.
     dense, shown = np.linspace(0, MAX_LEN - 1, 1200), (0, 1, 4, 8, 16)

@@ -83,11 +83,13 @@ def main(out_dir="figures", seed=0, quick=False):
         axes[1].plot(c[:, 0], c[:, 2], label=name)
     axes[0].set_xlabel("step"), axes[0].set_title("training loss"), axes[0].legend()
     axes[1].axhline(0.99, color="k", ls=":", lw=1, label="99% (the target)")
-    axes[1].set_xlabel("step"), axes[1].set_title("held-out token accuracy"), axes[1].legend(loc="center right")
+    axes[1].set_xlabel("step"), axes[1].set_title("held-out token accuracy")
+    axes[1].legend(loc="center right")
     example = test[0]
     digits, reversed_digits = " ".join(map(str, example)), " ".join(map(str, example[::-1]))
+    title = f"attention of layer 0, head 0 (its only ones)\n{digits} → {reversed_digits}"
     plot_attention(weights[0], [str(i) for i in range(L)], [f"{j}: {t}" for j, t in enumerate(example)],
-                   ax=axes[2], titles=[f"attention of layer 0, head 0 (its only ones)\n{digits} → {reversed_digits}"])
+                   ax=axes[2], titles=[title])
     axes[2].set_ylabel("output position i (writes input L−1−i)"), axes[2].set_xlabel("input position: its token")
     os.makedirs(out_dir, exist_ok=True)
     path = os.path.join(out_dir, "08_tiny_transformer_reverse.png")
@@ -95,7 +97,7 @@ def main(out_dir="figures", seed=0, quick=False):
     plt.close(fig)
     maps, _ = collect_attention(model, example[None])                      # per layer (1, H, L, L)
     page = os.path.join(out_dir, "08_tiny_transformer_reverse_attention.html")
-    positions = [f"{i}: {t}" for i, t in enumerate(example)]               # position: token, for queries and keys
+    positions = [f"{i}: {t}" for i, t in enumerate(example)]               # queries and keys alike
     explain_attention(maps, positions, page, key_tokens=positions,
                       layer_names=[f"layer {i}" for i in range(len(maps))],
                       title=f"demo 08: the transformer reversing {''.join(map(str, example))}")

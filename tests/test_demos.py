@@ -93,7 +93,8 @@ def run(name, tmp_path):
     said = [f for f in written if f not in printed]
     assert not said, f"{name} wrote {said} without printing where"
     if shown is not None:
-        assert shown == sum(f.endswith(".png") for f in written), "the notebook shows every figure the demo saved"
+        saved = sum(f.endswith(".png") for f in written)
+        assert shown == saved, "the notebook shows every figure the demo saved"
     return {key: {int(k) if k.lstrip("-").isdigit() else k: v for k, v in value.items()}
             if isinstance(value, dict) else value for key, value in metrics.items()}
 
@@ -112,8 +113,8 @@ def test_every_demo_sets_one_blas_thread_before_numpy_loads():
         lines = [ast.unparse(node) for node in tree.body]
         setting = "os.environ.setdefault('OMP_NUM_THREADS', '1')"
         assert setting in lines, f"{name} does not set {setting}"
-        first_import = next(i for i, line in enumerate(lines) if re.match(r"(import|from) (numpy|minigrad|attention)",
-                                                                           line))
+        loads_numpy = re.compile(r"(import|from) (numpy|minigrad|attention)\b")
+        first_import = next(i for i, line in enumerate(lines) if loads_numpy.match(line))
         assert lines.index(setting) < first_import, f"{name} imports NumPy before it sets the BLAS threads"
 
 
@@ -225,7 +226,8 @@ def test_08_tiny_transformer_reverses_with_positions_and_fails_without(tmp_path)
     m = run("08_tiny_transformer_reverse", tmp_path)      # quick: 200 steps instead of 1,000, same targets
     page = tmp_path / "figures" / "08_tiny_transformer_reverse_attention.html"
     assert_attention_page(page, "demo 08: the transformer", ["layer 0", "0: 8", "7: 0"])
-    assert '"keys":["0: 8","1: 6",' in page.read_text(encoding="utf-8").replace(", ", ",")   # positions, not 8 6 5
+    keys = '"keys":["0: 8","1: 6",'                                   # positions with their tokens, not 8 6 5
+    assert keys in page.read_text(encoding="utf-8").replace(", ", ",")
     assert m["steps"] <= 1000
     assert m["accuracy"] >= 0.99
     assert m["anti_diagonal_rows"] >= 0.95                  # position i attends to position L-1-i

@@ -37,15 +37,16 @@ NOTES_PRINTED = {
 V_NOTES = np.array([[0.2815, 0.0562], [0.5227, -0.2384], [-0.0499, 0.5263], [-0.0085, 0.7291]])
 SOFTMAX_V_NOTES = [[0.2675, 0.1885], [0.3404, 0.1404], [0.1920, 0.3016], [0.2001, 0.3694]]
 # Printed by an extra cell after the notebook's own, in the same kernel.
-PROBE = ("import json\nprint(json.dumps({name: (value.data if hasattr(value, 'data') else value).tolist()\n"
-         "    for name, value in dict(W=W, Y=Y, Y_einsum=Y_einsum, softmax_V=softmax_V, cos_before=cos_before,\n"
-         "                            cos_after=cos_after, V=V, V_grad=V.grad).items()}))")
+PROBE = ("import json\n"
+         "shown = dict(W=W, Y=Y, Y_einsum=Y_einsum, softmax_V=softmax_V, cos_before=cos_before,\n"
+         "             cos_after=cos_after, V=V, V_grad=V.grad)\n"
+         "print(json.dumps({name: value.data.tolist() for name, value in shown.items()}))")
 
 
 def needs(*modules):
     """Skip, with the reason, when a tool the notebooks need is missing."""
     for module in modules:
-        pytest.importorskip(module, reason=f"{module} makes or runs the notebooks (the test and notebooks extras)")
+        pytest.importorskip(module, reason=f"{module} makes or runs the notebooks (extras: test, notebooks)")
 
 
 def load_tool():
@@ -124,8 +125,8 @@ def test_a_demo_notebook_runs_mains_body_at_the_top_level_step_by_step(tmp_path,
     assert cells[0][0] == "markdown" and cells[0][1].startswith("# Demo 01 — tiny.\n\nSays what it shows.")
     assert cells[1:] == [
         ("code", "import os\n\nN = 3", []),
-        ("code", "out_dir, seed, quick = \"figures\", 0, True  # main()'s arguments: quick = False runs the demo "
-                 "in full", []),
+        ("code", 'out_dir, seed, quick = "figures", 0, True  '
+                 "# main()'s arguments: quick = False runs the demo in full", []),
         ("code", "# the first step\nx = N + seed\ny = [x] * (2 if quick else 5)", []),
         ("code", "# the second step\ndef helper():\n    return len(y)\nmetrics = {\"n\": helper(),\n"
                  "           \"x\": x}", []),
@@ -141,7 +142,8 @@ def test_a_demo_notebook_runs_mains_body_at_the_top_level_step_by_step(tmp_path,
 
 @pytest.mark.parametrize("main, complaint", [
     ("def main(out_dir, seed=0, quick=False):\n    return {}", "every parameter of main() needs a default"),
-    ("def main(quick=False):\n    if quick:\n        return {}\n    return {}", "returns before its last line"),
+    ("def main(quick=False):\n    if quick:\n        return {}\n    return {}",
+     "returns before its last line"),
     ("def main(quick=False):\n    print(quick)", "must end with `return"),
     ("def run(quick=False):\n    return {}", "no top-level def main"),
 ])
@@ -215,20 +217,23 @@ def test_the_stored_outputs_are_what_running_the_lecture_notebook_shows(lecture_
             assert text_of(cell.outputs) == text_of(run.outputs), cell.source
             assert [o.output_type for o in cell.outputs] == [o.output_type for o in run.outputs], cell.source
     for nb in (stored, fresh):
-        figures = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]
+        outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+        figures = [o for o in outputs if "image/png" in o.get("data", {})]
         assert len(figures) == 2, "the smoothing plot and the gradient arrows, drawn inline"
 
 
 def test_the_lecture_notebook_shows_the_notes_numbers_and_says_why_two_differ(lecture_run):
     stored, _, values = lecture_run
-    shown = {cell.source.splitlines()[-1]: text_of(cell.outputs) for cell in stored.cells if cell.cell_type == "code"}
+    code = [cell for cell in stored.cells if cell.cell_type == "code"]
+    shown = {cell.source.splitlines()[-1]: text_of(cell.outputs) for cell in code}
     for last_line, printed in NOTES_PRINTED.items():
         np.testing.assert_allclose(numbers_in(shown[last_line]), printed, atol=1.5e-4, err_msg=last_line)
     np.testing.assert_allclose(numbers_in(shown["V"]), V_NOTES.ravel(), atol=0)
     assert "cos_after.backward()" in "".join(c.source for c in stored.cells)
     # Ours show 0.3695 and 0.071354 where the notes print 0.3694 and 0.07136025: said just before.
     assert round(values["softmax_V"][3][1], 4) == 0.3695
-    assert f"{values['W'][0][0] * V_NOTES[0, 0]:.6f}" == "0.071354" and 0.2535 * 0.2815 == pytest.approx(0.07136025)
+    assert f"{values['W'][0][0] * V_NOTES[0, 0]:.6f}" == "0.071354"
+    assert 0.2535 * 0.2815 == pytest.approx(0.07136025)
     cells = stored.cells
     for last_line, ours in [("print(softmax_V)", "0.3695"), ("(W[0, 0] * V[0, 0]).item()", "0.071354")]:
         [at] = [i for i, c in enumerate(cells) if c.cell_type == "code" and last_line in c.source]
@@ -280,8 +285,9 @@ def test_a_cell_that_should_fail_and_does_not_stops_the_run(tmp_path):
     needs("nbformat", "nbclient", "ipykernel")
     import nbformat
     tool = load_tool()
-    quiet = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 + 1", metadata={"tags": ["raises-exception"]})])
-    failing = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_code_cell("x / 0")])
+    cell = nbformat.v4.new_code_cell
+    quiet = nbformat.v4.new_notebook(cells=[cell("1 + 1", metadata={"tags": ["raises-exception"]})])
+    failing = nbformat.v4.new_notebook(cells=[cell("x = 1"), cell("x / 0")])
     with pytest.raises(RuntimeError, match="code cell 1 is tagged raises-exception but ran without an error"):
         tool.execute([(quiet, tmp_path)])
     with pytest.raises(ZeroDivisionError, match="division by zero") as error:     # as the cell raised it

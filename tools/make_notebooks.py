@@ -204,8 +204,8 @@ async def execute_one(nb, workdir, limit):
     for number, cell in enumerate(c for c in nb.cells if c.cell_type == "code"):
         failed = any(output.output_type == "error" for output in cell.outputs)
         if "raises-exception" in cell.metadata.get("tags", []) and not failed:
-            raise RuntimeError(f"code cell {number + 1} is tagged raises-exception but ran without an error:\n"
-                               f"{cell.source}")
+            raise RuntimeError(f"code cell {number + 1} is tagged raises-exception but ran without an "
+                               f"error:\n{cell.source}")
     return nb
 
 
