@@ -38,7 +38,13 @@ _notebook_runs = {}
 
 def jupyter_missing():
     """The first of Jupyter's tools that is not installed, or None."""
-    return next((name for name in JUPYTER if importlib.util.find_spec(name) is None), None)
+    for name in JUPYTER:
+        try:
+            if importlib.util.find_spec(name) is None:
+                return name
+        except (ImportError, ValueError):      # a module blocked in sys.modules
+            return name
+    return None
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -95,8 +101,8 @@ def run(name, tmp_path):
     if shown is not None:
         saved = sum(f.endswith(".png") for f in written)
         assert shown == saved, "the notebook shows every figure the demo saved"
-    return {key: {int(k) if k.lstrip("-").isdigit() else k: v for k, v in value.items()}
-            if isinstance(value, dict) else value for key, value in metrics.items()}
+    return {key: {int(k) if str(k).lstrip("-").isdigit() else k: v for k, v in value.items()}   # JSON's
+            if isinstance(value, dict) else value for key, value in metrics.items()}            # keys: str
 
 
 def test_the_demo_notebooks_run_in_jupyter():
