@@ -60,5 +60,5 @@ def plot_attention(weights, query_labels=None, key_labels=None, ax=None, titles=
             a.set_yticklabels([])  # our row of heads shares the queries: label them once
         if title:
             a.set_title(title)
-    fig.colorbar(image, ax=axes, shrink=0.8)
+    fig.colorbar(image, ax=axes, shrink=0.8, label="attention weight")
     return fig

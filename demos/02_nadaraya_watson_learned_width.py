@@ -14,9 +14,11 @@ weights before and after; loss and width per step; the run-away without leave-on
 # %%
 import os
 
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # before NumPy loads; one BLAS thread suits small matrices
+
 import numpy as np
 
-from attention import nadaraya_watson, plot_attention
+from attention import nadaraya_watson
 from minigrad import Tensor
 
 N_TRAIN, NOISE_SD, FIXED_WIDTH, STEPS, LR = 50, 0.5, 1.0, 300, 1.0
@@ -46,6 +48,7 @@ def train_width(x, y, leave_one_out, steps=STEPS, lr=LR):
 
 # %%
 def main(out_dir="figures", seed=0, quick=False):
+    # %% the data: keys x_i, values y_i, queries x_test
     rng = np.random.default_rng(seed)
     x = np.sort(rng.uniform(0, 5, N_TRAIN))                      # keys
     y = truth(x) + NOISE_SD * rng.standard_normal(N_TRAIN)       # values
@@ -59,6 +62,7 @@ def main(out_dir="figures", seed=0, quick=False):
         pred, weights = nadaraya_watson(x_test, x, y, width)
         return pred.data, weights.data
 
+    # %% learn the width; check it against a grid search; train once more without leaving one out
     losses, widths = train_width(x, y, leave_one_out=True)
     learned = float(widths[-1])
     grid = np.geomspace(0.02, 5, 300 if quick else 1000)
@@ -66,6 +70,7 @@ def main(out_dir="figures", seed=0, quick=False):
     grid_best = float(grid[grid_losses.argmin()])
     _, runaway_widths = train_width(x, y, leave_one_out=False)
 
+    # %% the fits against the truth
     fits = {"average pooling": np.full_like(x_test, y.mean()), f"fixed width {FIXED_WIDTH:g}": predict(FIXED_WIDTH)[0],
             f"learned width {learned:.3f}": predict(learned)[0]}
     test_mse = {name: float(np.mean((f - truth(x_test)) ** 2)) for name, f in fits.items()}
@@ -77,9 +82,7 @@ def main(out_dir="figures", seed=0, quick=False):
     print(f"without leave-one-out the width runs away: {runaway_widths[0]:g} -> {runaway_widths[-1]:.4f}, "
           f"test MSE {np.mean((predict(runaway_widths[-1])[0] - truth(x_test)) ** 2):.4f}")
 
-    os.makedirs(out_dir, exist_ok=True)
-    import matplotlib
-    matplotlib.use("Agg")
+    # %% the figure
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(2, 3, figsize=(12.5, 8), layout="constrained")
     ax = axes[0, 0]
@@ -87,27 +90,36 @@ def main(out_dir="figures", seed=0, quick=False):
     ax.plot(x_test, truth(x_test), "k--", label="truth")
     for name, f in fits.items():
         ax.plot(x_test, f, lw=2, label=f"{name} (test MSE {test_mse[name]:.3f})")
-    ax.set_title("fits"), ax.set_xlabel("x"), ax.legend(fontsize=9)
+    ax.set_title("fits"), ax.set_xlabel("x")
+    ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.2))   # below: the points fill the axes
     for ax, width, title in [(axes[0, 1], FIXED_WIDTH, "weights, fixed width"),
                              (axes[0, 2], learned, "weights, learned width")]:
-        plot_attention(predict(width)[1], ax=ax, titles=[f"{title} {width:.3f}"])
-        ax.set_xticks(range(0, N_TRAIN, 10), [f"{v:.1f}" for v in x[::10]], rotation=0)
-        ax.set_yticks(range(0, len(x_test), 10), [f"{v:.0f}" for v in x_test[::10]])
-        ax.set_xlabel("key: training point x_i (sorted)"), ax.set_ylabel("query: test point x")
+        # Each weight drawn where its key and query are: the band follows x_i = x.
+        image = ax.pcolormesh(x, x_test, predict(width)[1], shading="nearest", cmap="Blues", vmin=0)
+        ax.invert_yaxis(), ax.set_aspect("equal"), ax.set_title(f"{title} {width:.3f}")
+        ax.set_xlabel("key: training point x_i"), ax.set_ylabel("query: test point x")
+        fig.colorbar(image, ax=ax, shrink=0.8, label="weight w_i(x)")
     ax = axes[1, 0]
-    ax.plot(losses)
-    ax.set_xlabel("step"), ax.set_ylabel("leave-one-out loss"), ax.set_title("training: the loss")
+    ax.semilogx(np.arange(1, STEPS + 1), losses, label="learned width")
+    ax.axhline(grid_losses.min(), color="k", ls=":", label="grid-search optimum")
+    ax.set_xlabel("step (log scale: all the change is in the first 20)"), ax.set_ylabel("leave-one-out loss")
+    ax.set_title("training: the loss"), ax.legend()
     ax = axes[1, 1]
     ax.semilogx(grid, grid_losses)
     ax.axvline(learned, color="crimson", label=f"learned {learned:.3f}")
-    ax.set_xlabel("width"), ax.set_title("leave-one-out loss on a grid"), ax.legend()
+    ax.set_xlabel("width"), ax.set_ylabel("leave-one-out loss"), ax.set_title("leave-one-out loss on a grid")
+    ax.legend()
     ax = axes[1, 2]
     ax.semilogy(widths, color="C2", label="trained on the leave-one-out loss")
     ax.axhline(grid_best, color="k", ls=":", label=f"grid-search optimum {grid_best:.3f}")
     ax.semilogy(runaway_widths, color="crimson", label="on the plain loss: runs away to 0")
-    ax.set_xlabel("step"), ax.set_ylabel("width"), ax.set_title("training: the width"), ax.legend()
-    fig.savefig(os.path.join(out_dir, "02_nadaraya_watson_learned_width.png"), dpi=80)
+    ax.set_xlabel("step"), ax.set_ylabel("width"), ax.set_title("training: the width")
+    ax.legend(fontsize=9, loc="upper right")
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(out_dir, "02_nadaraya_watson_learned_width.png")
+    fig.savefig(path, dpi=80)
     plt.close(fig)
+    print(f"saved {path}")
     names = list(test_mse)
     return {"learned_width": learned, "grid_best_width": grid_best, "width_rel_error": abs(learned / grid_best - 1),
             "steps": STEPS, "mse_average": test_mse[names[0]], "mse_fixed": test_mse[names[1]],

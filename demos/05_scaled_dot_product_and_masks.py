@@ -13,6 +13,8 @@ tokens 0..t only.
 import math
 import os
 
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # before NumPy loads; one BLAS thread suits small matrices
+
 import numpy as np
 
 from attention import causal_mask, padding_mask, plot_attention, scaled_dot_product_attention
@@ -30,6 +32,7 @@ def entropy(weights):
 
 # %%
 def main(out_dir="figures", seed=0, quick=False):
+    # %% score variance and softmax entropy, width by width
     rng = np.random.default_rng(seed)
     n = N_SAMPLES  # cheap enough for quick mode too
     var_raw, var_scaled, ent_raw, ent_scaled = [], [], [], []
@@ -50,6 +53,7 @@ def main(out_dir="figures", seed=0, quick=False):
     for d, a, b in zip(WIDTHS, ent_raw, ent_scaled):
         print(f"  d = {d:>3}: unscaled {a:.3f}   scaled {b:.3f}")
 
+    # %% masks
     # Padding: three sentences of lengths 6, 4, 2 in one batch padded to S = 6.
     lengths, T = np.array([6, 4, 2]), 6
     x = rng.standard_normal((3, T, 8))                                   # (B, T, D)
@@ -68,29 +72,41 @@ def main(out_dir="figures", seed=0, quick=False):
     print(f"largest weight on a padded key: {max_pad_weight}; on a future key: {max_future_weight}")
     print(f"setting the padded values to 1e6 changes the real tokens' outputs by {junk_changes_real}")
 
-    os.makedirs(out_dir, exist_ok=True)
-    import matplotlib
-    matplotlib.use("Agg")
+    # %% the figures
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
-    axes[0].loglog(WIDTHS, var_raw, "o-", label="q·k")
-    axes[0].loglog(WIDTHS, var_scaled, "s-", label="q·k / sqrt(d)")
-    axes[0].loglog(WIDTHS, WIDTHS, "k:", lw=1, label="d")
+    # The theory first, wide and pale, so the measured points on top leave it visible.
+    axes[0].loglog(WIDTHS, WIDTHS, color="C0", lw=7, alpha=0.25, label="theory: d")
+    axes[0].loglog(WIDTHS, np.ones(len(WIDTHS)), color="C1", lw=7, alpha=0.25, label="theory: 1")
+    axes[0].loglog(WIDTHS, var_raw, "o-", color="C0", label="q·k, measured")
+    axes[0].loglog(WIDTHS, var_scaled, "s-", color="C1", label="q·k / sqrt(d), measured")
     axes[0].set_xlabel("d"), axes[0].set_ylabel("variance"), axes[0].set_title("score variance"), axes[0].legend()
     axes[1].semilogx(WIDTHS, ent_raw, "o-", label="softmax(q·k)")
     axes[1].semilogx(WIDTHS, ent_scaled, "s-", label="softmax(q·k / sqrt(d))")
     axes[1].axhline(math.log(S), color="k", ls=":", lw=1, label=f"uniform over {S} keys")
     axes[1].set_xlabel("d"), axes[1].set_ylabel("entropy (nats)"), axes[1].legend()
     axes[1].set_title("unscaled scores saturate the softmax")
-    fig.savefig(os.path.join(out_dir, "05_scaling.png"), dpi=80)
+    os.makedirs(out_dir, exist_ok=True)
+    paths = [os.path.join(out_dir, f"05_{name}.png") for name in ("scaling", "padding_mask", "causal_mask")]
+    fig.savefig(paths[0], dpi=80)
     plt.close(fig)
     tokens = [f"t{i}" for i in range(T)]
     fig = plot_attention(w_pad, tokens, tokens, titles=[f"padding mask, length {n}" for n in lengths])
-    fig.savefig(os.path.join(out_dir, "05_padding_mask.png"), dpi=80)
+    for ax, n_real in zip(fig.axes, lengths):   # the padded rows: queries, which no mask hides
+        if n_real < T:
+            pad = T - n_real
+            ax.add_patch(Rectangle((-0.5, n_real - 0.5), T, pad, fill=False, hatch="//", ec="grey", lw=0))
+            ax.text(n_real - 0.5 + pad / 2, n_real - 0.5 + pad / 2, "padded\nqueries:\nignored", ha="center",
+                    va="center", fontsize=9, bbox=dict(fc="white", ec="grey", alpha=0.9))
+    fig.suptitle("masks hide keys (columns): padded keys get weight 0.  Padded queries (hatched rows) still "
+                 "attend;\ntheir outputs are never used, so nothing masks them", fontsize=10)
+    fig.savefig(paths[1], dpi=80)
     plt.close(fig)
-    fig = plot_attention(w_causal[0], tokens, tokens, titles=["causal mask"])
-    fig.savefig(os.path.join(out_dir, "05_causal_mask.png"), dpi=80)
+    fig = plot_attention(w_causal[0], tokens, tokens, titles=["causal mask: t sees 0..t"])
+    fig.savefig(paths[2], dpi=80)
     plt.close(fig)
+    print("saved " + ", ".join(paths))
     return {"var_raw_d64": var_raw[i64], "var_scaled_d64": var_scaled[i64], "n_samples": n,
             "entropy_raw_d512": ent_raw[-1], "entropy_scaled_d512": ent_scaled[-1],
             "max_padded_weight": max_pad_weight, "max_future_weight": max_future_weight,

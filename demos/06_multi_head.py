@@ -14,6 +14,8 @@ attentions on the weight slices, concatenated, then projected.
 # %%
 import os
 
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # before NumPy loads; one BLAS thread suits small matrices
+
 import numpy as np
 
 import minigrad.functional as F
@@ -63,6 +65,7 @@ def heads_one_by_one(mha, x):
 
 # %%
 def main(out_dir="figures", seed=0, quick=False):
+    # %% train one multi-head layer to name both neighbours of every word
     rng = np.random.default_rng(seed)
     model = NeighbourModel(rng)
     opt = Adam(model.parameters(), lr=0.01)
@@ -79,6 +82,7 @@ def main(out_dir="figures", seed=0, quick=False):
         if step % 100 == 0:
             print(f"step {step:>3}: loss {loss.item():.4f}")
 
+    # %% where each head looks, and the layer as H single heads
     ids = rng.integers(0, len(WORDS), (2000, T))
     before, after = neighbours(ids)
     logits_before, logits_after, weights, x = model(ids)
@@ -95,18 +99,21 @@ def main(out_dir="figures", seed=0, quick=False):
         print(f"  head {h}: mean weight on the word before {look_back[h]:.2f}, after {look_ahead[h]:.2f}")
     print(f"multi-head layer vs {H} single heads concatenated and projected: max difference {gap:.1e}")
 
-    os.makedirs(out_dir, exist_ok=True)
-    import matplotlib
-    matplotlib.use("Agg")
+    # %% the figure and the page
     import matplotlib.pyplot as plt
     sentence_weights = model(np.array([[WORDS.index(w) for w in SENTENCE]]))[2]  # (1, H, T, T)
     fig, axes = plt.subplots(2, 2, figsize=(9, 8.5), layout="constrained")  # 2 x 2: readable in the README
     plot_attention(sentence_weights, SENTENCE, SENTENCE, ax=axes, vmax=1.0)
     fig.suptitle("each head of one attention layer, trained to name both neighbours of every word")
-    fig.savefig(os.path.join(out_dir, "06_multi_head.png"), dpi=80)
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(out_dir, "06_multi_head.png")
+    page = os.path.join(out_dir, "06_multi_head_attention.html")
+    fig.savefig(path, dpi=80)
     plt.close(fig)
-    explain_attention(sentence_weights, SENTENCE, os.path.join(out_dir, "06_multi_head_attention.html"),
+    explain_attention(sentence_weights, SENTENCE, page,
                       title="demo 06: four heads, trained to name both neighbours of every word")
+    print(f"saved {path}")
+    print(f"open in a browser: {page}")
     return {"steps": steps, "acc_before": acc_before, "acc_after": acc_after, "best_look_back": max(look_back),
             "best_look_ahead": max(look_ahead), "back_head": int(np.argmax(look_back)),
             "ahead_head": int(np.argmax(look_ahead)), "heads_equal_gap": gap}

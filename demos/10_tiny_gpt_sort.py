@@ -13,6 +13,8 @@ demo that docs/EXTENDING.md walks you through adding.)
 # %%
 import os
 
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # before NumPy loads; one BLAS thread suits small matrices
+
 import numpy as np
 
 import minigrad.functional as F
@@ -37,6 +39,7 @@ def exact_accuracy(model, x):
 
 # %%
 def main(out_dir="figures", seed=0, quick=False):
+    # %% every input, every fourth held out; train to predict the answer's tokens
     rng = np.random.default_rng(seed)
     every = np.array(np.unravel_index(np.arange(DIGITS ** N), (DIGITS,) * N)).T  # (729, N): all inputs
     held_out = np.arange(len(every)) % 4 == 0
@@ -57,6 +60,7 @@ def main(out_dir="figures", seed=0, quick=False):
             curve.append((step, loss.item(), exact_accuracy(model, test_x)))
             if step % 100 == 0:
                 print(f"step {step:>4}: loss {loss.item():.4f}, held-out exact-sequence accuracy {curve[-1][2]:.2%}")
+    # %% generate answers, greedily, for inputs never trained on
     curve = np.array(curve)
     accuracy, train_accuracy = curve[-1, 2], exact_accuracy(model, train_x)
     print(f"exact sorted sequences after {steps} steps: held out {accuracy:.2%} of {len(test_x)}, "
@@ -64,9 +68,7 @@ def main(out_dir="figures", seed=0, quick=False):
     for x in test_x[[5, 60, 120]]:
         print("  ", " ".join(map(str, x)), "->", " ".join(map(str, model.generate(x[None], N, greedy=True)[0, N:])))
 
-    os.makedirs(out_dir, exist_ok=True)
-    import matplotlib
-    matplotlib.use("Agg")
+    # %% the figure
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, 1 + HEADS, figsize=(13, 4.4), layout="constrained")
     loss_line, = axes[0].semilogy(curve[:, 0], curve[:, 1], color="C0", label="loss (left)")
@@ -86,8 +88,11 @@ def main(out_dir="figures", seed=0, quick=False):
     for ax in axes[1:]:  # where the prompt ends and the model's own answer begins
         ax.axhline(N - 0.5, color="C3", lw=1.5), ax.axvline(N - 0.5, color="C3", lw=1.5)
         ax.set_ylabel("query: prompt | answer"), ax.set_xlabel("key: prompt | answer")
-    fig.savefig(os.path.join(out_dir, "10_tiny_gpt_sort.png"), dpi=80)
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(out_dir, "10_tiny_gpt_sort.png")
+    fig.savefig(path, dpi=80)
     plt.close(fig)
+    print(f"saved {path}")
     return {"steps": steps, "accuracy": accuracy, "train_accuracy": train_accuracy, "n_held_out": int(len(test_x))}
 
 

@@ -9,9 +9,7 @@ import pkgutil
 import time
 
 os.environ.setdefault("MPLBACKEND", "Agg")  # no screen needed
-# The demos multiply small matrices, where BLAS threads cost more than they give (much
-# more on a busy machine); set before NumPy is first imported.
-os.environ.setdefault("OMP_NUM_THREADS", "1")
+# (Each demo sets one BLAS thread itself, in its first lines, so it does the same run alone.)
 
 
 def demo_names():

@@ -104,7 +104,8 @@ left.plot(t, x, ".", color="grey", label="noisy x")
 left.plot(t, clean, "k--", lw=1, label="clean")
 for s in (1.0, 3.0, 10.0):
     left.plot(t, kernel_smooth(x, s).data, label=f"W x, sigma {s:g}")
-left.set_xlabel("time i"), left.legend(fontsize=7)
+left.set_xlabel("time i"), left.set_title("x, and y = W x for three widths")
+left.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))   # beside the data, not on it
 right.imshow(W_series.data, cmap="Blues")
 right.set_title("W, sigma = 3: a band"), right.set_xlabel("time j")
 right.set_ylabel("time i");
@@ -172,7 +173,7 @@ V[0] @ V.T
 # (1, 2)와 (2, 4) 모양은 브로드캐스팅이 되지 않습니다.  minigrad도 거부하며, 오류 메시지에
 # 연산 이름과 두 모양이 모두 나옵니다:
 
-# %% raises-exception
+# %% tags=["raises-exception"]
 V[0].reshape(1, 2) * V.T
 
 # %% [markdown] en
@@ -253,9 +254,13 @@ transformed_river
 # %% [markdown] en
 # The notes then check one term by hand, `0.2535 * 0.2815 = 0.07136025`: the weight "bank"
 # gives itself times the first coordinate of "bank", the first term of `transformed_bank[0]`.
+# Ours below is 0.071354, not 0.071360: the notes multiplied the two numbers as printed, and
+# 0.2535 is a rounding; we multiply the weight itself, 0.253477..., by 0.2815.
 # %% [markdown] ko
 # 노트는 이어서 항 하나를 손으로 계산합니다, `0.2535 * 0.2815 = 0.07136025`: "bank"가
 # 자기 자신에게 주는 가중치와 "bank"의 첫 좌표의 곱으로, `transformed_bank[0]`의 첫 항입니다.
+# 아래 우리 값은 0.071360이 아니라 0.071354입니다: 노트는 출력된 두 수를 곱했는데 0.2535는
+# 반올림된 값이고, 우리는 가중치 자체인 0.253477...에 0.2815를 곱하기 때문입니다.
 
 # %%
 (W[0, 0] * V[0, 0]).item()
@@ -281,12 +286,16 @@ print("einsum equals the weighted sums:", np.allclose(Y_einsum.data, by_rows, rt
 # The notes also print `softmax(V)`, and its table sums to 1 *down each column*: that cell ran
 # before `softmax` was defined with `dim=1` (cell 12 against cell 35), with a softmax over
 # axis 0.  In minigrad the axis is always said (notes:
-# `[[0.2675, 0.1885], [0.3404, 0.1404], [0.1920, 0.3016], [0.2001, 0.3694]]`):
+# `[[0.2675, 0.1885], [0.3404, 0.1404], [0.1920, 0.3016], [0.2001, 0.3694]]`).  Our last entry
+# is 0.3695: from the printed, rounded `V` it is 0.36945..., just above the half-way point;
+# the notes computed it from `V`'s unrounded digits.
 # %% [markdown] ko
 # 노트는 `softmax(V)`도 출력하는데, 그 표는 *각 열을 따라* 합이 1입니다.  그 셀(12번)은
 # `softmax`를 `dim=1`로 정의한 셀(35번)보다 먼저 실행되었고, 축 0에 대한 softmax였던
 # 것입니다.  minigrad에서는 축을 항상 직접 적습니다 (노트:
-# `[[0.2675, 0.1885], [0.3404, 0.1404], [0.1920, 0.3016], [0.2001, 0.3694]]`):
+# `[[0.2675, 0.1885], [0.3404, 0.1404], [0.1920, 0.3016], [0.2001, 0.3694]]`).  우리의 마지막
+# 값은 0.3695입니다: 출력된(반올림된) `V`로 계산하면 0.36945...로 반올림 경계를 살짝 넘고,
+# 노트는 반올림 전의 `V`로 계산했기 때문입니다.
 
 # %%
 softmax_V = F.softmax(V, axis=0)

@@ -1,17 +1,24 @@
-"""Every demo runs headless in quick mode, saves its figures, and meets its stated criteria.
+"""Every demo runs headless in quick mode, saves its figures, says where, and meets its stated criteria.
 
-Each demo runs as its notebook (notebooks/NN_name.ipynb) runs, top to bottom in one
-namespace with QUICK = True, so one run checks both; tests/test_notebooks.py checks that the
-notebook's code cells are the script's.
+Each demo runs as its notebook (notebooks/NN_name.ipynb) runs in Jupyter: the cells in a
+kernel, main()'s body step by step at the top level with quick = True, so one run checks
+both; tests/test_notebooks.py checks that the notebook's cells are the script's.  The demo
+notebooks run once, side by side; without Jupyter's tools (nbclient, ipykernel, jupytext)
+each demo's main() runs instead, and the notebook checks are skipped with the reason.
 
 The expected values come from outside the demo: the lecture notes' printed numbers,
 NumPy formulas written here, finite differences, or the targets in the demo's brief.
 Where quick mode trains for fewer steps than the full run, the relaxed threshold is said
 next to the assertion; the full run (`python -m demos`) meets the full ones.
 """
+import ast
+import contextlib
 import importlib
 import importlib.util
+import io
+import json
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -23,28 +30,98 @@ matplotlib.use("Agg")
 
 
 ROOT = Path(__file__).resolve().parent.parent
+DEMOS = sorted(p.stem for p in (ROOT / "demos").glob("[0-9][0-9]_*.py"))
+JUPYTER = ("jupytext", "nbformat", "nbclient", "ipykernel")
+PROBE = "import json\nprint(json.dumps(metrics, default=float))"    # a cell after the notebook's own
+_notebook_runs = {}
+
+
+def jupyter_missing():
+    """The first of Jupyter's tools that is not installed, or None."""
+    for name in JUPYTER:
+        try:
+            if importlib.util.find_spec(name) is None:
+                return name
+        except (ImportError, ValueError):      # a module blocked in sys.modules
+            return name
+    return None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _notebook_workdir(tmp_path_factory):
+    _notebook_runs["workdir"] = tmp_path_factory.mktemp("demo_notebooks")
+
+
+def run_notebooks():
+    """{demo: (metrics, its figures folder, what it printed, how many figures it showed)}, from one
+    run of every demo notebook in Jupyter kernels, two at a time (made once, on first use)."""
+    if "runs" not in _notebook_runs:
+        spec = importlib.util.spec_from_file_location("make_notebooks", ROOT / "tools" / "make_notebooks.py")
+        tool = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(tool)
+        import nbformat
+        names = [name for name in DEMOS if (ROOT / "notebooks" / f"{name}.ipynb").exists()]
+        runs = []
+        for name in names:
+            nb = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
+            for cell in nb.cells:
+                if cell.cell_type == "code":
+                    cell.outputs = []
+            nb.cells.append(nbformat.v4.new_code_cell(PROBE))
+            workdir = _notebook_runs["workdir"] / name
+            workdir.mkdir()
+            runs.append((nb, workdir))
+        results = {}
+        for name, (_, workdir), nb in zip(names, runs, tool.execute(runs)):
+            outputs = [o for cell in nb.cells[:-1] if cell.cell_type == "code" for o in cell.outputs]
+            printed = "".join(o.text for o in outputs if o.output_type == "stream" and o.name == "stdout")
+            shown = sum("image/png" in o.get("data", {}) for o in outputs)
+            metrics = json.loads("".join(o.text for o in nb.cells[-1].outputs if o.output_type == "stream"))
+            results[name] = (metrics, workdir / "figures", printed, shown)
+        _notebook_runs["runs"] = results
+    return _notebook_runs["runs"]
 
 
 def run(name, tmp_path):
-    """The demo's metrics from a run of its notebook's code cells in tmp_path (figures in
-    tmp_path/figures); a demo that has no notebook yet (no # %% cells) runs its main()."""
-    notebook, tool_path = ROOT / "notebooks" / f"{name}.ipynb", ROOT / "tools" / "make_notebooks.py"
-    if not (notebook.exists() and tool_path.exists()):
-        metrics = importlib.import_module(f"demos.{name}").main(out_dir=str(tmp_path / "figures"), seed=0, quick=True)
-        outputs = None
+    """The demo's metrics from a run of its notebook's code cells (figures copied to tmp_path/figures);
+    a demo that has no notebook, or a machine without Jupyter's tools, runs its main() in tmp_path."""
+    has_notebook = (ROOT / "notebooks" / f"{name}.ipynb").exists() and not jupyter_missing()
+    if has_notebook:
+        metrics, figures, printed, shown = run_notebooks()[name]
+        shutil.copytree(figures, tmp_path / "figures")
     else:
-        spec = importlib.util.spec_from_file_location("make_notebooks", tool_path)
-        tool = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(tool)
-        outputs, namespace = tool.run_cells(tool.stored_cells(notebook), tmp_path)
-        assert namespace["QUICK"] is True
-        metrics = namespace["metrics"]
-    pngs = sorted(p.name for p in (tmp_path / "figures").glob("*.png"))
-    assert pngs and all(p.startswith(name[:2]) for p in pngs), pngs
-    if outputs is not None:
-        shown = [o for cell in outputs for o in cell if "image/png" in o.get("data", {})]
-        assert len(shown) == len(pngs), "the notebook shows every figure the demo saved"
-    return metrics
+        with contextlib.redirect_stdout(io.StringIO()) as stdout:
+            metrics = importlib.import_module(f"demos.{name}").main(out_dir=str(tmp_path / "figures"), seed=0,
+                                                                    quick=True)
+        printed, shown = stdout.getvalue(), None
+    written = sorted(p.name for p in (tmp_path / "figures").iterdir())
+    assert written and all(p.startswith(name[:2]) for p in written), written
+    said = [f for f in written if f not in printed]
+    assert not said, f"{name} wrote {said} without printing where"
+    if shown is not None:
+        saved = sum(f.endswith(".png") for f in written)
+        assert shown == saved, "the notebook shows every figure the demo saved"
+    return {key: {int(k) if str(k).lstrip("-").isdigit() else k: v for k, v in value.items()}   # JSON's
+            if isinstance(value, dict) else value for key, value in metrics.items()}            # keys: str
+
+
+def test_the_demo_notebooks_run_in_jupyter():
+    missing = jupyter_missing()
+    if missing:
+        pytest.skip(f"{missing} is not installed (the test and notebooks extras): the demos ran as scripts")
+    assert set(run_notebooks()) == set(DEMOS)
+
+
+def test_every_demo_sets_one_blas_thread_before_numpy_loads():
+    """Run alone, a demo must use one BLAS thread as `python -m demos` does: the setting comes first."""
+    for name in DEMOS:
+        tree = ast.parse((ROOT / "demos" / f"{name}.py").read_text(encoding="utf-8"))
+        lines = [ast.unparse(node) for node in tree.body]
+        setting = "os.environ.setdefault('OMP_NUM_THREADS', '1')"
+        assert setting in lines, f"{name} does not set {setting}"
+        loads_numpy = re.compile(r"(import|from) (numpy|minigrad|attention)\b")
+        first_import = next(i for i, line in enumerate(lines) if loads_numpy.match(line))
+        assert lines.index(setting) < first_import, f"{name} imports NumPy before it sets the BLAS threads"
 
 
 def assert_attention_page(path, title, labels):
@@ -153,8 +230,10 @@ def test_07_positional_encoding_follows_the_formula_and_depends_on_offsets_only(
 
 def test_08_tiny_transformer_reverses_with_positions_and_fails_without(tmp_path):
     m = run("08_tiny_transformer_reverse", tmp_path)      # quick: 200 steps instead of 1,000, same targets
-    assert_attention_page(tmp_path / "figures" / "08_tiny_transformer_reverse_attention.html", "demo 08: the transformer",
-                          ["blocks.0.attn"])
+    page = tmp_path / "figures" / "08_tiny_transformer_reverse_attention.html"
+    assert_attention_page(page, "demo 08: the transformer", ["layer 0", "0: 8", "7: 0"])
+    keys = '"keys":["0: 8","1: 6",'                                   # positions with their tokens, not 8 6 5
+    assert keys in page.read_text(encoding="utf-8").replace(", ", ",")
     assert m["steps"] <= 1000
     assert m["accuracy"] >= 0.99
     assert m["anti_diagonal_rows"] >= 0.95                  # position i attends to position L-1-i
