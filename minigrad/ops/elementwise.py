@@ -10,6 +10,19 @@ _UNARY = [Example((3, 4)), Example((0, 3))]
 inf, nan = np.inf, np.nan
 
 
+def as_float(*arrays):
+    """The arrays an op that computes in floats works on: integer and boolean ones converted
+    first, to the float type NumPy gives them beside the op's float inputs, or to float64
+    (minigrad's default float) where none is a float.  So -x cannot wrap around and x * x
+    cannot overflow in uint8, and exp(uint8) is not NumPy's float16.  None passes through."""
+    if all(a is None or a.dtype.kind in "fc" for a in arrays):  # the usual case: nothing to convert
+        return arrays[0] if len(arrays) == 1 else arrays
+    floats = [a.dtype for a in arrays if a is not None and a.dtype.kind in "fc"]
+    converted = tuple(a if a is None or a.dtype.kind in "fc"
+                      else a.astype(np.result_type(a.dtype, *floats) if floats else np.float64) for a in arrays)
+    return converted[0] if len(arrays) == 1 else converted
+
+
 class Add(Function):
     """a + b.  d/da = 1, d/db = 1."""
     examples = _BINARY
@@ -105,7 +118,7 @@ class Exp(Function):
     reference = staticmethod(lambda x: np.e ** x)
 
     def forward(self, x):
-        return np.exp(x)
+        return np.exp(as_float(x))
 
     def backward(self, grad, x, out):
         return grad * out
@@ -118,7 +131,7 @@ class Log(Function):
     reference = staticmethod(lambda x: np.log2(x) / np.log2(np.e))
 
     def forward(self, x):
-        return np.log(x)
+        return np.log(as_float(x))
 
     def backward(self, grad, x, out):
         return grad / x
@@ -131,7 +144,7 @@ class Sqrt(Function):
     reference = staticmethod(lambda x: x ** 0.5)
 
     def forward(self, x):
-        return np.sqrt(x)
+        return np.sqrt(as_float(x))
 
     def backward(self, grad, x, out):
         return grad * 0.5 / out
@@ -144,7 +157,7 @@ class Tanh(Function):
     reference = staticmethod(lambda x: (np.exp(2 * x) - 1) / (np.exp(2 * x) + 1))
 
     def forward(self, x):
-        return np.tanh(x)
+        return np.tanh(as_float(x))
 
     def backward(self, grad, x, out):
         return grad * (1 - out * out)
@@ -160,6 +173,7 @@ class Sigmoid(Function):
     reference = staticmethod(lambda x: 1 / (1 + np.exp(-x)))
 
     def forward(self, x):
+        x = as_float(x)  # (-|x| of an unsigned integer would wrap around)
         e = np.exp(-np.abs(x))
         return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
@@ -262,7 +276,7 @@ class MaskedFill(Function):
 
     def forward(self, x, value, mask):
         self.mask = np.asarray(mask, dtype=bool)
-        return np.where(self.mask, np.asarray(value, dtype=x.dtype), x)
+        return np.where(self.mask, value, x)  # NumPy's dtype: uint8 filled with -1e9 is float, not a wrapped uint8
 
     def backward(self, grad, x, value, out):
         return (np.where(self.mask, 0, grad) if self.needs_grad[0] else None,

@@ -8,18 +8,37 @@ import math
 import numpy as np
 
 from minigrad.function import Boundary, Example, Function
+from minigrad.ops.elementwise import as_float
 from minigrad.ops.reduce import exp_shift
+from minigrad.tensor import unwrap
 
 
 def _statistics(x, eps):
     """The mean and 1 / sqrt(var + eps) over the last axis, each (..., 1).
 
     The variance is the mean of squared deviations (two passes), not E[x²] - E[x]²,
-    which cancels catastrophically when |mean| is much larger than the spread.
+    which cancels catastrophically when |mean| is much larger than the spread.  Where
+    the squares overflow (deviations beyond 1e154 in float64, 1e19 in float32), it is
+    taken again on scaled rows, so the result is right instead of a plausible 0.
     """
     mean = x.mean(axis=-1, keepdims=True)
     centred = x - mean
-    return mean, 1.0 / np.sqrt((centred * centred).mean(axis=-1, keepdims=True) + eps)
+    with np.errstate(over="ignore"):  # an overflow is caught just below
+        var = (centred * centred).mean(axis=-1, keepdims=True)
+    if not np.isfinite(unwrap(var)).all():  # an overflow (or an inf or NaN in x, which stays NaN)
+        return _scaled_statistics(x, eps)
+    return mean, 1.0 / np.sqrt(var + eps)
+
+
+def _scaled_statistics(x, eps):
+    """_statistics computed on y = x / s, s = max(|x|, 1) per row, where nothing overflows:
+    mean = s mean(y), and var = s² var(y), so 1 / sqrt(var + eps) = (1/s) / sqrt(var(y) + eps/s²)."""
+    s = np.maximum(abs(x).max(axis=-1, keepdims=True), 1.0)
+    y = x / s
+    mean = y.mean(axis=-1, keepdims=True)
+    centred = y - mean
+    var = (centred * centred).mean(axis=-1, keepdims=True)
+    return mean * s, 1.0 / s / np.sqrt(var + eps / s / s)  # (eps / s², without s² overflowing)
 
 
 def _layer_norm_reference(x, weight, bias, eps=1e-5):
@@ -44,6 +63,7 @@ class LayerNorm(Function):
 
     def forward(self, x, weight, bias, eps=1e-5):
         self.eps = eps
+        x, weight, bias = as_float(x, weight, bias)
         mean, rstd = self.kept(_statistics, x, eps)  # small, (..., 1): kept for backward
         out = (x - mean) * rstd
         if weight is not None:
@@ -80,6 +100,7 @@ class Gelu(Function):
     reference = staticmethod(lambda x: x / (1.0 + np.exp(-2.0 * _GELU_C * (x + 0.044715 * x ** 3))))
 
     def forward(self, x):
+        x = as_float(x)
         return 0.5 * x * (1.0 + self.kept(_gelu_tanh, x))  # kept: tanh is the costly part
 
     def backward(self, grad, x, out):
@@ -135,7 +156,7 @@ class CrossEntropy(Function):
         self.keep = np.ones(targets.shape, bool) if ignore_index is None else targets != ignore_index
         self.ignoring = not self.keep.all()
         self.targets = np.where(self.keep, targets, 0)  # ignored rows pick class 0, then count 0
-        logits = self._kept_rows(logits)
+        logits = self._kept_rows(as_float(logits))
         self.shift = exp_shift(logits, -1)
         shifted = logits - self.shift
         log_sum = np.log(np.sum(np.exp(shifted), axis=-1))  # (...)

@@ -5,6 +5,7 @@ import math
 import numpy as np
 
 from minigrad.function import Boundary, Example, Function
+from minigrad.ops.elementwise import as_float
 
 _AXES = [Example((3, 4)), Example((3, 4), axis=0), Example((2, 3, 4), axis=(0, 2)),
          Example((2, 3, 4), axis=-1, keepdims=True), Example((3, 1), axis=-1), Example((0, 3), axis=1)]
@@ -177,8 +178,7 @@ class Softmax(Function):
     def forward(self, x, axis=-1, where=None):
         _need_an_axis(x)
         self.axis = axis
-        if x.dtype.kind in "biu":  # integer scores give float64 weights, as np.exp does
-            x = x.astype(np.float64)
+        x = as_float(x)
         if where is not None:
             # Left out entries become -inf without being read: an inf or NaN there must not leak into the row.
             x = np.array(x)
@@ -209,6 +209,7 @@ class LogSoftmax(Function):
     def forward(self, x, axis=-1):
         _need_an_axis(x)
         self.axis = axis
+        x = as_float(x)
         shifted = x - exp_shift(x, axis)
         return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
@@ -228,6 +229,7 @@ class LogSumExp(Function):
         if axis is not None:
             _need_an_axis(x)
         self.kshape = _keepdims_shape(x.shape, axis)
+        x = as_float(x)
         m = exp_shift(x, axis)
         out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
         return out if keepdims else np.squeeze(out, axis=axis)
