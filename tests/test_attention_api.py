@@ -64,7 +64,9 @@ B, T, D = 2, 3, 4
 TENSOR_INPUTS = {  # parameter name -> an example value (T = S = 3 so one mask fits every function)
     "q": RNG.standard_normal((B, T, D)), "k": RNG.standard_normal((B, T, D)), "v": RNG.standard_normal((B, T, D)),
     "V": RNG.standard_normal((B, T, D)), "x": RNG.standard_normal((B, T, D)),
-    "context": RNG.standard_normal((B, T, D)), "mask": ~np.eye(T, dtype=bool)[::-1],
+    "query": RNG.standard_normal((B, T, D)), "key": RNG.standard_normal((B, T, D)),
+    "value": RNG.standard_normal((B, T, D)), "mask": ~np.eye(T, dtype=bool)[::-1],
+    "key_padding_mask": np.array([[False, False, True], [False, False, False]]),
     "queries": RNG.uniform(0, 3, T), "keys": RNG.uniform(0, 3, T), "values": RNG.standard_normal(T),
     "sigma": np.array(0.8), "width": np.array(0.7), "weights": RNG.uniform(0, 1, (T, T)),
     "lengths": np.array([1, 3]), "tokens": RNG.integers(0, 5, (B, T)), "idx": RNG.integers(0, 5, (B, 2)),
