@@ -1,6 +1,8 @@
 """Every op x every example it declares: gradients against finite differences (first and
 second order), forward against the op's NumPy reference, float32 kept, no graph under no_grad.
 Every op x every boundary case it declares: the exact value and gradient at 0, ±inf, NaN.
+Every op x every example with integer inputs (signed and unsigned, small and over their whole
+range): the reference on the same values in float64, and gradients beside an integer input.
 
 The examples must include the kinds where mistakes hide: a size-0 dimension (every op), and
 for an op working along an `axis`, an input of size 1 along that axis (broadcast there

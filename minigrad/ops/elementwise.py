@@ -10,17 +10,23 @@ _UNARY = [Example((3, 4)), Example((0, 3))]
 inf, nan = np.inf, np.nan
 
 
-def as_float(*arrays):
-    """The arrays an op that computes in floats works on: integer and boolean ones converted
-    first, to the float type NumPy gives them beside the op's float inputs, or to float64
-    (minigrad's default float) where none is a float.  So -x cannot wrap around and x * x
-    cannot overflow in uint8, and exp(uint8) is not NumPy's float16.  None passes through."""
-    if all(a is None or a.dtype.kind in "fc" for a in arrays):  # the usual case: nothing to convert
-        return arrays[0] if len(arrays) == 1 else arrays
+def as_float(x, *others):
+    """The input(s) of an op that computes in floats, integer and boolean ones converted first:
+    to float64 (minigrad's default float), or beside float inputs to the float type NumPy
+    gives them (uint8 with float32 is float32).  So -x cannot wrap around and x * x cannot
+    overflow in uint8, and exp(uint8) is not NumPy's float16.  One array in, one out;
+    several in, a tuple out (None passes through)."""
+    if not others:  # the usual case, kept quick: one input, already float
+        return x if x.dtype.kind in "fc" else x.astype(np.float64)
+    arrays = (x,) + others
+    for a in arrays:
+        if a is not None and a.dtype.kind not in "fc":
+            break
+    else:
+        return arrays
     floats = [a.dtype for a in arrays if a is not None and a.dtype.kind in "fc"]
-    converted = tuple(a if a is None or a.dtype.kind in "fc"
-                      else a.astype(np.result_type(a.dtype, *floats) if floats else np.float64) for a in arrays)
-    return converted[0] if len(arrays) == 1 else converted
+    return tuple(a if a is None or a.dtype.kind in "fc"
+                 else a.astype(np.result_type(a.dtype, *floats) if floats else np.float64) for a in arrays)
 
 
 class Add(Function):
@@ -112,7 +118,7 @@ class Neg(Function):
 
 
 class Exp(Function):
-    """exp(x).  d/dx = exp(x) = out."""
+    """exp(x).  d/dx = exp(x) = out; backward reads out only."""
     examples = _UNARY + [Example(())]
     boundary = [Boundary([-inf, 0.0, inf], expected=[0.0, 1.0, inf], grads=[[0.0, 1.0, inf]])]
     reference = staticmethod(lambda x: np.e ** x)
@@ -125,7 +131,7 @@ class Exp(Function):
 
 
 class Log(Function):
-    """Natural log, x > 0.  d/dx = 1/x."""
+    """Natural log, x > 0.  d/dx = 1/x; backward reads x only."""
     examples = [Example((3, 4), domain=(0.2, 3.0)), Example((0, 3))]
     boundary = [Boundary([0.0, 1.0, inf], expected=[-inf, 0.0, inf], grads=[[inf, 1.0, 0.0]])]
     reference = staticmethod(lambda x: np.log2(x) / np.log2(np.e))
@@ -138,7 +144,7 @@ class Log(Function):
 
 
 class Sqrt(Function):
-    """sqrt(x), x > 0.  d/dx = 1 / (2 sqrt(x)) = 0.5 / out."""
+    """sqrt(x), x > 0.  d/dx = 1 / (2 sqrt(x)) = 0.5 / out; backward reads out only."""
     examples = [Example((3, 4), domain=(0.2, 3.0)), Example((0, 3))]
     boundary = [Boundary([0.0, 4.0, inf], expected=[0.0, 2.0, inf], grads=[[inf, 0.25, 0.0]])]
     reference = staticmethod(lambda x: x ** 0.5)
@@ -151,7 +157,7 @@ class Sqrt(Function):
 
 
 class Tanh(Function):
-    """tanh(x).  d/dx = 1 - tanh² = 1 - out²."""
+    """tanh(x).  d/dx = 1 - tanh² = 1 - out²; backward reads out only."""
     examples = _UNARY
     boundary = [Boundary([-inf, 0.0, inf], expected=[-1.0, 0.0, 1.0], grads=[[0.0, 1.0, 0.0]])]
     reference = staticmethod(lambda x: (np.exp(2 * x) - 1) / (np.exp(2 * x) + 1))
@@ -164,7 +170,7 @@ class Tanh(Function):
 
 
 class Sigmoid(Function):
-    """1 / (1 + exp(-x)).  d/dx = out (1 - out).
+    """1 / (1 + exp(-x)).  d/dx = out (1 - out); backward reads out only.
 
     Computed from exp(-|x|), which never overflows, so large |x| gives 0 or 1, not NaN.
     """
@@ -265,7 +271,8 @@ class Where(Function):
 
 class MaskedFill(Function):
     """x with value wherever mask is True (mask: boolean; value: a number or a tensor; both
-    broadcast against x).  d/dx = not mask, d/dvalue = mask."""
+    broadcast against x).  d/dx = not mask, d/dvalue = mask; backward reads neither input nor out,
+    only the mask, copied in forward."""
     examples = [Example((3, 4), -1e9, mask=np.eye(3, 4, dtype=bool)),
                 Example((2, 3, 3), 0.0, mask=np.triu(np.ones((3, 3), dtype=bool), 1)),
                 Example((2, 3), (3,), mask=np.array([[True, False, True], [False, False, True]])),

@@ -169,7 +169,8 @@ class CosineSimilarity(Function):
 
     Backward, with na, nb the clamped norms and cos = out:
       dcos/da = (b - cos (nb / na) a) / (na nb)   (the cos term only where |a| > eps),
-    so at a zero vector the gradient is b / (eps nb): finite.
+    so at a zero vector the gradient is b / (eps nb): finite.  Backward reads a, b and out
+    (and the norms forward kept).
     """
     examples = [Example((3, 4), (3, 4)), Example((2, 3, 4), (4,), axis=-1), Example((4, 3), (4, 3), axis=0),
                 Example((2, 1), (2, 4), axis=-1), Example((2, 4, 3), (4, 1), axis=1), Example((0, 4), (4,))]

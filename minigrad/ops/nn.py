@@ -53,7 +53,8 @@ class LayerNorm(Function):
     Backward, with x̂ the normalised x, r = 1/sqrt(var + eps) and ĝ = g * weight:
       dL/dx = r (ĝ - mean(ĝ) - x̂ mean(ĝ x̂)),  dL/dweight = g x̂,  dL/dbias = g
     (the two means, over the last axis, are the gradient's parts along the directions
-    the normalisation removed: a shift, and a rescaling of x̂).
+    the normalisation removed: a shift, and a rescaling of x̂).  Backward reads x and
+    weight (and the statistics forward kept), not bias or out.
     """
     examples = [Example((3, 4), (4,), (4,)), Example((2, 3, 5), (5,), (5,), eps=1e-3),
                 Example((3, 4), None, None), Example((4, 6), (6,), None, domain=(-0.5, 3.0)),
@@ -93,6 +94,7 @@ class Gelu(Function):
     """0.5 x (1 + tanh(c (x + 0.044715 x³))), c = sqrt(2/π): GELU's tanh approximation (as GPT-2).
 
     d/dx = 0.5 (1 + t) + 0.5 x (1 - t²) c (1 + 3 * 0.044715 x²), with t the tanh above.
+    Backward reads x (and the tanh forward kept).
     """
     examples = [Example((3, 4), domain=(-4.0, 4.0)), Example((0, 3))]
     boundary = [Boundary([0.0], expected=[0.0], grads=[[0.5]])]
@@ -141,6 +143,7 @@ class CrossEntropy(Function):
     class indices -> (...).  Rows whose target is ignore_index give 0.
 
     Backward: dL/dlogits = g (softmax(logits) - onehot(target)), zero on ignored rows.
+    Backward reads logits (and the shift and targets forward kept).
     """
     examples = [Example((4, 5), targets=np.array([0, 3, 1, 4])),
                 Example((2, 3, 4), targets=np.array([[0, 1, 3], [2, -100, 0]]), ignore_index=-100),

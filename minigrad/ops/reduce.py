@@ -157,7 +157,7 @@ class Softmax(Function):
     where: optional boolean, broadcastable to x (True = take part).  A row with nothing
     taking part, or all -inf, gets weights 0 rather than 0/0 = NaN.
     Backward: with s = out, dL/dx = s * (g - sum(g * s)), the Jacobian diag(s) - s sᵀ applied
-    to g; left-out entries have s = 0, so their gradient is exactly 0.
+    to g; left-out entries have s = 0, so their gradient is exactly 0.  Backward reads out only.
     """
     examples = [Example((3, 4)), Example((2, 3, 4), axis=1), Example((5,), axis=0),
                 Example((2, 3, 4), where=np.tri(3, 4, dtype=bool)),
@@ -201,7 +201,7 @@ class Softmax(Function):
 
 
 class LogSoftmax(Function):
-    """x - logsumexp(x) along axis.  Backward: g - softmax(x) * sum(g)."""
+    """x - logsumexp(x) along axis.  Backward: g - softmax(x) * sum(g), softmax(x) = exp(out); reads out only."""
     examples = [Example((3, 4)), Example((2, 3, 4), axis=0), Example((3, 1)), Example((0, 4))]
     boundary = [Boundary([-inf, 0.0], expected=[-inf, 0.0], grads=[[1.0, -1.0]])]  # d/dx_i sum = 1 - 2 s_i
     reference = staticmethod(lambda x, axis=-1: np.log(np.exp(x) / np.sum(np.exp(x), axis=axis, keepdims=True)))
@@ -218,7 +218,8 @@ class LogSoftmax(Function):
 
 
 class LogSumExp(Function):
-    """log(sum(exp(x))) along axis, computed without overflow.  d/dx = exp(x - out) = softmax(x)."""
+    """log(sum(exp(x))) along axis, computed without overflow.  d/dx = exp(x - out) = softmax(x);
+    backward reads x and out."""
     examples = [Example((3, 4)), Example((2, 3, 4), axis=(0, 2)), Example((3, 4), axis=0, keepdims=True),
                 Example((3, 1)), Example((0, 4))]
     boundary = [Boundary([inf, 0.0], expected=inf), Boundary([-inf, -inf], expected=-inf),  # as NumPy's log(sum(exp))
