@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 import minigrad.functional as F
-from minigrad.tensor import unwrap
+from minigrad.tensor import Tensor, unwrap
 
 
 def causal_mask(T, S=None):
@@ -54,7 +54,8 @@ def scaled_dot_product_attention(q, k, v, mask=None, is_causal=False, scale=None
 
     q (..., T, Dh), k (..., S, Dh), v (..., S, Dv)  ->  out (..., T, Dv), weights (..., T, S).
     mask: boolean, broadcastable to (..., T, S), True = may attend.  is_causal: also apply
-    `causal_mask(T, S)` (combined with `mask` by "and").  scale: default 1 / sqrt(Dh).
+    `causal_mask(T, S)` (combined with `mask` by "and").  scale: default 1 / sqrt(Dh); a
+one-element Tensor (a learnable temperature) stays in the graph and gets its gradient.
     dropout_p: zero each weight with this probability (and scale the rest by 1 / (1 - p))
     before multiplying with v, drawing from `rng` (a np.random.Generator; default:
     minigrad's generator); the returned weights are the ones before dropout, whose rows sum to 1.
@@ -67,7 +68,9 @@ def scaled_dot_product_attention(q, k, v, mask=None, is_causal=False, scale=None
         allowed = causal_mask(T, S) if allowed is None else allowed & causal_mask(T, S)
     if scale is None:
         scale = 1.0 / math.sqrt(q.shape[-1])
-    if scale != 1.0:
+    if isinstance(scale, Tensor):
+        q = q * _one_number(scale)                         # a learnable scale: in the graph, so it gets a gradient
+    elif scale != 1.0:
         q = q * float(scale)                               # on q, not on the scores: T·Dh < T·S multiplies
     scores = q @ k.swapaxes(-1, -2)                        # (..., T, S)
     weights = F.softmax(scores, axis=-1, where=allowed)    # (..., T, S); blocked keys get weight 0, gradient 0
@@ -80,12 +83,19 @@ def self_attention(V, scale=None):
 
     V (..., T, D)  ->  out (..., T, D), weights (..., T, T); row t of the weights says how
     much token t takes from every token.  scale, when given, multiplies the scores
-    (the notes use none).
+    (the notes use none); a Tensor scale is learnable, as in scaled_dot_product_attention.
     """
     return scaled_dot_product_attention(V, V, V, scale=1.0 if scale is None else scale)
 
 
 # ---- the pieces ------------------------------------------------------------------
+
+def _one_number(scale):
+    """A Tensor scale as a 0-d Tensor (still in the graph), after checking it holds one number."""
+    if scale.size != 1:
+        raise ValueError(f"scaled_dot_product_attention: scale must be one number, got a Tensor of shape {scale.shape}")
+    return scale.reshape(())
+
 
 def check_mask(mask, weights_shape, where):
     """The package's mask convention, checked once for every function that takes a mask.

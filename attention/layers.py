@@ -45,13 +45,15 @@ class SelfAttention(Module):
 class MultiHeadAttention(Module):
     """H attentions in parallel, each on its own Dh = D / H slice of the projections.
 
-    forward(x (B, T, D), context (B, S, D) = x, mask, is_causal)
-        -> (out (B, T, D), weights (B, H, T, S)).
-    Queries come from x, keys and values from context (self-attention when it is None,
-    cross-attention otherwise).  mask: boolean, True = may attend, broadcastable to
-    (B, H, T, S); a 3-D mask (B, T or 1, S), e.g. from `padding_mask`, is applied to
-    every head.  is_causal: query t sees keys 0..t only.  dropout: on the weights, while
-    training.
+    forward(query (B, T, D), key (B, S, D) = query, value (B, S, D) = key, *, mask,
+            key_padding_mask, is_causal) -> (out (B, T, D), weights (B, H, T, S)).
+    Called as PyTorch's (batch first): mha(x) is self-attention, mha(x, context)
+    cross-attention with keys and values from context, mha(q, k, v) the general form.
+    mask (keyword only): boolean, True = may attend, broadcastable to (B, H, T, S); a
+    3-D mask (B, T or 1, S), e.g. from `padding_mask`, is applied to every head.
+    key_padding_mask: boolean (B, S) in PyTorch's convention, True = a padding key that
+    no query may attend to; combined with mask by "and".  is_causal: query t sees keys
+    0..t only.  dropout: on the weights, while training.
     """
 
     def __init__(self, d_model, n_heads, bias=True, dropout=0.0, dtype=np.float64, rng=None):
@@ -66,19 +68,19 @@ class MultiHeadAttention(Module):
         self.out_proj = Linear(d_model, d_model, bias=bias, dtype=dtype, rng=rng)
         self.rng = rng
 
-    def forward(self, x, context=None, mask=None, is_causal=False):
-        context = x if context is None else context
-        B, T, _ = _check_sequences(self, "x", x, self.d_model)
-        _, S, _ = _check_sequences(self, "context", context, self.d_model, batch=B)
+    def forward(self, query, key=None, value=None, *, mask=None, key_padding_mask=None, is_causal=False):
+        key = query if key is None else key
+        value = key if value is None else value
+        B, T, _ = _check_sequences(self, "query", query, self.d_model)
+        _, S, _ = _check_sequences(self, "key", key, self.d_model, batch=B)
+        _check_sequences(self, "value", value, self.d_model, batch=B, length=S)
         H, Dh = self.n_heads, self.d_head
-        if mask is not None and np.ndim(unwrap(mask)) == 3:                # (B, T|1, S): the same for every head
-            mask = check_mask(mask, (B, T, S), layer_name(self))[:, None]  # (B, 1, T|1, S)
-        mask = check_mask(mask, (B, H, T, S), layer_name(self))
+        mask = self._allowed(mask, key_padding_mask, B, H, T, S)          # (B, H|1, T|1, S) or None
 
         # 1. project: every token's query, key and value, all heads at once
-        q = self.q_proj(x)                                                # (B, T, D)
-        k = self.k_proj(context)                                          # (B, S, D)
-        v = self.v_proj(context)                                          # (B, S, D)
+        q = self.q_proj(query)                                            # (B, T, D)
+        k = self.k_proj(key)                                              # (B, S, D)
+        v = self.v_proj(value)                                            # (B, S, D)
         # 2. split heads: feature block h of width Dh belongs to head h
         q = q.reshape(B, T, H, Dh).transpose(0, 2, 1, 3)                  # (B, H, T, Dh)
         k = k.reshape(B, S, H, Dh).transpose(0, 2, 1, 3)                  # (B, H, S, Dh)
@@ -92,8 +94,37 @@ class MultiHeadAttention(Module):
         # 5. project: mix what the heads found
         return self.out_proj(out), weights                                # (B, T, D), (B, H, T, S)
 
+    def _allowed(self, mask, key_padding_mask, B, H, T, S):
+        """mask and key_padding_mask as one boolean mask, True = may attend, or None."""
+        where = layer_name(self)
+        if mask is not None and np.ndim(unwrap(mask)) == 3:               # (B, T|1, S): the same for every head
+            mask = check_mask(mask, (B, T, S), where)[:, None]            # (B, 1, T|1, S)
+        try:
+            mask = check_mask(mask, (B, H, T, S), where)
+        except ValueError as err:
+            if np.shape(unwrap(mask)) != (B, S):
+                raise
+            raise ValueError(f"{err}; a (B, S) mask of padded keys is PyTorch's key_padding_mask: pass it as "
+                             "key_padding_mask= (True = padding), not mask= (True = may attend)") from err
+        if key_padding_mask is None:
+            return mask
+        keep = ~_check_key_padding_mask(key_padding_mask, B, S, where)[:, None, None, :]  # (B, 1, 1, S)
+        return keep if mask is None else mask & keep
+
     def extra_repr(self):
         return f"d_model={self.d_model}, n_heads={self.n_heads}, dropout={self.dropout}"
+
+
+def _check_key_padding_mask(key_padding_mask, B, S, where):
+    """key_padding_mask as a boolean array (B, S), PyTorch's convention: True = a padding key."""
+    padding = np.asarray(unwrap(key_padding_mask))
+    if padding.dtype != bool:
+        raise TypeError(f"{where}: key_padding_mask must be boolean (True = padding, as PyTorch), got dtype "
+                        f"{padding.dtype} (shape {padding.shape}); float (additive) masks are not taken")
+    if padding.shape != (B, S):
+        raise ValueError(f"{where}: key_padding_mask must have shape (B, S) = {(B, S)}, one flag per key, "
+                         f"got {padding.shape}")
+    return padding
 
 
 class SinusoidalPositionalEncoding(Module):
@@ -145,14 +176,17 @@ class LearnedPositionalEmbedding(Module):
         return f"max_len={self.max_len}, d_model={self.d_model}"
 
 
-def _check_sequences(layer, name, x, d_model, batch=None, max_len=None):
+def _check_sequences(layer, name, x, d_model, batch=None, max_len=None, length=None):
     """(B, T, D) of x, after checking it is a batch of sequences the layer can take."""
     shape = check_last_axis(layer, x, d_model, name)
     where = layer_name(layer)
     if len(shape) != 3:
         raise ValueError(f"{where}: {name} must be a batch of sequences of shape (B, T, {d_model}), got {shape}")
     if batch is not None and shape[0] != batch:
-        raise ValueError(f"{where}: {name} has batch size {shape[0]} but x has {batch}")
+        raise ValueError(f"{where}: {name} has batch size {shape[0]} but the query has {batch}")
+    if length is not None and shape[1] != length:
+        raise ValueError(f"{where}: keys and values must come in pairs, but the key has length {length} "
+                         f"and the {name} {shape[1]}")
     if max_len is not None and shape[1] > max_len:
         raise ValueError(f"{where}: the sequence has length T={shape[1]} but positions exist only up to "
                          f"max_len={max_len}; build the layer with a larger max_len")

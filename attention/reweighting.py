@@ -51,7 +51,7 @@ def nadaraya_watson(queries, keys, values, width, leave_one_out=False, mask=None
     to (..., T, S), True = may attend.
     """
     queries, keys, values = F.as_tensor(queries), F.as_tensor(keys), F.as_tensor(values)
-    width = _check_width("nadaraya_watson", width, "width")
+    width = _check_width("nadaraya_watson", width, "width", beside=(queries.dtype, keys.dtype))
     weights_shape = _check_points(queries, keys, values)                # (..., T, S)
     T, S = weights_shape[-2:]
     allowed = check_mask(mask, weights_shape, "nadaraya_watson")
@@ -72,9 +72,10 @@ def nadaraya_watson(queries, keys, values, width, leave_one_out=False, mask=None
     return out, weights
 
 
-def _check_width(name, width, label):
-    """width as a Tensor, after checking it is one positive number."""
-    width = F.as_tensor(width)
+def _check_width(name, width, label, beside=()):
+    """width as a Tensor, after checking it is one positive number.  A Python number takes the
+    dtype NumPy gives it beside the dtypes `beside` (float32 points keep a width of 0.5 float32)."""
+    width = F.as_tensor(F.array_like(width, name, label, beside=beside))
     if width.size != 1 or not np.all(width.data > 0):
         raise ValueError(f"{name}: {label} must be one positive number (a float or a one-element Tensor), "
                          f"got {width.data!r}")

@@ -27,8 +27,9 @@ class TransformerBlock(Module):
     additions let every block start close to the identity, which is what keeps deep
     stacks trainable.
     causal: each token sees only itself and earlier tokens.  mask: boolean, True = may
-    attend, as for MultiHeadAttention.  After a forward, `.attention_weights` holds the
-    weights (B, H, T, T), detached, for plotting.
+    attend, and key_padding_mask (B, T), True = padding (PyTorch's convention), as for
+    MultiHeadAttention.  After a forward, `.attention_weights` holds the weights
+    (B, H, T, T), detached, for plotting.
     """
 
     def __init__(self, d_model, n_heads, d_ff=None, *, dropout=0.0, causal=False, activation="gelu",
@@ -45,10 +46,11 @@ class TransformerBlock(Module):
         self.dropout = Dropout(dropout, rng=rng)
         self.attention_weights = None
 
-    def forward(self, x, mask=None):
+    def forward(self, x, mask=None, key_padding_mask=None):
         x = F.as_tensor(x)
         check_last_axis(self, x, self.d_model, "x")
-        attended, weights = self.attn(self.ln1(x), mask=mask, is_causal=self.causal)  # (B, T, D), (B, H, T, T)
+        attended, weights = self.attn(self.ln1(x), mask=mask, key_padding_mask=key_padding_mask,
+                                      is_causal=self.causal)                           # (B, T, D), (B, H, T, T)
         self.attention_weights = weights.detach()
         x = x + self.dropout(attended)                                    # (B, T, D)
         return x + self.dropout(self.mlp(self.ln2(x)))                    # (B, T, D)
@@ -64,7 +66,8 @@ class TransformerStack(Module):
     makes the model blind to order), then n_layers TransformerBlocks, a final LayerNorm
     and a linear head.  d_ff: the MLP's hidden width, 4 d_model unless given.  dropout,
     causal and activation are passed to every block (dropout also acts on the embeddings).
-    mask: boolean, True = may attend, e.g. `padding_mask(lengths, T)`.  After a forward,
+    mask: boolean, True = may attend, e.g. `padding_mask(lengths, T)`; or key_padding_mask
+    (B, T), True = padding, as PyTorch's src_key_padding_mask.  After a forward,
     `.attention_weights` lists each layer's weights (B, H, T, T).
     """
 
@@ -90,7 +93,7 @@ class TransformerStack(Module):
         self.head = Linear(d_model, n_out, dtype=dtype, rng=rng)
         self.attention_weights = []
 
-    def forward(self, tokens, mask=None):
+    def forward(self, tokens, mask=None, key_padding_mask=None):
         tokens = np.asarray(unwrap(tokens))
         if tokens.ndim != 2:
             raise ValueError(f"{type(self).__name__}: tokens must be integer ids of shape (B, T), "
@@ -103,7 +106,7 @@ class TransformerStack(Module):
             x = self.position(x)                                          # (B, T, D)
         x = self.dropout(x)
         for block in self.blocks:
-            x = block(x, mask=mask)                                       # (B, T, D)
+            x = block(x, mask=mask, key_padding_mask=key_padding_mask)    # (B, T, D)
         self.attention_weights = [block.attention_weights for block in self.blocks]
         return self.head(self.ln_final(x))                                # (B, T, n_out)
 

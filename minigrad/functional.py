@@ -11,6 +11,7 @@ import numbers
 import numpy as np
 
 from minigrad import ops
+from minigrad.axis_names import takes_axis
 from minigrad.tensor import Tensor, as_tensor, unwrap  # noqa: F401  (as_tensor: part of this API)
 
 
@@ -114,6 +115,7 @@ def relu(x):
     return ops.Relu.apply(x)
 
 
+@takes_axis
 @takes_array_likes("x")
 def softmax(x, axis=-1, where=None):
     """exp(x) / sum(exp(x)) along axis, shifted by the max so large logits don't overflow.
@@ -128,18 +130,21 @@ def softmax(x, axis=-1, where=None):
     return ops.Softmax.apply(x, axis=axis, where=where)
 
 
+@takes_axis
 @takes_array_likes("x")
 def log_softmax(x, axis=-1):
     """log(softmax(x)) along axis, computed as x - logsumexp(x) (stable)."""
     return ops.LogSoftmax.apply(x, axis=axis)
 
 
+@takes_axis
 @takes_array_likes("x")
 def logsumexp(x, axis=-1, keepdims=False):
     """log(sum(exp(x))) along axis, stable."""
     return ops.LogSumExp.apply(x, axis=axis, keepdims=keepdims)
 
 
+@takes_axis
 @takes_array_likes("a", "b")
 def cosine_similarity(a, b, axis=-1, eps=1e-8):
     """a·b / (max(|a|, eps) max(|b|, eps)) along axis, broadcasting a against b (as PyTorch)."""
@@ -157,11 +162,13 @@ def einsum(subscripts, *operands):
     return ops.Einsum.apply(*(array_like(x, "einsum", "operands") for x in operands), subscripts=subscripts)
 
 
+@takes_axis
 def concatenate(tensors, axis=0):
     """Join tensors along an existing axis."""
     return ops.Concatenate.apply(*(array_like(x, "concatenate", "tensors") for x in tensors), axis=axis)
 
 
+@takes_axis
 def stack(tensors, axis=0):
     """Join tensors of one shape along a new axis."""
     return ops.Stack.apply(*(array_like(x, "stack", "tensors") for x in tensors), axis=axis)
@@ -201,42 +208,49 @@ def minimum(a, b):
     return ops.Minimum.apply(a, b)
 
 
+@takes_axis
 @takes_array_likes("x")
 def sum(x, axis=None, keepdims=False):
     """Sum over axis (None: all)."""
     return ops.Sum.apply(x, axis=axis, keepdims=keepdims)
 
 
+@takes_axis
 @takes_array_likes("x")
 def mean(x, axis=None, keepdims=False):
     """Mean over axis (None: all)."""
     return ops.Mean.apply(x, axis=axis, keepdims=keepdims)
 
 
+@takes_axis
 @takes_array_likes("x")
 def var(x, axis=None, keepdims=False, ddof=0):
     """Variance over axis (None: all), dividing by N - ddof (NumPy's ddof: 0, PyTorch's default: 1)."""
     return ops.Var.apply(x, axis=axis, keepdims=keepdims, ddof=ddof)
 
 
+@takes_axis
 @takes_array_likes("x")
 def max(x, axis=None, keepdims=False):
     """Largest element over axis (None: all); its gradient goes to the largest (ties share it)."""
     return ops.Max.apply(x, axis=axis, keepdims=keepdims)
 
 
+@takes_axis
 @takes_array_likes("x")
 def min(x, axis=None, keepdims=False):
     """Smallest element over axis (None: all); its gradient goes to the smallest (ties share it)."""
     return ops.Min.apply(x, axis=axis, keepdims=keepdims)
 
 
+@takes_axis
 @takes_array_likes("x")
 def argmax(x, axis=None, keepdims=False):
     """Index of the largest element over axis (None: of the flattened x); no gradient."""
     return as_tensor(x).argmax(axis=axis, keepdims=keepdims)
 
 
+@takes_axis
 @takes_array_likes("x")
 def argmin(x, axis=None, keepdims=False):
     """Index of the smallest element over axis (None: of the flattened x); no gradient."""
@@ -346,4 +360,4 @@ def mse_loss(pred, target, reduction="mean"):
         raise ValueError(f"mse_loss: pred has shape {_shape(pred)} but target has shape {_shape(target)}; "
                          "they must match exactly")
     diff = as_tensor(pred) - target
-    return _reduce(diff * diff, reduction, diff.size, "mse_loss")
+    return _reduce(diff * diff, reduction, diff.data.size, "mse_loss")  # (a plain int: float32 stays float32)

@@ -5,6 +5,11 @@ a softmax backward returning zeros), the engine's vector-Jacobian product uᵀJ 
 equal the central difference (f(x + eps e_i) - f(x - eps e_i))·u / 2eps for every
 element i of every input.  Everything runs in float64.
 
+u comes from a random stream of its own, never np.random.default_rng(seed)'s, which is
+where test data usually comes from: u equal to an input lets a transposed rule pass.
+Backward gets a copy of u, and writing into it (or into the inputs or the output)
+is an error of its own: the engine may hand one array to several ops.
+
 When they differ, the error shows the elements (analytic vs numeric) and names the likely
 slip, found by comparing the analytic gradient with simple transforms of the numeric one
 (see the diagnosis section at the end).
@@ -19,13 +24,29 @@ class GradcheckError(AssertionError):
     """An analytic gradient disagrees with finite differences."""
 
 
+# The cotangents' own random stream: SeedSequence((STREAM, seed)) is not np.random.default_rng(seed)'s.
+_COTANGENT_STREAM = 0x6772616463686B  # "gradchk"
+
+
+def random_cotangent(shape, seed=0):
+    """The random upstream gradient u that gradcheck(..., seed=seed) uses for an output of `shape`:
+    standard normal, from a stream no np.random.default_rng(n) draws from."""
+    return np.random.default_rng((_COTANGENT_STREAM, seed)).standard_normal(shape)
+
+
 def _float64_inputs(inputs):
-    """Float inputs become float64 leaves that require grad; others pass through unchanged."""
+    """Float inputs become float64 leaves that require grad; others pass through unchanged.
+
+    A leaf keeps its input's class: an nn.Parameter stays a Parameter, so code that treats
+    Tensor subclasses differently is checked as it runs on them.
+    """
     result = []
     for x in inputs:
         data = unwrap(x)
         if isinstance(data, np.ndarray) and data.dtype.kind == "f":
-            result.append(Tensor(np.array(data, dtype=np.float64), requires_grad=True))
+            leaf = Tensor.__new__(type(x) if isinstance(x, Tensor) else Tensor)
+            Tensor.__init__(leaf, np.array(data, dtype=np.float64), requires_grad=True)
+            result.append(leaf)
         else:
             result.append(x)
     return result
@@ -44,8 +65,27 @@ def _vjp(fn, inputs, cotangent, create_graph=False):
     leaves = [x for x in inputs if isinstance(x, Tensor) and x.requires_grad]
     if not out.requires_grad:
         return [Tensor(np.zeros_like(x.data)) for x in leaves]
-    grads = _grad(out, leaves, grad_output=cotangent, create_graph=create_graph, allow_unused=True)
+    handed = cotangent.copy()  # backward's own copy: u itself stays as drawn
+    before = [x.data.copy() for x in leaves] + [out.data.copy()]
+    grads = _grad(out, leaves, grad_output=handed, create_graph=create_graph, allow_unused=True)
+    _check_untouched(out, handed, cotangent, leaves, before)
     return [Tensor(np.zeros_like(x.data)) if g is None else g for x, g in zip(leaves, grads)]
+
+
+def _check_untouched(out, handed, cotangent, leaves, before):
+    """Refuse a backward that wrote into what it was handed.  The engine passes one array
+    to several ops (Add hands `grad` to both inputs), so such a write changes other
+    gradients, while the rule alone may even look right (ReLU doing `grad[x <= 0] = 0`)."""
+    op = f"{type(out.grad_fn).__name__}.backward (fn's last op), or a backward that ran after it,"
+    if not np.array_equal(handed, cotangent, equal_nan=True):
+        raise GradcheckError(f"gradcheck: {op} wrote into the upstream gradient `grad` it was handed "
+                             "(`grad *= 2`, `grad[mask] = 0`); make a new array instead: "
+                             "`grad * 2`, `np.where(mask, 0, grad)`")
+    for position, (x, old) in enumerate(zip(leaves + [out], before)):
+        if not np.array_equal(x.data, old, equal_nan=True):
+            what = "fn's output" if x is out else f"input {position} (shape {x.shape})"
+            raise GradcheckError(f"gradcheck: {op} changed {what} in place; backward may only read "
+                                 "the inputs and the output (write into an array it made itself)")
 
 
 def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
@@ -60,9 +100,8 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
     leaves = [(i, x) for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
     if not leaves:
         raise ValueError("gradcheck: no floating-point input to check")
-    rng = np.random.default_rng(seed)
     out = _output(fn, inputs)
-    cotangent = rng.standard_normal(out.shape)
+    cotangent = random_cotangent(out.shape, seed)
     analytic = _vjp(fn, inputs, cotangent)
     tolerance = dict(atol=atol, rtol=rtol)
     for leaf, ((position, x), vjp) in enumerate(zip(leaves, analytic)):
@@ -145,11 +184,10 @@ def gradgradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
     """Check second derivatives: gradcheck of the function x -> uᵀJ(x), whose own
     gradient the engine gets by differentiating its backward pass (create_graph=True)."""
     inputs = _float64_inputs(inputs)
-    rng = np.random.default_rng(seed + 1)
-    cotangent = rng.standard_normal(_output(fn, inputs).shape)
+    upstream = random_cotangent(_output(fn, inputs).shape, seed + 1)
 
     def first_derivatives(*xs):
-        parts = [g.reshape(-1) for g in _vjp(fn, xs, cotangent, create_graph=True)]
+        parts = [g.reshape(-1) for g in _vjp(fn, xs, upstream, create_graph=True)]
         return parts[0] if len(parts) == 1 else _concat(parts)
 
     try:

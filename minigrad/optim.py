@@ -21,16 +21,22 @@ from minigrad.tensor import Tensor
 
 class Optimizer:
     """Base class: holds the parameters and lr; subclasses write `update(i, p, g)` for one
-    parameter's array p and its gradient g (i indexes per-parameter state)."""
+    parameter's array p and its gradient g (i indexes per-parameter state).
+
+    A frozen parameter (requires_grad_(False)) is held like the others and, having no
+    gradient, skipped by step(), as in PyTorch: unfrozen later, it is trained again."""
 
     def __init__(self, params, lr):
         name = type(self).__name__
         self.params, seen = [], set()
         for i, p in enumerate(params):
-            if not (isinstance(p, Tensor) and p.requires_grad):
-                raise TypeError(f"{name}: parameter {i} is a {type(p).__name__}"
-                                f"{'' if not isinstance(p, Tensor) else ' without requires_grad'}; "
+            if not isinstance(p, Tensor):
+                raise TypeError(f"{name}: parameter {i} is a {type(p).__name__}; "
                                 "pass model.parameters() (Tensors with requires_grad=True)")
+            if p.grad_fn is not None:
+                raise ValueError(f"{name}: parameter {i} (shape {p.shape}) was computed by "
+                                 f"{type(p.grad_fn).__name__}, so an update to it would not last; optimize the "
+                                 "leaf tensors it came from (model.parameters())")
             if id(p) not in seen:  # a parameter listed twice would be updated twice
                 seen.add(id(p))
                 self.params.append(p)

@@ -64,7 +64,9 @@ B, T, D = 2, 3, 4
 TENSOR_INPUTS = {  # parameter name -> an example value (T = S = 3 so one mask fits every function)
     "q": RNG.standard_normal((B, T, D)), "k": RNG.standard_normal((B, T, D)), "v": RNG.standard_normal((B, T, D)),
     "V": RNG.standard_normal((B, T, D)), "x": RNG.standard_normal((B, T, D)),
-    "context": RNG.standard_normal((B, T, D)), "mask": ~np.eye(T, dtype=bool)[::-1],
+    "query": RNG.standard_normal((B, T, D)), "key": RNG.standard_normal((B, T, D)),
+    "value": RNG.standard_normal((B, T, D)), "mask": ~np.eye(T, dtype=bool)[::-1],
+    "key_padding_mask": np.array([[False, False, True], [False, False, False]]),
     "queries": RNG.uniform(0, 3, T), "keys": RNG.uniform(0, 3, T), "values": RNG.standard_normal(T),
     "sigma": np.array(0.8), "width": np.array(0.7), "weights": RNG.uniform(0, 1, (T, T)),
     "lengths": np.array([1, 3]), "tokens": RNG.integers(0, 5, (B, T)), "idx": RNG.integers(0, 5, (B, 2)),
@@ -157,3 +159,21 @@ def test_every_public_function_takes_tensors_arrays_lists_and_numbers(name, make
         pytest.importorskip("matplotlib", reason="plot_attention draws with matplotlib (the test extra)")
     args, tensors = arguments(name, maker())
     assert_takes_array_likes(lambda given: call(maker, given), args, tensors, NAMED, name)
+
+
+def float32(value):
+    return value.astype(np.float32) if isinstance(value, np.ndarray) and value.dtype.kind == "f" else value
+
+
+FUNCTIONS = [(name, maker) for name, maker in CALLABLES if "." not in name and not name.startswith("plot_")]
+
+
+@pytest.mark.parametrize("name, maker", FUNCTIONS, ids=[name for name, _ in FUNCTIONS])
+def test_float32_inputs_give_float32(name, maker):
+    """Every attention function keeps float32: settings given as Python numbers never promote it."""
+    args, tensors = arguments(name, maker())
+    for result in call(maker, {k: float32(v) if k in tensors else v for k, v in args.items()}):
+        assert result.dtype.kind != "f" or result.dtype == np.float32, f"{name}: float32 inputs gave {result.dtype}"
+    if "width" in args:  # the width as a Python number, as the notes write it
+        for result in call(maker, {**{k: float32(v) for k, v in args.items()}, "width": 0.5}):
+            assert result.dtype == np.float32, f"{name}(width=0.5): float32 points gave {result.dtype}"

@@ -24,8 +24,10 @@ def numpy_softmax(s):
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def numpy_multihead(layer, x, context, allowed=None):
-    """H single-head attentions on column slices of the weights, concatenated, then projected."""
+def numpy_multihead(layer, x, context, allowed=None, value=None):
+    """H single-head attentions on column slices of the weights, concatenated, then projected
+    (keys from context, values from `value`, by default context too)."""
+    value = context if value is None else value
     W = {name: getattr(layer, name).weight.data for name in ("q_proj", "k_proj", "v_proj", "out_proj")}
     b = {name: getattr(layer, name).bias.data for name in W}
     H, Dh = layer.n_heads, layer.d_head
@@ -34,7 +36,7 @@ def numpy_multihead(layer, x, context, allowed=None):
         cols = slice(h * Dh, (h + 1) * Dh)
         q = x @ W["q_proj"][:, cols] + b["q_proj"][cols]          # (B, T, Dh)
         k = context @ W["k_proj"][:, cols] + b["k_proj"][cols]    # (B, S, Dh)
-        v = context @ W["v_proj"][:, cols] + b["v_proj"][cols]    # (B, S, Dh)
+        v = value @ W["v_proj"][:, cols] + b["v_proj"][cols]      # (B, S, Dh)
         scores = q @ k.transpose(0, 2, 1) / math.sqrt(Dh)
         if allowed is not None:
             scores = np.where(allowed, scores, -np.inf)
@@ -78,7 +80,7 @@ CROSS_MASK = randn(B, T, S, seed=3) > -0.5
                          ids=["none", "3d", "2d", "padding"])
 def test_multihead_equals_single_heads_on_sliced_weights_concatenated(mask):
     layer = MultiHeadAttention(D, H, rng=np.random.default_rng(0))
-    out, weights = layer(Tensor(X), context=Tensor(CONTEXT), mask=mask)
+    out, weights = layer(Tensor(X), Tensor(CONTEXT), mask=mask)
     expected_out, expected_weights = numpy_multihead(layer, X, CONTEXT, mask)  # per head: (B, T, S)
     assert out.shape == (B, T, D) and weights.shape == (B, H, T, S)
     np.testing.assert_allclose(out.data, expected_out, atol=1e-12)
@@ -135,14 +137,14 @@ def test_multihead_gradients_wrt_inputs_and_every_parameter(mask):
     layer = MultiHeadAttention(4, 2, rng=np.random.default_rng(5))
     x, context = X[:1, :, :4], CONTEXT[:1, :, :4]  # T=3 != S=4
     mask = None if mask is None else mask[:1]
-    fn = with_parameters(layer, MHA_PARAMS, lambda x, c: layer(x, context=c, mask=mask)[0])
+    fn = with_parameters(layer, MHA_PARAMS, lambda x, c: layer(x, c, mask=mask)[0])
     assert gradcheck(fn, [x, context] + parameter_values(layer, MHA_PARAMS))
 
 
 def test_multihead_second_order_gradients():
     layer = MultiHeadAttention(4, 2, rng=np.random.default_rng(6))
     names = ["q_proj.weight", "v_proj.bias"]
-    fn = with_parameters(layer, names, lambda x, c: layer(x, context=c, mask=CROSS_MASK[:1, :2])[0])
+    fn = with_parameters(layer, names, lambda x, c: layer(x, c, mask=CROSS_MASK[:1, :2])[0])
     assert gradgradcheck(fn, [X[:1, :2, :4], CONTEXT[:1, :, :4]] + parameter_values(layer, names))
     assert gradgradcheck(lambda x: layer(x, is_causal=True)[1], [X[:1, :, :4]])
 
@@ -160,7 +162,7 @@ def test_self_attention_layer_gradients_first_and_second_order():
 def test_weight_rows_sum_to_one_and_padded_keys_get_zero_weight_and_gradient():
     layer = MultiHeadAttention(D, H, rng=np.random.default_rng(8))
     context = Tensor(CONTEXT, requires_grad=True)
-    out, weights = layer(Tensor(X), context=context, mask=padding_mask([2, 4], S))
+    out, weights = layer(Tensor(X), context, mask=padding_mask([2, 4], S))
     np.testing.assert_allclose(weights.data.sum(axis=-1), 1.0, atol=1e-14)
     assert np.all(weights.data[0, :, :, 2:] == 0.0)
     (out * Tensor(randn(*out.shape, seed=9))).sum().backward()
@@ -215,16 +217,18 @@ def test_d_model_not_divisible_by_heads_is_a_clear_error():
 def test_wrong_input_shapes_are_clear_errors():
     layer = MultiHeadAttention(D, H)
     name = r"MultiHeadAttention\(d_model=6, n_heads=3, dropout=0.0\)"
-    with pytest.raises(ValueError, match=name + r": x has shape \(2, 3, 5\), expected \(\.\.\., 6\)"):
+    with pytest.raises(ValueError, match=name + r": query has shape \(2, 3, 5\), expected \(\.\.\., 6\)"):
         layer(Tensor(X[..., :5]))
-    with pytest.raises(ValueError, match=name + r": x must be a batch of sequences of shape \(B, T, 6\), got \(3, 6\)"):
+    with pytest.raises(ValueError, match=name + r": query must be a batch of sequences of shape \(B, T, 6\), got \(3, 6\)"):
         layer(Tensor(X[0]))
-    with pytest.raises(ValueError, match=name + ": context has batch size 1 but x has 2"):
-        layer(Tensor(X), context=Tensor(CONTEXT[:1]))
+    with pytest.raises(ValueError, match=name + ": key has batch size 1 but the query has 2"):
+        layer(Tensor(X), Tensor(CONTEXT[:1]))
+    with pytest.raises(ValueError, match=name + ": keys and values must come in pairs, .* key has length 4 and the value 3"):
+        layer(Tensor(X), Tensor(CONTEXT), Tensor(X))
     with pytest.raises(ValueError, match=name + r": mask of shape \(2, 3, 3\) does not broadcast .* \(2, 3, 4\)"):
-        layer(Tensor(X), context=Tensor(CONTEXT), mask=np.ones((B, T, T), bool))
+        layer(Tensor(X), Tensor(CONTEXT), mask=np.ones((B, T, T), bool))
     with pytest.raises(ValueError, match=name + r": mask of shape \(3, 3\) does not broadcast .* \(2, 3, 3, 4\)"):
-        layer(Tensor(X), context=Tensor(CONTEXT), mask=np.ones((T, T), bool))
+        layer(Tensor(X), Tensor(CONTEXT), mask=np.ones((T, T), bool))
 
 
 # ---- positional encodings --------------------------------------------------------------------
@@ -289,3 +293,48 @@ def test_sequence_longer_than_the_table_is_a_clear_error(layer):
 def test_all_layers_are_modules():
     for layer in (SelfAttention(4), MultiHeadAttention(4, 2), LearnedPositionalEmbedding(3, 4)):
         assert isinstance(layer, Module) and layer.parameters()
+
+
+# ---- PyTorch's call: (query, key, value), mask keyword-only, key_padding_mask ---------------
+
+VALUE = randn(B, S, D, seed=20)
+PADDING = np.array([[False, False, True, True], [False, False, False, False]])  # (B, S): True = padding (PyTorch)
+
+
+def test_query_key_value_as_pytorch_calls_it_against_numpy():
+    layer = MultiHeadAttention(D, H, rng=np.random.default_rng(21))
+    out, weights = layer(Tensor(X), Tensor(CONTEXT), Tensor(VALUE))  # keys and values from different tensors
+    expected_out, expected_weights = numpy_multihead(layer, X, CONTEXT, value=VALUE)
+    np.testing.assert_allclose(out.data, expected_out, atol=1e-12)
+    np.testing.assert_allclose(weights.data, expected_weights, atol=1e-12)
+    fn = with_parameters(layer, ["v_proj.weight"], lambda q, k, v: layer(q, k, v)[0])
+    assert gradcheck(fn, [X[:1, :2], CONTEXT[:1], VALUE[:1]] + parameter_values(layer, ["v_proj.weight"]))
+
+
+def test_mask_is_keyword_only():
+    layer = MultiHeadAttention(D, H, rng=np.random.default_rng(22))
+    with pytest.raises(TypeError, match="positional"):
+        layer(Tensor(X), Tensor(CONTEXT), Tensor(VALUE), np.ones((T, S), bool))
+
+
+@pytest.mark.parametrize("mask", [None, CROSS_MASK], ids=["alone", "with a mask"])
+def test_key_padding_mask_takes_pytorchs_convention(mask):
+    layer = MultiHeadAttention(D, H, rng=np.random.default_rng(23))
+    out, weights = layer(Tensor(X), Tensor(CONTEXT), mask=mask, key_padding_mask=PADDING)
+    allowed = ~PADDING[:, None, :] if mask is None else mask & ~PADDING[:, None, :]  # (B, T|1, S)
+    expected_out, expected_weights = numpy_multihead(layer, X, CONTEXT, allowed)
+    np.testing.assert_allclose(out.data, expected_out, atol=1e-12)
+    np.testing.assert_allclose(weights.data, expected_weights, atol=1e-12)
+    assert np.all(weights.data[0, :, :, 2:] == 0.0)  # the padding gets nothing
+    same, _ = layer(Tensor(X), Tensor(CONTEXT), mask=padding_mask([2, 4], S) if mask is None else allowed)
+    np.testing.assert_array_equal(out.data, same.data)
+
+
+def test_a_pytorch_padding_mask_passed_as_mask_is_not_taken_silently():
+    layer = MultiHeadAttention(D, H, rng=np.random.default_rng(24))
+    with pytest.raises(ValueError, match=r"mask of shape \(2, 4\) does not broadcast .*pass it as key_padding_mask="):
+        layer(Tensor(X), Tensor(CONTEXT), mask=PADDING)
+    with pytest.raises(TypeError, match=r"key_padding_mask must be boolean \(True = padding, as PyTorch\)"):
+        layer(Tensor(X), Tensor(CONTEXT), key_padding_mask=PADDING.astype(float))
+    with pytest.raises(ValueError, match=r"key_padding_mask must have shape \(B, S\) = \(2, 4\)"):
+        layer(Tensor(X), Tensor(CONTEXT), key_padding_mask=PADDING[:, None])

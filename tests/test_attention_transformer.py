@@ -278,3 +278,13 @@ def test_gpt_learns_to_continue_a_sequence():
         losses.append(loss.item())
     assert losses[-1] < 0.2 * losses[0]
     np.testing.assert_array_equal(model.generate(data[:, :3], 5, greedy=True), data)
+
+
+def test_encoder_takes_pytorchs_key_padding_mask():
+    model = small_encoder()
+    padding = np.array([[False] * 4 + [True] * 3, [False] * 7])  # PyTorch's src_key_padding_mask: True = padding
+    out = model(TOKENS, key_padding_mask=padding).data
+    np.testing.assert_array_equal(out, model(TOKENS, mask=padding_mask([4, 7], 7)).data)
+    other = TOKENS.copy()
+    other[0, 4:] = (other[0, 4:] + 1) % 11  # change only the padding of sequence 0
+    np.testing.assert_allclose(model(other, key_padding_mask=padding).data[0, :4], out[0, :4], atol=1e-12)

@@ -125,3 +125,35 @@ def test_the_twins_carry_gradients_as_the_methods_do():
     F.max(x, axis=1).sum().backward()
     np.testing.assert_array_equal(x.grad.data, [[0.0, 0.5, 0.5], [1.0, 0.0, 0.0]])  # ties share, by hand
     assert not F.argmax(x, axis=1).requires_grad
+
+
+AXIS_FUNCTIONS = [(name, fn) for name, fn in FUNCTIONS if "axis" in inspect.signature(fn).parameters]
+
+
+def test_the_functions_with_an_axis_are_found():
+    assert {"softmax", "log_softmax", "cosine_similarity", "sum", "mean", "concatenate"} <= dict(AXIS_FUNCTIONS).keys()
+
+
+@pytest.mark.parametrize("name, fn", AXIS_FUNCTIONS, ids=[name for name, _ in AXIS_FUNCTIONS])
+def test_pytorch_dim_gets_the_hint_naming_axis(name, fn):
+    args, _ = arguments(name, fn)
+    for pytorch, numpy in [({"dim": 0}, "axis="), ({"dim": 0, "keepdim": True}, "axis= and keepdims=")]:
+        with pytest.raises(TypeError, match=rf"^{name}\(\) got dim=.*minigrad follows NumPy, so write {numpy} ") as err:
+            call(fn, {**args, **pytorch})
+        assert "unexpected keyword" in str(err.value.__cause__)  # the original error stays in the chain
+
+
+def float32(value):
+    """value with its float arrays as float32 (lists of arrays too)."""
+    if isinstance(value, list):
+        return [float32(v) for v in value]
+    return value.astype(np.float32) if isinstance(value, np.ndarray) and value.dtype.kind == "f" else value
+
+
+@pytest.mark.parametrize("name, fn", FUNCTIONS, ids=[name for name, _ in FUNCTIONS])
+def test_float32_inputs_give_float32(name, fn):
+    """Settings given as Python numbers (eps, p, the mean's count) never promote a float32 result."""
+    args, tensors = arguments(name, fn)
+    args = {k: float32(v) if k in tensors else v for k, v in args.items()}
+    for result in call(fn, args):
+        assert result.dtype.kind != "f" or result.dtype == np.float32, f"F.{name}: float32 inputs gave {result.dtype}"

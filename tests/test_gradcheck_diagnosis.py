@@ -5,8 +5,11 @@ starts with '_' so it stays out of the op registry (and the op sweep)."""
 import numpy as np
 import pytest
 
-from minigrad import GradcheckError, gradcheck
-from minigrad.ops import CosineSimilarity, Exp, LayerNorm, MatMul, Mul, Pow, Softmax, Tanh
+from minigrad import GradcheckError, Tensor, gradcheck, gradgradcheck
+from minigrad.gradcheck import random_cotangent
+from minigrad.function import Function
+from minigrad.nn import Parameter
+from minigrad.ops import CosineSimilarity, Exp, LayerNorm, MatMul, Mul, Pow, Relu, Softmax, Tanh
 
 
 class _SoftmaxSignFlipped(Softmax):
@@ -140,7 +143,7 @@ def test_the_output_used_where_the_input_was_meant_is_named():
 def test_a_small_gradient_is_shown_in_full_with_both_values():
     x = inputs((2, 3))[0]
     message = check(_ExpFromInput, [(2, 3)])
-    upstream = np.random.default_rng(0).standard_normal((2, 3))  # gradcheck's cotangent (seed 0)
+    upstream = random_cotangent((2, 3), seed=0)  # gradcheck's cotangent (seed 0)
     rows = message.splitlines()[3:9]  # after the summary, the title and the header
     for row, analytic, numeric in zip(rows, (upstream * x).reshape(-1), (upstream * np.exp(x)).reshape(-1)):
         mark, *_, shown_analytic, shown_numeric = row.split()
@@ -168,3 +171,68 @@ def test_a_difference_of_no_known_shape_says_so():
                                         (CosineSimilarity, [(3, 4), (3, 4)])])
 def test_the_right_backwards_still_pass(op, shapes):
     assert gradcheck(op.apply, inputs(*shapes))
+
+
+# ---- gradcheck is not fooled: by a backward writing into what it was handed, by data drawn
+# from the cotangent's own stream, by inputs re-wrapped out of their class ----------------
+
+class _ExpDoublesInPlace(Exp):
+    def backward(self, grad, x, out):
+        grad *= 2  # wrong twice: a factor 2, and written into the caller's array
+        return grad * out
+
+
+class _ReluMasksInPlace(Relu):
+    def backward(self, grad, x, out):
+        grad[x <= 0] = 0  # the value is right, but the array belongs to the caller
+        return grad
+
+
+class _TanhOverwritesInput(Tanh):
+    def backward(self, grad, x, out):
+        x[...] = out  # x now holds tanh(x): the numeric side would differentiate elsewhere
+        return grad * (1 - x * x)
+
+
+@pytest.mark.parametrize("fn", [_ExpDoublesInPlace.apply, _ReluMasksInPlace.apply,
+                                lambda x: _ReluMasksInPlace.apply(x) + x],
+                         ids=["grad*=2", "relu grad[x<=0]=0", "relu(x)+x"])
+def test_a_backward_writing_into_grad_is_caught(fn):
+    with pytest.raises(GradcheckError, match="wrote into the upstream gradient `grad`"):
+        gradcheck(fn, inputs((3, 4)))
+
+
+def test_a_backward_writing_into_its_input_is_caught():
+    with pytest.raises(GradcheckError, match="changed input 0 .* in place"):
+        gradcheck(_TanhOverwritesInput.apply, inputs((3, 4)))
+
+
+def test_data_from_default_rng_0_does_not_hide_a_transposed_matmul():
+    # The usual test data: each input drawn as np.random.default_rng(0).standard_normal(...).
+    # Were the cotangent drawn the same way, it would equal b, and (g bᵀ)ᵀ = b bᵀ = g bᵀ.
+    a, b = (np.random.default_rng(0).standard_normal((3, 3)) for _ in range(2))
+    with pytest.raises(GradcheckError, match="likely slip: transposed"):
+        gradcheck(_MatMulTransposed.apply, [a, b])
+    for seed in (0, 1):  # gradgradcheck uses seed + 1
+        assert not np.allclose(random_cotangent((3, 3), seed), np.random.default_rng(seed).standard_normal((3, 3)))
+
+
+class _SquareForgetsSubclasses(Function):
+    """x², whose backward records a graph only for exact Tensors, as a type(x) is Tensor test
+    would: with a Tensor subclass its second derivative is lost."""
+    def forward(self, x):
+        return x * x
+
+    def backward(self, grad, x, out):
+        two_x = 2 * x if type(x) is Tensor else 2 * np.asarray(x.data if isinstance(x, Tensor) else x)
+        return grad * two_x
+
+
+def test_gradgradcheck_keeps_the_input_class():
+    x = inputs((3,))[0]
+    assert gradgradcheck(_SquareForgetsSubclasses.apply, [Tensor(x)])  # right for plain Tensors
+    with pytest.raises(GradcheckError, match="second order"):
+        gradgradcheck(_SquareForgetsSubclasses.apply, [Parameter(x)])
+    seen = []
+    gradcheck(lambda t: seen.append(type(t)) or t * t, [Parameter(np.float32(x))])
+    assert set(seen) == {Parameter}

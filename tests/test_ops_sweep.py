@@ -1,6 +1,8 @@
 """Every op x every example it declares: gradients against finite differences (first and
 second order), forward against the op's NumPy reference, float32 kept, no graph under no_grad.
 Every op x every boundary case it declares: the exact value and gradient at 0, ±inf, NaN.
+Every op x every example with integer inputs (signed and unsigned, small and over their whole
+range): the reference on the same values in float64, and gradients beside an integer input.
 
 The examples must include the kinds where mistakes hide: a size-0 dimension (every op), and
 for an op working along an `axis`, an input of size 1 along that axis (broadcast there
@@ -147,3 +149,72 @@ def test_cast_gradient_returns_to_input_dtype():
     (y * y).sum().backward()
     assert x.grad.dtype == np.float32
     np.testing.assert_array_equal(x.grad.data, 2 * np.ones((2, 3)))
+
+
+# ---- integer inputs: an op computing in floats reads them as floats ----------------------
+# The rule (minigrad/ops/elementwise.py, `as_float`): an integer input of an op that computes in
+# floats is converted first, to the float type NumPy gives it beside the op's float inputs, or
+# float64 when all are integers (as PyTorch computes them in its default float).  Ops that keep
+# integers (add, matmul, max, indexing, ...) follow NumPy's integer arithmetic.
+
+INTEGER_DTYPES = [np.int64, np.int16, np.int8, np.uint8]
+
+
+def integer_inputs(example, dtype, full_range, seed=0):
+    """The example's array inputs as integers of `dtype` (constants: no gradient) inside its domain:
+    small values, or with full_range the whole range of the dtype, where squares and negation
+    overflow in the integer type."""
+    rng = np.random.default_rng(seed)
+    info = np.iinfo(dtype)
+    low, high = example.domain
+    if full_range:
+        low, high = (1 if low > 0 else info.min), info.max
+    low, high = max(int(np.ceil(low)), info.min, 1 if example.domain[0] > 0 else info.min), min(int(np.floor(high)), info.max)
+    return [rng.integers(low, high, size=s, endpoint=True).astype(dtype) if isinstance(s, tuple) else s
+            for s in example.shapes]
+
+
+def assert_computed_as_numpy_would(op, example, inputs):
+    """Float results: the reference on the inputs as float64, in float64.  Integer results: equal
+    to the reference up to wrapping around the integer type (NumPy's integer arithmetic)."""
+    out = call(op, example)(*inputs).data
+    with np.errstate(all="ignore"):
+        expected = np.asarray(op.reference(*[x.astype(np.float64) if isinstance(x, np.ndarray) else x
+                                             for x in inputs], **example.params))
+    what = f"{op.__name__} {example} on {[x.dtype if isinstance(x, np.ndarray) else x for x in inputs]}"
+    assert out.shape == expected.shape, what
+    if out.dtype.kind == "f":
+        assert out.dtype == np.float64, f"{what}: computed in {out.dtype}, not float64"
+        np.testing.assert_allclose(out, expected, rtol=1e-10, atol=1e-12, err_msg=what)
+    else:
+        assert out.dtype.kind in "iu", f"{what}: result of dtype {out.dtype}"
+        wrapped = np.mod(out.astype(np.float64) - expected, 2.0 ** (8 * out.dtype.itemsize))
+        assert np.all((wrapped == 0) | (wrapped == 2.0 ** (8 * out.dtype.itemsize))), f"{what}: {out} vs {expected}"
+
+
+@pytest.mark.parametrize("dtype", INTEGER_DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("op, i, example", CASES, ids=[f"{op.__name__}-{i}" for op, i, _ in CASES])
+def test_integer_inputs(op, i, example, dtype):
+    assert_computed_as_numpy_would(op, example, integer_inputs(example, dtype, full_range=False))
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8], ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("op, i, example", CASES, ids=[f"{op.__name__}-{i}" for op, i, _ in CASES])
+def test_integer_inputs_over_their_whole_range(op, i, example, dtype):
+    """Where an op computes in floats, large integers (200² overflows uint8, -200 wraps) must not
+    reach integer arithmetic; where it keeps integers, NumPy's wrapping is the answer."""
+    assert_computed_as_numpy_would(op, example, integer_inputs(example, dtype, full_range=True))
+
+
+MIXED = [(op, i, ex, k) for op, i, ex in CASES for k, s in enumerate(ex.shapes)
+         if isinstance(s, tuple) and sum(isinstance(t, tuple) for t in ex.shapes) > 1]
+
+
+@pytest.mark.parametrize("op, i, example, k", MIXED, ids=[f"{op.__name__}-{i}-int{k}" for op, i, _, k in MIXED])
+def test_gradients_beside_an_integer_input(op, i, example, k):
+    """Input k integer (int8, its whole range), the others float: the float inputs' gradients, and the
+    second derivatives (whose backward reads the integer input as a constant), against finite differences."""
+    inputs = make_inputs(example)
+    inputs[k] = integer_inputs(example, np.int8, full_range=True)[k]
+    assert gradcheck(call(op, example), inputs)
+    assert gradgradcheck(call(op, example), inputs)

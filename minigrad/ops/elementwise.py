@@ -10,6 +10,25 @@ _UNARY = [Example((3, 4)), Example((0, 3))]
 inf, nan = np.inf, np.nan
 
 
+def as_float(x, *others):
+    """The input(s) of an op that computes in floats, integer and boolean ones converted first:
+    to float64 (minigrad's default float), or beside float inputs to the float type NumPy
+    gives them (uint8 with float32 is float32).  So -x cannot wrap around and x * x cannot
+    overflow in uint8, and exp(uint8) is not NumPy's float16.  One array in, one out;
+    several in, a tuple out (None passes through)."""
+    if not others:  # the usual case, kept quick: one input, already float
+        return x if x.dtype.kind in "fc" else x.astype(np.float64)
+    arrays = (x,) + others
+    for a in arrays:
+        if a is not None and a.dtype.kind not in "fc":
+            break
+    else:
+        return arrays
+    floats = [a.dtype for a in arrays if a is not None and a.dtype.kind in "fc"]
+    return tuple(a if a is None or a.dtype.kind in "fc"
+                 else a.astype(np.result_type(a.dtype, *floats) if floats else np.float64) for a in arrays)
+
+
 class Add(Function):
     """a + b.  Backward: d/da = 1, d/db = 1."""
     examples = _BINARY
@@ -100,59 +119,59 @@ class Neg(Function):
 
 
 class Exp(Function):
-    """exp(x).  Backward: d/dx = exp(x) = out."""
+    """exp(x).  Backward: d/dx = exp(x) = out; it reads out only."""
     examples = _UNARY + [Example(())]
     boundary = [Boundary([-inf, 0.0, inf], expected=[0.0, 1.0, inf], grads=[[0.0, 1.0, inf]])]
     reference = staticmethod(lambda x: np.e ** x)
 
     def forward(self, x):
-        return np.exp(x)
+        return np.exp(as_float(x))
 
     def backward(self, grad, x, out):
         return grad * out
 
 
 class Log(Function):
-    """Natural log, x > 0.  Backward: d/dx = 1/x."""
+    """Natural log, x > 0.  Backward: d/dx = 1/x; it reads x only."""
     examples = [Example((3, 4), domain=(0.2, 3.0)), Example((0, 3))]
     boundary = [Boundary([0.0, 1.0, inf], expected=[-inf, 0.0, inf], grads=[[inf, 1.0, 0.0]])]
     reference = staticmethod(lambda x: np.log2(x) / np.log2(np.e))
 
     def forward(self, x):
-        return np.log(x)
+        return np.log(as_float(x))
 
     def backward(self, grad, x, out):
         return grad / x
 
 
 class Sqrt(Function):
-    """sqrt(x), x > 0.  Backward: d/dx = 1 / (2 sqrt(x)) = 0.5 / out."""
+    """sqrt(x), x > 0.  Backward: d/dx = 1 / (2 sqrt(x)) = 0.5 / out; it reads out only."""
     examples = [Example((3, 4), domain=(0.2, 3.0)), Example((0, 3))]
     boundary = [Boundary([0.0, 4.0, inf], expected=[0.0, 2.0, inf], grads=[[inf, 0.25, 0.0]])]
     reference = staticmethod(lambda x: x ** 0.5)
 
     def forward(self, x):
-        return np.sqrt(x)
+        return np.sqrt(as_float(x))
 
     def backward(self, grad, x, out):
         return grad * 0.5 / out
 
 
 class Tanh(Function):
-    """tanh(x).  Backward: d/dx = 1 - tanh² = 1 - out²."""
+    """tanh(x).  Backward: d/dx = 1 - tanh² = 1 - out²; it reads out only."""
     examples = _UNARY
     boundary = [Boundary([-inf, 0.0, inf], expected=[-1.0, 0.0, 1.0], grads=[[0.0, 1.0, 0.0]])]
     reference = staticmethod(lambda x: (np.exp(2 * x) - 1) / (np.exp(2 * x) + 1))
 
     def forward(self, x):
-        return np.tanh(x)
+        return np.tanh(as_float(x))
 
     def backward(self, grad, x, out):
         return grad * (1 - out * out)
 
 
 class Sigmoid(Function):
-    """1 / (1 + exp(-x)).  Backward: d/dx = out (1 - out).
+    """1 / (1 + exp(-x)).  Backward: d/dx = out (1 - out); it reads out only.
 
     Computed from exp(-|x|), which never overflows, so large |x| gives 0 or 1, not NaN.
     """
@@ -161,6 +180,7 @@ class Sigmoid(Function):
     reference = staticmethod(lambda x: 1 / (1 + np.exp(-x)))
 
     def forward(self, x):
+        x = as_float(x)  # (-|x| of an unsigned integer would wrap around)
         e = np.exp(-np.abs(x))
         return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
@@ -253,7 +273,8 @@ class Where(Function):
 
 class MaskedFill(Function):
     """x with value wherever mask is True (mask: boolean; value: a number or a tensor; both
-    broadcast against x).  Backward: d/dx = not mask, d/dvalue = mask."""
+    broadcast against x).  Backward: d/dx = not mask, d/dvalue = mask; it reads neither input nor out,
+    only the mask, copied in forward."""
     examples = [Example((3, 4), -1e9, mask=np.eye(3, 4, dtype=bool)),
                 Example((2, 3, 3), 0.0, mask=np.triu(np.ones((3, 3), dtype=bool), 1)),
                 Example((2, 3), (3,), mask=np.array([[True, False, True], [False, False, True]])),
@@ -264,7 +285,7 @@ class MaskedFill(Function):
 
     def forward(self, x, value, mask):
         self.mask = np.asarray(mask, dtype=bool)
-        return np.where(self.mask, np.asarray(value, dtype=x.dtype), x)
+        return np.where(self.mask, value, x)  # NumPy's dtype: uint8 filled with -1e9 is float, not a wrapped uint8
 
     def backward(self, grad, x, value, out):
         return (np.where(self.mask, 0, grad) if self.needs_grad[0] else None,

@@ -5,6 +5,7 @@ import string
 import numpy as np
 
 from minigrad.function import Boundary, Example, Function
+from minigrad.ops.elementwise import as_float
 
 
 def _matmul_error(a, b):
@@ -168,7 +169,8 @@ class CosineSimilarity(Function):
 
     Backward, with na, nb the clamped norms and cos = out:
       dcos/da = (b - cos (nb / na) a) / (na nb)   (the cos term only where |a| > eps),
-    so at a zero vector the gradient is b / (eps nb): finite.
+    so at a zero vector the gradient is b / (eps nb): finite.  Backward reads a, b and out
+    (and the norms forward kept).
     """
     examples = [Example((3, 4), (3, 4)), Example((2, 3, 4), (4,), axis=-1), Example((4, 3), (4, 3), axis=0),
                 Example((2, 1), (2, 4), axis=-1), Example((2, 4, 3), (4, 1), axis=1), Example((0, 4), (4,))]
@@ -176,11 +178,11 @@ class CosineSimilarity(Function):
                 # a zero vector: its norm is clamped to eps, so d/da = b / (eps |b|) and d/db = 0
                 Boundary([0.0, 0.0], [3.0, 4.0], expected=0.0, grads=[[3 / 5e-8, 4 / 5e-8], [0.0, 0.0]])]
     reference = staticmethod(lambda a, b, axis=-1, eps=1e-8: np.sum(a * b, axis=axis) / (
-        np.linalg.norm(a + 0 * b, axis=axis) * np.linalg.norm(b + 0 * a, axis=axis)))
+        np.maximum(np.linalg.norm(a + 0 * b, axis=axis), eps) * np.maximum(np.linalg.norm(b + 0 * a, axis=axis), eps)))
 
     def forward(self, a, b, axis=-1, eps=1e-8):
         self.axis, self.eps = axis, eps
-        a, b = _broadcast_pair(a, b)
+        a, b = _broadcast_pair(*as_float(a, b))  # (integers squared in their own type overflow)
         na, nb = self.kept(_clamped_norms, a, b, axis, eps)  # small: kept for backward
         out = (a * b).sum(axis=axis, keepdims=True)
         out /= na * nb
@@ -188,7 +190,7 @@ class CosineSimilarity(Function):
         return out.squeeze(axis)
 
     def backward(self, grad, a, b, out):
-        a, b = _broadcast_pair(a, b)
+        a, b = _broadcast_pair(*as_float(a, b))
         na, nb = self.kept(_clamped_norms, a, b, self.axis, self.eps)
         g_over_norms = grad.reshape(self.kshape) / (na * nb)
         cos = out.reshape(self.kshape)

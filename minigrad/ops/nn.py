@@ -8,18 +8,37 @@ import math
 import numpy as np
 
 from minigrad.function import Boundary, Example, Function
+from minigrad.ops.elementwise import as_float
 from minigrad.ops.reduce import exp_shift
+from minigrad.tensor import unwrap
 
 
 def _statistics(x, eps):
     """The mean and 1 / sqrt(var + eps) over the last axis, each (..., 1).
 
     The variance is the mean of squared deviations (two passes), not E[x²] - E[x]²,
-    which cancels catastrophically when |mean| is much larger than the spread.
+    which cancels catastrophically when |mean| is much larger than the spread.  Where
+    the squares overflow (deviations beyond 1e154 in float64, 1e19 in float32), it is
+    taken again on scaled rows, so the result is right instead of a plausible 0.
     """
     mean = x.mean(axis=-1, keepdims=True)
     centred = x - mean
-    return mean, 1.0 / np.sqrt((centred * centred).mean(axis=-1, keepdims=True) + eps)
+    with np.errstate(over="ignore"):  # an overflow is caught just below
+        var = (centred * centred).mean(axis=-1, keepdims=True)
+    if not np.isfinite(unwrap(var)).all():  # an overflow (or an inf or NaN in x, which stays NaN)
+        return _scaled_statistics(x, eps)
+    return mean, 1.0 / np.sqrt(var + eps)
+
+
+def _scaled_statistics(x, eps):
+    """_statistics computed on y = x / s, s = max(|x|, 1) per row, where nothing overflows:
+    mean = s mean(y), and var = s² var(y), so 1 / sqrt(var + eps) = (1/s) / sqrt(var(y) + eps/s²)."""
+    s = np.maximum(abs(x).max(axis=-1, keepdims=True), 1.0)
+    y = x / s
+    mean = y.mean(axis=-1, keepdims=True)
+    centred = y - mean
+    var = (centred * centred).mean(axis=-1, keepdims=True)
+    return mean * s, 1.0 / s / np.sqrt(var + eps / s / s)  # (eps / s², without s² overflowing)
 
 
 def _layer_norm_reference(x, weight, bias, eps=1e-5):
@@ -34,7 +53,8 @@ class LayerNorm(Function):
     Backward, with x̂ the normalised x, r = 1/sqrt(var + eps) and ĝ = g * weight:
       dL/dx = r (ĝ - mean(ĝ) - x̂ mean(ĝ x̂)),  dL/dweight = g x̂,  dL/dbias = g
     (the two means, over the last axis, are the gradient's parts along the directions
-    the normalisation removed: a shift, and a rescaling of x̂).
+    the normalisation removed: a shift, and a rescaling of x̂).  Backward reads x and
+    weight (and the statistics forward kept), not bias or out.
     """
     examples = [Example((3, 4), (4,), (4,)), Example((2, 3, 5), (5,), (5,), eps=1e-3),
                 Example((3, 4), None, None), Example((4, 6), (6,), None, domain=(-0.5, 3.0)),
@@ -44,6 +64,7 @@ class LayerNorm(Function):
 
     def forward(self, x, weight, bias, eps=1e-5):
         self.eps = eps
+        x, weight, bias = as_float(x, weight, bias)
         mean, rstd = self.kept(_statistics, x, eps)  # small, (..., 1): kept for backward
         out = (x - mean) * rstd
         if weight is not None:
@@ -73,6 +94,7 @@ class Gelu(Function):
     """0.5 x (1 + tanh(c (x + 0.044715 x³))), c = sqrt(2/π): GELU's tanh approximation (as GPT-2).
 
     Backward: d/dx = 0.5 (1 + t) + 0.5 x (1 - t²) c (1 + 3 * 0.044715 x²), with t the tanh above.
+    It reads x (and the tanh forward kept).
     """
     examples = [Example((3, 4), domain=(-4.0, 4.0)), Example((0, 3))]
     boundary = [Boundary([0.0], expected=[0.0], grads=[[0.5]])]
@@ -80,6 +102,7 @@ class Gelu(Function):
     reference = staticmethod(lambda x: x / (1.0 + np.exp(-2.0 * _GELU_C * (x + 0.044715 * x ** 3))))
 
     def forward(self, x):
+        x = as_float(x)
         return 0.5 * x * (1.0 + self.kept(_gelu_tanh, x))  # kept: tanh is the costly part
 
     def backward(self, grad, x, out):
@@ -120,6 +143,7 @@ class CrossEntropy(Function):
     class indices -> (...).  Rows whose target is ignore_index give 0.
 
     Backward: dL/dlogits = g (softmax(logits) - onehot(target)), zero on ignored rows.
+    Backward reads logits (and the shift and targets forward kept).
     """
     examples = [Example((4, 5), targets=np.array([0, 3, 1, 4])),
                 Example((2, 3, 4), targets=np.array([[0, 1, 3], [2, -100, 0]]), ignore_index=-100),
@@ -135,7 +159,7 @@ class CrossEntropy(Function):
         self.keep = np.ones(targets.shape, bool) if ignore_index is None else targets != ignore_index
         self.ignoring = not self.keep.all()
         self.targets = np.where(self.keep, targets, 0)  # ignored rows pick class 0, then count 0
-        logits = self._kept_rows(logits)
+        logits = self._kept_rows(as_float(logits))
         self.shift = exp_shift(logits, -1)
         shifted = logits - self.shift
         log_sum = np.log(np.sum(np.exp(shifted), axis=-1))  # (...)

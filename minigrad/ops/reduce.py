@@ -5,6 +5,7 @@ import math
 import numpy as np
 
 from minigrad.function import Boundary, Example, Function
+from minigrad.ops.elementwise import as_float
 
 _AXES = [Example((3, 4)), Example((3, 4), axis=0), Example((2, 3, 4), axis=(0, 2)),
          Example((2, 3, 4), axis=-1, keepdims=True), Example((3, 1), axis=-1), Example((0, 3), axis=1)]
@@ -158,7 +159,7 @@ class Softmax(Function):
     where: optional boolean, broadcastable to x (True = take part).  A row with nothing
     taking part, or all -inf, gets weights 0 rather than 0/0 = NaN.
     Backward: with s = out, dL/dx = s * (g - sum(g * s)), the Jacobian diag(s) - s sᵀ applied
-    to g; left-out entries have s = 0, so their gradient is exactly 0.
+    to g; left-out entries have s = 0, so their gradient is exactly 0.  Backward reads out only.
     """
     examples = [Example((3, 4)), Example((2, 3, 4), axis=1), Example((5,), axis=0),
                 Example((2, 3, 4), where=np.tri(3, 4, dtype=bool)),
@@ -179,8 +180,7 @@ class Softmax(Function):
     def forward(self, x, axis=-1, where=None):
         _need_an_axis(x)
         self.axis = axis
-        if x.dtype.kind in "biu":  # integer scores give float64 weights, as np.exp does
-            x = x.astype(np.float64)
+        x = as_float(x)
         if where is not None:
             # Left out entries become -inf without being read: an inf or NaN there must not leak into the row.
             x = np.array(x)
@@ -203,7 +203,7 @@ class Softmax(Function):
 
 
 class LogSoftmax(Function):
-    """x - logsumexp(x) along axis.  Backward: g - softmax(x) * sum(g)."""
+    """x - logsumexp(x) along axis.  Backward: g - softmax(x) * sum(g), softmax(x) = exp(out); reads out only."""
     examples = [Example((3, 4)), Example((2, 3, 4), axis=0), Example((3, 1)), Example((0, 4))]
     boundary = [Boundary([-inf, 0.0], expected=[-inf, 0.0], grads=[[1.0, -1.0]])]  # d/dx_i sum = 1 - 2 s_i
     reference = staticmethod(lambda x, axis=-1: np.log(np.exp(x) / np.sum(np.exp(x), axis=axis, keepdims=True)))
@@ -211,6 +211,7 @@ class LogSoftmax(Function):
     def forward(self, x, axis=-1):
         _need_an_axis(x)
         self.axis = axis
+        x = as_float(x)
         shifted = x - exp_shift(x, axis)
         return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
@@ -219,8 +220,8 @@ class LogSoftmax(Function):
 
 
 class LogSumExp(Function):
-    """log(sum(exp(x))) along axis, computed without overflow.
-    Backward: d/dx = exp(x - out) = softmax(x)."""
+    """log(sum(exp(x))) along axis, computed without overflow.  Backward: d/dx = exp(x - out) = softmax(x);
+    backward reads x and out."""
     examples = [Example((3, 4)), Example((2, 3, 4), axis=(0, 2)), Example((3, 4), axis=0, keepdims=True),
                 Example((3, 1)), Example((0, 4))]
     boundary = [Boundary([inf, 0.0], expected=inf), Boundary([-inf, -inf], expected=-inf),  # as NumPy's log(sum(exp))
@@ -231,6 +232,7 @@ class LogSumExp(Function):
         if axis is not None:
             _need_an_axis(x)
         self.kshape = _keepdims_shape(x.shape, axis)
+        x = as_float(x)
         m = exp_shift(x, axis)
         out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
         return out if keepdims else np.squeeze(out, axis=axis)
