@@ -20,6 +20,7 @@ import os
 import time
 
 import numpy as np
+from tqdm.auto import tqdm                                         # the progress bar (in the demos extra)
 
 import minigrad
 import minigrad.functional as F
@@ -68,28 +69,6 @@ def validation_loss(model, ids, windows):
 
 
 # %%
-def progress(total, start):
-    """A tqdm bar (pip install tqdm), or a line every 100 steps without it."""
-    try:
-        from tqdm.auto import tqdm
-        return tqdm(total=total, initial=start, unit="step", mininterval=1.0)
-    except ImportError:
-        class Lines:
-            n = start
-
-            def update(self, k):
-                self.n += k
-
-            def set_postfix(self, refresh, **shown):
-                if self.n % 100 == 0:
-                    print(f"step {self.n}/{total}", ", ".join(f"{k} {v}" for k, v in shown.items()))
-
-            def close(self):
-                pass
-        return Lines()
-
-
-# %%
 def train(run, train_ids, val_ids, seconds, checkpoint, quick, fit_to_time=False):
     """Train until the schedule's last step or until `seconds` pass (at least one step),
     validating every 100 steps (10 when quick) and saving a checkpoint there and at the end.
@@ -97,7 +76,7 @@ def train(run, train_ids, val_ids, seconds, checkpoint, quick, fit_to_time=False
     total yet) set the schedule's total to the steps that fit in the time left."""
     model, opt, schedule, rng = run["model"], run["opt"], run["schedule"], run["rng"]
     every, first, start = 10 if quick else 100, run["step"], time.perf_counter()
-    bar = progress(schedule.total_steps, first)
+    bar = tqdm(total=schedule.total_steps, initial=first, unit="step", mininterval=1.0)
     while run["step"] < schedule.total_steps and (time.perf_counter() - start < seconds or run["step"] == 0):
         x = batch(train_ids, rng)                                  # (B, T + 1)
         loss = F.cross_entropy(model(x[:, :-1]), x[:, 1:])         # logits (B, T, V) against the next tokens
