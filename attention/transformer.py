@@ -13,6 +13,7 @@ from minigrad.nn import (GELU, Dropout, Embedding, LayerNorm, Linear, Module, Mo
                          check_last_axis)
 from minigrad.random import generator
 from minigrad.tensor import unwrap
+from attention.functional import scaled_dot_product_attention
 from attention.layers import LearnedPositionalEmbedding, MultiHeadAttention, SinusoidalPositionalEncoding
 
 _ACTIVATIONS = {"gelu": GELU, "relu": ReLU}
@@ -54,6 +55,22 @@ class TransformerBlock(Module):
         self.attention_weights = weights.detach()
         x = x + self.dropout(attended)                                    # (B, T, D)
         return x + self.dropout(self.mlp(self.ln2(x)))                    # (B, T, D)
+
+    def _forward_cached(self, x, cache, layer, max_len):
+        """forward for x (B, T, D), the tokens after those in cache (a KVCache; this block is
+        its `layer`): causal attention over the cached keys and values and x's own."""
+        attn, (B, T, _) = self.attn, x.shape
+        H, Dh, offset = attn.n_heads, attn.d_head, cache.length
+        h = self.ln1(x)                                                   # (B, T, D)
+        q = attn.q_proj(h).reshape(B, T, H, Dh).transpose(0, 2, 1, 3)     # (B, H, T, Dh)
+        k = attn.k_proj(h).reshape(B, T, H, Dh).transpose(0, 2, 1, 3)     # (B, H, T, Dh)
+        v = attn.v_proj(h).reshape(B, T, H, Dh).transpose(0, 2, 1, 3)     # (B, H, T, Dh)
+        keys, values = cache.store(layer, k.data, v.data, max_len)        # (B, H, S, Dh), S = offset + T
+        sees = np.tri(T, offset + T, offset, dtype=bool)                  # (T, S) query t sees keys 0..offset + t
+        out, _ = scaled_dot_product_attention(q, keys, values, mask=sees)  # (B, H, T, Dh)
+        out = out.transpose(0, 2, 1, 3).reshape(B, T, H * Dh)             # (B, T, D)
+        x = x + attn.out_proj(out)                                        # (B, T, D)
+        return x + self.mlp(self.ln2(x))                                  # (B, T, D)
 
     def extra_repr(self):
         return f"d_model={self.d_model}, causal={self.causal}"
@@ -145,33 +162,148 @@ class TinyGPT(TransformerStack):
                          max_len=max_len, n_out=vocab_size, d_ff=d_ff, positional="learned",
                          dropout=dropout, causal=True, dtype=dtype, rng=rng)
 
-    def generate(self, idx, max_new_tokens, temperature=1.0, greedy=False, rng=None):
-        """idx (B, T) extended by max_new_tokens tokens, each predicted from (at most
-        max_len of) the tokens before it; returns an integer array (B, T + max_new_tokens).
+    def generate(self, idx, max_new_tokens, temperature=1.0, top_k=None, top_p=None, greedy=False, rng=None,
+                 kv_cache=True):
+        """idx (B, T) extended by max_new_tokens tokens, each predicted from (at most max_len
+        of) the tokens before it; returns an integer array (B, T + max_new_tokens).
 
-        greedy: always take the most likely token (deterministic); otherwise sample from
-        softmax(logits / temperature) with `rng` (default: minigrad's generator).
-        Runs in eval mode (no dropout) and restores the mode afterwards.
+        greedy: always take the most likely token; otherwise sample from
+        softmax(logits / temperature), keeping only the top_k most likely tokens and/or the
+        smallest set whose probability reaches top_p, with `rng` (default: minigrad's generator).
+        kv_cache: keep each layer's keys and values (see KVCache), so a new token costs one
+        token's work; the tokens are the same as without it.  Runs in eval mode (no dropout).
         """
-        idx = np.array(unwrap(idx))
-        if idx.ndim != 2 or idx.dtype.kind not in "iu":
-            raise ValueError(f"TinyGPT.generate: idx must be integer token ids of shape (B, T), "
-                             f"got shape {idx.shape} and dtype {idx.dtype}")
-        if not greedy and not temperature > 0:
-            raise ValueError(f"TinyGPT.generate: temperature must be positive, got {temperature}")
+        idx = _token_ids(idx, "TinyGPT.generate")
+        _check_sampling(temperature, top_k, top_p, greedy)
         rng = generator(rng, "TinyGPT.generate")
+        cache = KVCache() if kv_cache else None
         was_training = self.training
         self.eval()
         try:
             with no_grad():
                 for _ in range(max_new_tokens):
-                    logits = self(idx[:, -self.max_len:]).data[:, -1]                 # (B, vocab_size)
-                    if greedy:
-                        nxt = logits.argmax(axis=-1)                                   # (B,)
-                    else:
-                        probs = F.softmax(logits.astype(np.float64) / temperature, axis=-1).data  # (B, vocab_size)
-                        nxt = np.array([rng.choice(len(p), p=p) for p in probs])       # (B,)
-                    idx = np.concatenate([idx, nxt[:, None]], axis=1)                 # (B, T + 1)
+                    logits = self.next_logits(idx, cache)                               # (B, vocab_size)
+                    nxt = _choose(logits, temperature, top_k, top_p, greedy, rng)       # (B,)
+                    idx = np.concatenate([idx, nxt[:, None]], axis=1)                   # (B, T + 1)
         finally:
             self.train(was_training)
         return idx
+
+    def next_logits(self, idx, cache=None):
+        """Logits (B, vocab_size) for the token after idx (B, T): the model's last row on
+        the last max_len tokens, the window the model was built for.
+
+        With a KVCache, only the tokens the cache has not read yet are run.  Past max_len the
+        window slides by one token per step; as learned positions then move under every
+        token, the cached keys and values no longer hold, so the cache is rebuilt on the new
+        window: each such step costs a full forward of max_len tokens, as without a cache.
+        """
+        idx = _token_ids(idx, "TinyGPT.next_logits")
+        start = max(0, idx.shape[1] - self.max_len)                       # the window the model sees
+        if cache is None:
+            return self(idx[:, start:]).data[:, -1]
+        if not cache.holds_prefix_of(idx, start):
+            cache.clear(start)
+        logits = self.forward_cached(idx[:, start + cache.length:], cache)  # (B, T_new, vocab_size)
+        return logits.data[:, -1]
+
+    def forward_cached(self, tokens, cache=None):
+        """Logits (B, T, vocab_size) of tokens (B, T) that follow the tokens in cache (a
+        KVCache; default: a new, empty one), using its keys and values and appending the new
+        ones.  The same numbers as the matching rows of a forward on the whole sequence; for
+        eval mode (no dropout) and no_grad."""
+        tokens = _token_ids(tokens, "TinyGPT.forward_cached")
+        cache = KVCache() if cache is None else cache
+        offset, T = cache.length, tokens.shape[1]
+        if offset + T > self.max_len:
+            raise ValueError(f"TinyGPT.forward_cached: {offset} cached and {T} new tokens exceed "
+                             f"max_len={self.max_len}; start a new cache on the last max_len tokens")
+        x = self.embed(tokens) + self.position.weight[offset:offset + T]   # (B, T, D)
+        for layer, block in enumerate(self.blocks):
+            x = block._forward_cached(x, cache, layer, self.max_len)       # (B, T, D)
+        cache.append(tokens)
+        return self.head(self.ln_final(x))                                # (B, T, vocab_size)
+
+
+class KVCache:
+    """What TinyGPT.generate remembers between steps: every layer's keys and values of the
+    tokens read so far, so a new token computes only its own query, key and value and
+    attends over the cached ones.
+
+    keys[l], values[l]: (B, H, max_len, Dh), filled up to `length`; `tokens` (B, length)
+    are the ids read, the sequence's window idx[:, start:start + length].
+    """
+
+    def __init__(self):
+        self.clear(0)
+
+    def clear(self, start):
+        """Forget everything; the next tokens read begin at position `start` of the sequence."""
+        self.keys, self.values, self.tokens, self.start = [], [], None, start
+
+    @property
+    def length(self):
+        return 0 if self.tokens is None else self.tokens.shape[1]
+
+    def holds_prefix_of(self, idx, start):
+        """Whether the cache read idx[:, start:...] so far (then only the rest need running)."""
+        return (self.tokens is not None and self.start == start and self.tokens.shape[0] == idx.shape[0]
+                and idx.shape[1] - start > self.length
+                and np.array_equal(idx[:, start:start + self.length], self.tokens))
+
+    def append(self, tokens):
+        self.tokens = tokens.copy() if self.tokens is None else np.concatenate([self.tokens, tokens], axis=1)
+
+    def store(self, layer, k, v, max_len):
+        """Write the new keys and values k, v (B, H, T, Dh) of `layer` after the cached ones;
+        returns all of them so far, (B, H, length + T, Dh) each."""
+        if layer == len(self.keys):                                       # first tokens: room for max_len
+            B, H, _, Dh = k.shape
+            self.keys.append(np.empty((B, H, max_len, Dh), k.dtype))
+            self.values.append(np.empty((B, H, max_len, Dh), v.dtype))
+        end = self.length + k.shape[2]
+        self.keys[layer][:, :, self.length:end] = k
+        self.values[layer][:, :, self.length:end] = v
+        return self.keys[layer][:, :, :end], self.values[layer][:, :, :end]
+
+
+def _token_ids(idx, where):
+    """idx as an integer array (B, T), T >= 1, or a clear error naming `where`."""
+    idx = np.asarray(unwrap(idx))
+    if idx.ndim != 2 or idx.dtype.kind not in "iu" or idx.shape[1] == 0:
+        raise ValueError(f"{where}: idx must be integer token ids of shape (B, T) with T >= 1, "
+                         f"got shape {idx.shape} and dtype {idx.dtype}")
+    return idx
+
+
+def _check_sampling(temperature, top_k, top_p, greedy):
+    if not greedy and not (isinstance(temperature, (int, float, np.number)) and temperature > 0):
+        raise ValueError(f"TinyGPT.generate: temperature must be positive (a number > 0), got {temperature!r}")
+    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1):
+        raise ValueError(f"TinyGPT.generate: top_k must be an integer >= 1 (the number of most likely tokens "
+                         f"kept) or None, got {top_k!r}")
+    if top_p is not None and not (isinstance(top_p, (int, float, np.floating)) and 0 < top_p <= 1):
+        raise ValueError(f"TinyGPT.generate: top_p must be a probability in (0, 1] (the mass of the most "
+                         f"likely tokens kept) or None, got {top_p!r}")
+
+
+def _choose(logits, temperature, top_k, top_p, greedy, rng):
+    """The next token (B,) from logits (B, V): the argmax, or a sample from the kept tokens."""
+    if greedy:
+        return logits.argmax(axis=-1)
+    z = logits.astype(np.float64) / temperature                           # (B, V)
+    if top_k is not None and top_k < z.shape[-1]:
+        kth = np.partition(z, -top_k, axis=-1)[:, -top_k, None]           # (B, 1) the k-th largest
+        z = np.where(z < kth, -np.inf, z)
+    probs = np.exp(z - z.max(axis=-1, keepdims=True))
+    probs /= probs.sum(axis=-1, keepdims=True)                            # (B, V)
+    if top_p is not None:
+        order = np.argsort(-probs, axis=-1, kind="stable")                # (B, V) most likely first
+        sorted_probs = np.take_along_axis(probs, order, axis=-1)
+        before = np.cumsum(sorted_probs, axis=-1) - sorted_probs          # mass of the more likely ones
+        drop = np.zeros_like(probs, dtype=bool)
+        np.put_along_axis(drop, order, before >= top_p, axis=-1)          # the set already reached top_p
+        probs = np.where(drop, 0.0, probs)
+    cdf = np.cumsum(probs, axis=-1)                                       # (B, V)
+    u = rng.random((len(cdf), 1)) * cdf[:, -1:]                           # (B, 1) uniform over the kept mass
+    return (cdf <= u).sum(axis=-1)                                        # (B,) the first token past u

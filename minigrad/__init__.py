@@ -8,6 +8,7 @@ from minigrad.creation import (CallableModule, arange, full, linspace, ones, one
                                zeros, zeros_like)
 from minigrad.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from minigrad.random import manual_seed
+from minigrad.serialization import load, save
 from minigrad import functional, nn, optim  # noqa: F401  (minigrad.nn works after `import minigrad`)
 
 # `minigrad.tensor` is the module tensor.py and, as in PyTorch, the factory `minigrad.tensor([1., 2.])`:
@@ -18,5 +19,5 @@ del sys, CallableModule
 __all__ = ["Tensor", "as_tensor", "set_grad_enabled", "no_grad", "enable_grad", "is_grad_enabled", "grad", "gradcheck", "gradgradcheck",
            "GradcheckError"]
 __all__ += ["tensor", "zeros", "ones", "full", "zeros_like", "ones_like", "arange", "linspace", "rand", "randn"]
-__all__ += ["manual_seed", "functional", "nn", "optim"]
+__all__ += ["manual_seed", "functional", "nn", "optim", "save", "load"]
 __version__ = "0.1.0"

@@ -64,6 +64,65 @@ class Optimizer:
     def update(self, i, p, g):
         raise NotImplementedError
 
+    # ---- checkpoints ---------------------------------------------------------------
+    # A subclass names its settings (`hyperparameters`) and its per-parameter state
+    # (`per_parameter`: attributes holding one entry per parameter, an array or None or a
+    # number); state_dict and load_state_dict need nothing else.
+    hyperparameters = ("lr",)
+    per_parameter = ()
+
+    def state_dict(self):
+        """{"type", settings..., "state": {name: [one entry per parameter]}}: everything step()
+        depends on, as copies; `minigrad.save` writes it without pickle."""
+        state = {name: [_copy(entry) for entry in getattr(self, name)] for name in self.per_parameter}
+        settings = {name: getattr(self, name) for name in self.hyperparameters}
+        return {"type": type(self).__name__, **settings, "state": state}
+
+    def load_state_dict(self, state):
+        """Restore what state_dict() returned, for the same parameters in the same order.
+
+        Everything is checked first (the optimizer type, the number of parameters, each
+        array's shape); on any problem a ValueError lists them all and nothing is changed.
+        """
+        name = type(self).__name__
+        problems = _state_problems(self, state)
+        if problems:
+            raise ValueError(f"{name}.load_state_dict: " + "; ".join(problems))
+        for key in self.hyperparameters:
+            value = state[key]
+            setattr(self, key, tuple(value) if isinstance(getattr(self, key), tuple) else value)
+        for key in self.per_parameter:
+            entries = [_copy(entry, like) for entry, like in zip(state["state"][key], self.params)]
+            setattr(self, key, entries)
+
+
+def _copy(entry, like=None):
+    """A copy of one per-parameter entry: an array (in like's dtype, if given), or a number, or None."""
+    if entry is None or isinstance(entry, (int, float)):
+        return entry
+    if np.ndim(entry) == 0 and not isinstance(entry, np.ndarray):
+        return entry.item()                                  # a NumPy scalar: a plain number
+    return np.array(entry, dtype=None if like is None else like.data.dtype)
+
+
+def _state_problems(optimizer, state):
+    """Everything that keeps `state` from fitting `optimizer`, as a list of messages."""
+    if not isinstance(state, dict) or not isinstance(state.get("state"), dict):
+        return [f"expected a dict from state_dict(), got {type(state).__name__}"]
+    if state.get("type") != type(optimizer).__name__:
+        return [f"the state is from a {state.get('type')}, not a {type(optimizer).__name__}"]
+    problems = [f"missing {key!r}" for key in optimizer.hyperparameters if key not in state]
+    for key in optimizer.per_parameter:
+        entries = state["state"].get(key)
+        if not isinstance(entries, (list, tuple)) or len(entries) != len(optimizer.params):
+            problems.append(f"state {key!r} has {len(entries) if isinstance(entries, (list, tuple)) else 'no'} "
+                            f"entries for {len(optimizer.params)} parameters")
+            continue
+        for i, (entry, p) in enumerate(zip(entries, optimizer.params)):
+            if isinstance(entry, np.ndarray) and entry.shape != p.shape:
+                problems.append(f"state {key!r} of parameter {i} has shape {entry.shape}, the parameter {p.shape}")
+    return problems
+
 
 class SGD(Optimizer):
     """Stochastic gradient descent with optional momentum, Nesterov momentum and L2 weight decay.
@@ -71,6 +130,8 @@ class SGD(Optimizer):
     g ← g + weight_decay p;  b ← momentum b + g (b = g at the first step);
     g ← g + momentum b if nesterov else b;  p ← p - lr g.
     """
+    hyperparameters = ("lr", "momentum", "nesterov", "weight_decay")
+    per_parameter = ("buffers",)
 
     def __init__(self, params, lr, momentum=0.0, nesterov=False, weight_decay=0.0):
         super().__init__(params, lr)
@@ -101,6 +162,8 @@ class Adam(Optimizer):
     p ← p - lr m̂ / (sqrt(v̂) + eps),  m̂ = m / (1 - β1^t),  v̂ = v / (1 - β2^t).
     """
     decoupled = False  # AdamW: weight decay shrinks p directly instead of entering g
+    hyperparameters = ("lr", "betas", "eps", "weight_decay")
+    per_parameter = ("steps", "m", "v")
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         super().__init__(params, lr)
@@ -182,6 +245,21 @@ class WarmupCosine:
 
     def step(self):
         self.steps_done += 1
+        self.optimizer.lr = self.lr_at(self.steps_done)
+
+    def state_dict(self):
+        """The schedule's settings and how many steps it has taken."""
+        return {"type": "WarmupCosine", "peak_lr": self.peak_lr, "min_lr": self.min_lr,
+                "warmup_steps": self.warmup_steps, "total_steps": self.total_steps, "steps_done": self.steps_done}
+
+    def load_state_dict(self, state):
+        """Continue where state_dict() was taken: the settings, the step, and the optimizer's lr."""
+        keys = ("peak_lr", "min_lr", "warmup_steps", "total_steps", "steps_done")
+        if not isinstance(state, dict) or state.get("type") != "WarmupCosine" or any(k not in state for k in keys):
+            raise ValueError(f"WarmupCosine.load_state_dict: expected a dict from WarmupCosine.state_dict() "
+                             f"with keys {list(keys)}, got {state if not isinstance(state, dict) else sorted(state)}")
+        for key in keys:
+            setattr(self, key, state[key])
         self.optimizer.lr = self.lr_at(self.steps_done)
 
 

@@ -75,7 +75,7 @@ OVERRIDES = {"kernel_smooth": {"x": RNG.standard_normal((5, 2))}}  # a series (n
 SETTINGS = {  # parameters that are sizes or options, not tensors: a fixed value where one is required
     "T": 3, "S": 3, "n": 4, "weights_shape": (B, T, T), "where": "test", "max_new_tokens": 2,
     "scale": None, "dropout_p": None, "is_causal": None, "rng": None, "leave_one_out": None,
-    "temperature": None, "greedy": None, "query_labels": None, "key_labels": None, "ax": None,
+    "temperature": None, "greedy": None, "top_k": None, "top_p": None, "kv_cache": None, "cache": None, "query_labels": None, "key_labels": None, "ax": None,
     "titles": None, "cmap": None, "vmax": None,
 }
 LAYERS = {  # one small instance of every layer class
@@ -93,8 +93,9 @@ LAYERS = {  # one small instance of every layer class
 
 
 # Page writers, not tensor math: their inputs (a model and its input; weights with token
-# labels and a file path) are checked in tests/test_explain_attention.py.
-NOT_WALKED = {"explain"}
+# labels and a file path) are checked in tests/test_explain_attention.py.  Text and
+# tokenizers take str and integer ids, not tensors: tests/test_text.py checks them.
+NOT_WALKED = {"explain", "text"}
 
 
 def public_callables():

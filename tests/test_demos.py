@@ -244,3 +244,15 @@ def test_10_tiny_gpt_sorts_sequences_it_never_saw(tmp_path):
     m = run("10_tiny_gpt_sort", tmp_path)                 # quick: 400 steps instead of 1,000, same target
     assert m["steps"] <= 2000 and m["n_held_out"] == 183   # every fourth of the 729 inputs, never trained on
     assert m["accuracy"] >= 0.99
+
+
+def test_11_gpt_on_text_learns_the_builtin_text_and_writes_it(tmp_path):
+    m = run("11_gpt_on_text", tmp_path)              # quick: 30 steps; the full run (60 s) beats the n-gram
+    from attention.text import load_corpus
+    assert m["vocab_size"] == len(set(load_corpus())) and m["steps"] == 30
+    assert m["uniform_loss"] == pytest.approx(np.log(m["vocab_size"]))
+    assert m["val_loss"] < 0.65 * m["uniform_loss"]  # 30 steps: from log V = 4.6 nats to under 3
+    assert m["train_curve"][-1][1] < m["train_curve"][0][1] - 1.5
+    assert 1.2 < m["baseline_loss"] < 1.8 and m["baseline_n"] >= 3
+    assert len(m["sample"]) > 100
+    assert_attention_page(tmp_path / "figures" / "11_gpt_on_text_attention.html", "demo 11", ["blocks.1.attn"])

@@ -1,0 +1,208 @@
+"""The text benchmark: what demo 11 spends its time on.
+
+    python -m bench.text            # full: a minute or two
+    python -m bench.text --quick    # a few seconds
+
+Rows (markdown, one thread, process CPU time; A and B timed in turns, medians over rounds):
+
+* generation: tokens per second writing 200 tokens from a 1-token prompt with TinyGPT at
+  max_len=256 (d 64, 2 layers, 4 heads, vocabulary 103, float32), greedy, KV cache on and
+  off; and PyTorch eager with the same weights, where installed (never a dependency).  All
+  200 tokens stay within the context, where the cache pays.
+* train step: one AdamW step of demo 11's model (B 32, T 64, d 64, 2 layers, float32,
+  vocabulary 103): forward, cross-entropy, backward, update; minigrad against PyTorch eager.
+  Both start from the same weights and batch; their first losses are compared before timing.
+* BPE: training on the first 100k characters of python-docs to 512 ids, and encoding the
+  whole corpus with it.
+"""
+import os
+import sys
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")      # before NumPy loads BLAS: small matrices, one thread
+
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+VOCAB, D, HEADS, LAYERS = 103, 64, 4, 2
+GEN_MAX_LEN, GEN_TOKENS = 256, 200
+TRAIN_B, TRAIN_T, LR = 32, 64, 1e-2
+
+
+def tiny_gpt(max_len, seed=0):
+    from attention import TinyGPT
+    return TinyGPT(vocab_size=VOCAB, d_model=D, n_heads=HEADS, n_layers=LAYERS, max_len=max_len,
+                   dtype=np.float32, rng=np.random.default_rng(seed))
+
+
+def in_turns(fns, rounds):
+    """Median CPU seconds of each callable, timed in turns (A B C, B C A, ...)."""
+    times = [[] for _ in fns]
+    for r in range(rounds):
+        order = list(range(len(fns)))
+        order = order[r % len(fns):] + order[:r % len(fns)]
+        for i in order:
+            start = time.process_time()
+            fns[i]()
+            times[i].append(time.process_time() - start)
+    return [float(np.median(t)) for t in times]
+
+
+# ---- PyTorch, where installed ----------------------------------------------------------
+
+def torch_gpt(model):
+    """(weights, torch): the minigrad TinyGPT `model`'s parameters as torch tensors by name,
+    and the torch module; None when PyTorch is not installed."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(1)
+    weights = {name: torch.from_numpy(p.data.copy()) for name, p in model.named_parameters()}
+    return weights, torch
+
+
+def torch_forward(torch, w, tokens, cache=None, offset=0):
+    """TinyGPT's forward in torch.nn.functional: tokens (B, T) after `offset` cached ones;
+    cache: a list of [keys, values] per layer, extended in place (None: no cache)."""
+    fn = torch.nn.functional
+    B, T = tokens.shape
+    Dh = D // HEADS
+    x = w["embed.weight"][tokens] + w["position.weight"][offset:offset + T]       # (B, T, D)
+    for layer in range(LAYERS):
+        p = f"blocks.{layer}."
+        h = fn.layer_norm(x, (D,), w[p + "ln1.weight"], w[p + "ln1.bias"])
+        q, k, v = (torch.addmm(w[p + f"attn.{n}_proj.bias"], h.reshape(B * T, D), w[p + f"attn.{n}_proj.weight"])
+                   .reshape(B, T, HEADS, Dh).transpose(1, 2) for n in "qkv")       # (B, H, T, Dh)
+        if cache is not None:
+            if len(cache) == layer:
+                cache.append([k, v])
+            else:
+                cache[layer] = [torch.cat([cache[layer][0], k], 2), torch.cat([cache[layer][1], v], 2)]
+            k, v = cache[layer]
+        S = k.shape[2]
+        allowed = torch.ones(T, S, dtype=torch.bool).tril(S - T)                   # query t sees keys <= offset + t
+        a = fn.scaled_dot_product_attention(q, k, v, attn_mask=allowed)           # (B, H, T, Dh)
+        x = x + a.transpose(1, 2).reshape(B, T, D) @ w[p + "attn.out_proj.weight"] + w[p + "attn.out_proj.bias"]
+        u = fn.layer_norm(x, (D,), w[p + "ln2.weight"], w[p + "ln2.bias"])
+        u = fn.gelu(u @ w[p + "mlp.0.weight"] + w[p + "mlp.0.bias"], approximate="tanh")
+        x = x + u @ w[p + "mlp.2.weight"] + w[p + "mlp.2.bias"]
+    x = fn.layer_norm(x, (D,), w["ln_final.weight"], w["ln_final.bias"])
+    return x @ w["head.weight"] + w["head.bias"]                                   # (B, T, V)
+
+
+def torch_generate(torch, w, prompt, n, kv_cache):
+    idx = torch.from_numpy(prompt)
+    with torch.no_grad():
+        cache = [] if kv_cache else None
+        new = idx
+        for _ in range(n):
+            if kv_cache:
+                logits = torch_forward(torch, w, new, cache, offset=idx.shape[1] - new.shape[1])
+            else:
+                logits = torch_forward(torch, w, idx[:, -GEN_MAX_LEN:])
+            new = logits[:, -1].argmax(-1, keepdim=True)
+            idx = torch.cat([idx, new], 1)
+    return idx.numpy()
+
+
+# ---- the rows --------------------------------------------------------------------------
+
+def generation_rows(rounds):
+    model = tiny_gpt(GEN_MAX_LEN)
+    prompt = np.array([[5]])
+    runs = {"minigrad, KV cache": lambda: model.generate(prompt, GEN_TOKENS, greedy=True, kv_cache=True),
+            "minigrad, no cache": lambda: model.generate(prompt, GEN_TOKENS, greedy=True, kv_cache=False)}
+    found = torch_gpt(model)
+    expected = runs["minigrad, KV cache"]()
+    notes = {}
+    if found is not None:
+        w, torch = found
+        runs["torch, KV cache"] = lambda: torch_generate(torch, w, prompt, GEN_TOKENS, True)
+        runs["torch, no cache"] = lambda: torch_generate(torch, w, prompt, GEN_TOKENS, False)
+        for name in ("torch, KV cache", "torch, no cache"):
+            same = np.mean(runs[name]() == expected)
+            notes[name] = "same tokens" if same == 1 else f"{same:.0%} of the tokens the same (float32 ties)"
+    assert np.array_equal(runs["minigrad, no cache"](), expected), "the cache changed the greedy tokens"
+    notes["minigrad, no cache"] = "same tokens"
+    seconds = dict(zip(runs, in_turns(list(runs.values()), rounds)))
+    rows = [(f"generate {GEN_TOKENS} tokens, max_len {GEN_MAX_LEN}", name, f"{GEN_TOKENS / s:,.0f} tokens/s",
+             f"{seconds['minigrad, no cache'] / s:.2f}x", notes.get(name, "")) for name, s in seconds.items()]
+    if found is None:
+        rows.append((f"generate {GEN_TOKENS} tokens", "torch", "not installed", "", ""))
+    return rows
+
+
+def train_rows(rounds):
+    import minigrad.functional as F
+    from minigrad.optim import AdamW
+    model = tiny_gpt(TRAIN_T)
+    opt = AdamW(model.parameters(), lr=LR)
+    rng = np.random.default_rng(1)
+    batch = rng.integers(0, VOCAB, (TRAIN_B, TRAIN_T + 1))
+    initial = [p.data.copy() for p in model.parameters()]
+
+    def minigrad_step():
+        loss = F.cross_entropy(model(batch[:, :-1]), batch[:, 1:])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    runs, first = {"minigrad": minigrad_step}, {"minigrad": minigrad_step()}
+    found = torch_gpt(model)
+    for p, a in zip(model.parameters(), initial):
+        p.data[...] = a                          # torch copied these weights; minigrad took one step already
+    if found is not None:
+        w, torch = found
+        params = [t.requires_grad_() for t in w.values()]
+        torch_opt = torch.optim.AdamW(params, lr=LR, weight_decay=0.01)
+        x, y = torch.from_numpy(batch[:, :-1]), torch.from_numpy(batch[:, 1:].reshape(-1))
+
+        def torch_step():
+            loss = torch.nn.functional.cross_entropy(torch_forward(torch, w, x).reshape(-1, VOCAB), y)
+            torch_opt.zero_grad()
+            loss.backward()
+            torch_opt.step()
+            return loss.item()
+
+        runs["torch"], first["torch"] = torch_step, torch_step()
+    seconds = dict(zip(runs, in_turns(list(runs.values()), rounds)))
+    agree = "" if "torch" not in first else f"first losses {first['minigrad']:.6f} / {first['torch']:.6f}"
+    rows = [(f"AdamW step (B {TRAIN_B}, T {TRAIN_T}, d {D}, {LAYERS} layers, f32)", name, f"{1e3 * s:.1f} ms",
+             f"{seconds['minigrad'] / s:.2f}x", agree if name == "torch" else f"{1 / s:.1f} steps/s")
+            for name, s in seconds.items()]
+    if found is None:
+        rows.append(("AdamW step", "torch", "not installed", "", ""))
+    return rows
+
+
+def bpe_rows(rounds):
+    from attention.text import BPETokenizer, load_corpus
+    text = load_corpus()
+    tok = BPETokenizer.train(text[:100_000], 512)
+    train, encode = in_turns([lambda: BPETokenizer.train(text[:100_000], 512), lambda: tok.encode(text)],
+                             max(1, rounds // 3))
+    return [("BPE: train on 100k characters to 512 ids", "minigrad", f"{train:.2f} s", "", ""),
+            (f"BPE: encode all {len(text):,} characters", "minigrad", f"{encode:.2f} s", "",
+             f"{len(tok.encode(text)):,} ids")]
+
+
+def main(argv=None):
+    quick = "--quick" in (sys.argv[1:] if argv is None else argv)
+    rounds = 3 if quick else 9
+    load = " ".join(f"{v:.2f}" for v in os.getloadavg())
+    rows = generation_rows(rounds) + train_rows(3 * rounds) + bpe_rows(rounds)
+    print(f"# minigrad text benchmark\n\nNumPy {np.__version__}, one thread, process CPU time, {rounds} rounds "
+          f"in turns; load average before: {load} (1, 5, 15 min), after: "
+          + " ".join(f"{v:.2f}" for v in os.getloadavg()) + "\n")
+    print("| workload | implementation | median | speed-up over the slowest minigrad | note |")
+    print("|---|---|---:|---:|---|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
