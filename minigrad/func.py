@@ -19,7 +19,8 @@ output carries no graph: differentiate the other way round (forward over reverse
 import numpy as np
 
 from minigrad import transforms
-from minigrad.autograd import enable_grad, run_backward
+from minigrad.autograd import enable_grad, is_grad_enabled, run_backward
+from minigrad.function import Function
 from minigrad.ops import BroadcastTo, Reshape, Stack, Transpose
 from minigrad.tensor import Tensor, as_tensor, wrap
 from minigrad.transforms import TangentLevel, BatchLevel, is_batched, mark_batched, state, switched
@@ -56,13 +57,30 @@ def jvp(f, primals, tangents):
     with switched(tangents=level):
         out = f(*inputs)
     _check_outputs("jvp", out)
-    return out, _tree_map(lambda o: _tangent_of(o, level), out)
+    watched = [p for p in primals if p.requires_grad] if is_grad_enabled() else []
+    return out, _tree_map(lambda o: _tangent_of(o, level, watched), out)
 
 
-def _tangent_of(out, level):
+def _tangent_of(out, level, watched):
+    """out's tangent as a Tensor.  It carries no graph; where primals require grad it is tied to
+    them by an op whose backward refuses, so reverse mode over it fails clearly, not silently."""
     tangent = level.tangents.get(out)
-    t = wrap(np.zeros(out.data.shape, _float(out.dtype)) if tangent is None else np.array(tangent))
+    tangent = np.zeros(out.data.shape, _float(out.dtype)) if tangent is None else np.array(tangent)
+    with switched(batching=None):
+        t = _TangentOutput.apply(*watched, value=tangent) if watched else wrap(tangent)
     return mark_batched(t, state.batching) if is_batched(out) else t
+
+
+class _TangentOutput(Function):
+    """jvp's tangent output (value), tied to the primals that require grad."""
+
+    def forward(self, *primals, value):
+        return value
+
+    def backward(self, grad, *primals_and_out):
+        raise NotImplementedError(
+            "reverse mode through jvp's tangent output (reverse over forward) is not supported; "
+            "differentiate the other way round, forward over reverse: jvp of grad, hvp, jacfwd(jacrev(f))")
 
 
 def _same_batching(p, t):
@@ -163,7 +181,7 @@ def jacrev(f, argnums=0):
     backward sweep per output element.  Shape: f's output shape + the argument's shape."""
     def jacobian(*args):
         positions = _argnums("jacrev", argnums, len(args))
-        out, vjp_fn = vjp(_only(f, args, positions), *(args[i] for i in positions))
+        out, vjp_fn = vjp(_only(f, args, positions), *(args[i] for i in positions))  # (f returns one Tensor)
         rows = [vjp_fn(_basis(out.shape, k, out.dtype)) for k in range(out.size)]
         jacobians = tuple(_assemble([row[n] for row in rows], out.shape, args[i]) for n, i in enumerate(positions))
         return jacobians if isinstance(argnums, (tuple, list)) else jacobians[0]
@@ -184,6 +202,7 @@ def jacfwd(f, argnums=0):
             for k in range(p.size):
                 tangents = tuple(_basis(q.shape, k, q.dtype) if m == n else np.zeros(q.shape) for m, q in enumerate(primals))
                 out, tangent_out = jvp(only, primals, tangents)
+                _check_outputs("jacfwd", out, single=True)
                 columns.append(tangent_out)
             if p.size == 0:
                 out = only(*primals)

@@ -267,3 +267,14 @@ def test_gradchecks_diagnosis_says_when_backward_and_jvp_disagree():
 
     with pytest.raises(AssertionError, match=r"dot-product identity fails: .* so the backward rule is wrong"):
         gradcheck(_HalfBackward.apply, [Tensor(x0)])
+
+
+def test_reverse_mode_over_jvps_tangent_is_refused_not_silently_zero():
+    def directional(x):
+        return func.jvp(smooth, (x,), (Tensor(np.ones(4)),))[1]
+
+    with pytest.raises(NotImplementedError, match="reverse over forward.*forward over reverse"):
+        func.grad(directional)(Tensor(x0))
+    # the supported way round: forward over reverse gives the same quantity, H·1
+    np.testing.assert_allclose(func.hvp(smooth, (Tensor(x0),), (Tensor(np.ones(4)),))[1].data,
+                               func.hessian(smooth)(Tensor(x0)).data.sum(axis=1), rtol=1e-12)
