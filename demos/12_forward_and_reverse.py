@@ -1,4 +1,4 @@
-"""Demo 12 — forward and reverse mode: one derivative, two ways, and what each costs (notes §1.1.2, taken further).
+"""Demo 12 — forward and reverse mode: one derivative two ways, and what each costs (§1.1.2, further).
 
 Reverse mode (backward) pulls a cotangent from the output back to the inputs: one sweep gives
 a row of the Jacobian, vᵀJ.  Forward mode (minigrad.func.jvp) pushes a tangent from the
@@ -86,7 +86,7 @@ def steps_to_converge(update, theta, tol=1e-8, max_steps=300):
 
 # %%
 def attention_loss(Wq, Wk, Wv, w_out, x, target):
-    """One sequence x (T, D) through single-head attention, read out to a number per token: mean squared error."""
+    """One sequence x (T, D) through single-head attention, one number per token: mean squared error."""
     q, k, v = x @ Wq, x @ Wk, x @ Wv                                  # (T, D) each
     weights = F.softmax(q @ k.T / np.sqrt(x.shape[-1]), axis=-1)    # (T, T)
     return (((weights @ v) @ w_out - target) ** 2).mean()
@@ -97,7 +97,7 @@ def main(out_dir="figures", seed=0, quick=False):
     np.set_printoptions(precision=4, suppress=True)
     V = Tensor(V_NOTES)
     by_reverse = func.grad(cosine_after)(V)                               # one backward sweep
-    by_forward = func.jacfwd(cosine_after)(V)                             # 8 forward passes, one per entry of V
+    by_forward = func.jacfwd(cosine_after)(V)                             # 8 forward passes, one per V entry
     print(f"cos(bank, river) after attention: {cosine_after(V).item():.4f} (notes: 0.9453)")
     print("d cos / dV by reverse mode (grad):\n", by_reverse.data)
     print(f"by forward mode (jacfwd) it differs by {np.abs(by_forward.data - by_reverse.data).max():.1e}")
@@ -129,8 +129,9 @@ def main(out_dir="figures", seed=0, quick=False):
         lambda t: t - float(gradient(Tensor(t)).data) / float(second(Tensor(t)).data), 0.0)
     gd_steps, gd_path = steps_to_converge(lambda t: t - 1.0 * float(gradient(Tensor(t)).data), 0.0,
                                           max_steps=60 if quick else 300)
-    print(f"kernel width: Newton (hessian) converges in {newton_steps} steps to width {np.exp(newton_path[-1]):.4f}; "
-          f"gradient descent (demo 02, lr 1) takes {gd_steps} steps to width {np.exp(gd_path[-1]):.4f}")
+    print(f"kernel width: Newton (hessian) converges in {newton_steps} steps to width "
+          f"{np.exp(newton_path[-1]):.4f}; gradient descent (demo 02, lr 1) takes {gd_steps} steps to width "
+          f"{np.exp(gd_path[-1]):.4f}")
 
     B, T, D = (16, 5, 8) if quick else (64, 6, 8)
     params = [Tensor(rng.standard_normal(s) / np.sqrt(D)) for s in [(D, D), (D, D), (D, D), (D,)]]
@@ -139,9 +140,10 @@ def main(out_dir="figures", seed=0, quick=False):
                             in_axes=(None, None, None, None, 0, 0))(*params, X, targets)   # 4 x (B, ...)
     norms = np.sqrt(sum((g.data.reshape(B, -1) ** 2).sum(axis=1) for g in per_example))    # (B,)
     loop = [func.grad(attention_loss, argnums=(0, 1, 2, 3))(*params, X[i], targets[i]) for i in range(B)]
-    loop_gap = max(float(np.abs(g.data[i] - loop[i][k].data).max()) for k, g in enumerate(per_example) for i in range(B))
-    print(f"per-example gradient norms of {B} sequences by vmap(grad): from {norms.min():.3f} to {norms.max():.3f}; "
-          f"a loop of grad differs by {loop_gap:.1e}")
+    loop_gap = max(float(np.abs(g.data[i] - loop[i][k].data).max())
+                   for k, g in enumerate(per_example) for i in range(B))
+    print(f"per-example gradient norms of {B} sequences by vmap(grad): from {norms.min():.3f} to "
+          f"{norms.max():.3f}; a loop of grad differs by {loop_gap:.1e}")
 
     os.makedirs(out_dir, exist_ok=True)
     import matplotlib
@@ -170,7 +172,8 @@ def main(out_dir="figures", seed=0, quick=False):
         ax.set_title(f"cost of the Jacobian of tanh(W x), {other}")
     ax = axes[1, 1]
     optimum = newton_path[-1]
-    for path, name in [(gd_path, f"gradient descent: {gd_steps} steps"), (newton_path, f"Newton: {newton_steps} steps")]:
+    for path, name in [(gd_path, f"gradient descent: {gd_steps} steps"),
+                       (newton_path, f"Newton: {newton_steps} steps")]:
         ax.semilogy(np.maximum(np.abs(np.array(path) - optimum), 1e-16), "o-", ms=3, label=name)
     ax.set_xlabel("step"), ax.set_ylabel("|log width - optimum|"), ax.legend()
     ax.set_title("demo 02's kernel width: Newton with hessian vs gradient descent")

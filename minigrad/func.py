@@ -39,14 +39,16 @@ def jvp(f, primals, tangents):
     primals = _tensors("jvp", "primals", primals)
     tangents = _tensors("jvp", "tangents", tangents)
     if len(primals) != len(tangents):
-        raise ValueError(f"jvp: {len(primals)} primals but {len(tangents)} tangents; give one tangent per primal")
+        raise ValueError(f"jvp: {len(primals)} primals but {len(tangents)} tangents; "
+                         "give one tangent per primal")
     for i, (p, t) in enumerate(zip(primals, tangents)):
         if p.shape != t.shape:
             raise ValueError(f"jvp: tangent {i} has shape {t.shape} but primal {i} has shape {p.shape}; "
                              "a tangent is a direction in its primal's space, so it has the primal's shape")
     if state.tangents is not None:
-        raise NotImplementedError("jvp inside jvp (forward over forward, e.g. jacfwd(jacfwd(f))) is not supported; "
-                                  "differentiate the inner function by reverse mode: jacfwd(jacrev(f)), hessian(f)")
+        raise NotImplementedError("jvp inside jvp (forward over forward, e.g. jacfwd(jacfwd(f))) is not "
+                                  "supported; differentiate the inner function by reverse mode: "
+                                  "jacfwd(jacrev(f)), hessian(f)")
     level = TangentLevel()
     inputs = []
     for p, t in zip(primals, tangents):
@@ -115,7 +117,8 @@ def vjp(f, *primals):
     def vjp_fn(cotangent):
         cotangent = as_tensor(cotangent)
         if cotangent.shape != out.shape:
-            raise ValueError(f"vjp: the cotangent has shape {cotangent.shape} but f's output has shape {out.shape}")
+            raise ValueError(f"vjp: the cotangent has shape {cotangent.shape} but f's output has "
+                             f"shape {out.shape}")
         if is_batched(out) and not is_batched(cotangent):
             cotangent = np.broadcast_to(cotangent.data, out.data.shape)
         if not out.requires_grad:  # f does not depend on its inputs
@@ -183,7 +186,8 @@ def jacrev(f, argnums=0):
         positions = _argnums("jacrev", argnums, len(args))
         out, vjp_fn = vjp(_only(f, args, positions), *(args[i] for i in positions))  # (f returns one Tensor)
         rows = [vjp_fn(_basis(out.shape, k, out.dtype)) for k in range(out.size)]
-        jacobians = tuple(_assemble([row[n] for row in rows], out.shape, args[i]) for n, i in enumerate(positions))
+        jacobians = tuple(_assemble([row[n] for row in rows], out.shape, args[i])
+                          for n, i in enumerate(positions))
         return jacobians if isinstance(argnums, (tuple, list)) else jacobians[0]
 
     return jacobian
@@ -200,7 +204,8 @@ def jacfwd(f, argnums=0):
         for n, p in enumerate(primals):
             columns = []
             for k in range(p.size):
-                tangents = tuple(_basis(q.shape, k, q.dtype) if m == n else np.zeros(q.shape) for m, q in enumerate(primals))
+                tangents = tuple(_basis(q.shape, k, q.dtype) if m == n else np.zeros(q.shape)
+                                 for m, q in enumerate(primals))
                 out, tangent_out = jvp(only, primals, tangents)
                 _check_outputs("jacfwd", out, single=True)
                 columns.append(tangent_out)
@@ -341,8 +346,8 @@ def _argnums(name, argnums, count):
     positions = tuple(argnums) if isinstance(argnums, (tuple, list)) else (argnums,)
     for k in positions:
         if not isinstance(k, int) or not -count <= k < count:
-            raise ValueError(f"{name}: argnums {argnums!r} is out of range for a function called with {count} "
-                             f"positional argument{'s' * (count != 1)}")
+            raise ValueError(f"{name}: argnums {argnums!r} is out of range for a function called with "
+                             f"{count} positional argument{'s' * (count != 1)}")
     return tuple(k % count for k in positions)
 
 

@@ -111,7 +111,7 @@ class Function:
             out = wrap(out, True, fn)
         else:
             out = wrap(out)
-        if transforms.state.tangents:  # inside jvp: fn.jvp pushes the inputs' tangents on (minigrad/transforms.py)
+        if transforms.state.tangents:  # inside jvp: fn.jvp pushes the tangents on (minigrad/transforms.py)
             transforms.push_tangents(fn, inputs, arrays, out)
         return out
 

@@ -214,10 +214,11 @@ def _dot_product_identity(case, position):
     if abs(forward - reverse) <= 1e-8 * (abs(forward) + abs(reverse) + 1e-300):
         return None
     numeric = np.sum(case.numeric * u)
-    suspect = "the backward rule" if abs(forward - numeric) <= 1e-4 * (abs(numeric) + 1e-3) else "a jvp or backward rule"
-    return (f"dot-product identity fails: <v, J u> = {forward:.6g} by forward mode (the jvp rules) but <Jᵀ v, u> = "
-            f"{reverse:.6g} by reverse mode (the backward rules); finite differences give {numeric:.6g}, so "
-            f"{suspect} is wrong")
+    backward_wrong = abs(forward - numeric) <= 1e-4 * (abs(numeric) + 1e-3)
+    suspect = "the backward rule" if backward_wrong else "a jvp or backward rule"
+    return (f"dot-product identity fails: <v, J u> = {forward:.6g} by forward mode (the jvp rules) but "
+            f"<Jᵀ v, u> = {reverse:.6g} by reverse mode (the backward rules); finite differences give "
+            f"{numeric:.6g}, so {suspect} is wrong")
 
 
 def _likely_slip(case):

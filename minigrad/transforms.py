@@ -230,5 +230,6 @@ def batched_index(index, op_name):
     advanced = [k for k, part in enumerate(parts) if isinstance(part, (list, np.ndarray, Tensor))]
     if advanced and advanced[-1] - advanced[0] + 1 != len(advanced):
         raise NotImplementedError(f"vmap cannot batch {op_name} with index arrays apart from each other "
-                                  f"(positions {advanced} of the index): NumPy would move their axes to the front")
+                                  f"(positions {advanced} of the index): NumPy would move their axes "
+                                  "to the front")
     return (slice(None),) + parts

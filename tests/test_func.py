@@ -72,7 +72,8 @@ def test_hvp_is_the_hessian_times_the_vector_and_returns_the_value():
 def test_softmax_jacobian_is_diag_p_minus_p_p_transposed(jacobian):
     z = rng.standard_normal(5)
     p = np.exp(z) / np.exp(z).sum()
-    np.testing.assert_allclose(jacobian(F.softmax)(Tensor(z)).data, np.diag(p) - np.outer(p, p), rtol=1e-12, atol=1e-15)
+    expected = np.diag(p) - np.outer(p, p)
+    np.testing.assert_allclose(jacobian(F.softmax)(Tensor(z)).data, expected, rtol=1e-12, atol=1e-15)
 
 
 def test_jacfwd_equals_jacrev_and_finite_differences_on_attention():
@@ -172,7 +173,7 @@ def test_vmap_of_grad_gives_per_example_gradients_of_shared_weights():
     assert per_example.shape == (8, 3)
     np.testing.assert_allclose(per_example.data, loop, rtol=1e-12)
     whole = Tensor(W, requires_grad=True)
-    sum(loss(whole, Tensor(X[i]), Tensor(y[i])) for i in range(8)).backward()  # an independent route to their sum
+    sum(loss(whole, Tensor(X[i]), Tensor(y[i])) for i in range(8)).backward()  # another route to their sum
     np.testing.assert_allclose(per_example.data.sum(axis=0), whole.grad.data, rtol=1e-12)
 
 
@@ -207,19 +208,19 @@ def test_shape_mismatched_tangents_name_both_shapes():
     with pytest.raises(TypeError, match=r"jvp: primals must be a tuple of Tensors.*\(p,\)"):
         func.jvp(linear, Tensor(x0), (Tensor(x0),))
     _, vjp_fn = func.vjp(linear, Tensor(x0))
-    with pytest.raises(ValueError, match=r"vjp: the cotangent has shape \(4,\) but f's output has shape \(5,\)"):
+    with pytest.raises(ValueError, match=r"vjp: the cotangent has shape \(4,\) but f's output has shape \(5"):
         vjp_fn(Tensor(x0))
 
 
 def test_argnums_out_of_range():
-    with pytest.raises(ValueError, match="grad: argnums 2 is out of range for a function called with 2 positional"):
+    with pytest.raises(ValueError, match="grad: argnums 2 is out of range for a function called with 2 pos"):
         func.grad(lambda a, b: (a * b).sum(), argnums=2)(Tensor(x0), Tensor(x0))
     with pytest.raises(ValueError, match=r"jacrev: argnums \(0, 3\) is out of range"):
         func.jacrev(lambda a: a, argnums=(0, 3))(Tensor(x0))
 
 
 def test_grad_needs_one_number():
-    with pytest.raises(ValueError, match=r"grad: f must return one number .* returned shape \(5,\); use jacrev"):
+    with pytest.raises(ValueError, match=r"grad: f must return one number .* shape \(5,\); use jacrev"):
         func.grad(linear)(Tensor(x0))
 
 

@@ -29,7 +29,8 @@ def differences(f, x, eps=1e-6):
     for k in range(x.size):
         e = np.zeros(x.size)
         e[k] = eps
-        columns.append((np.asarray(f(x + e.reshape(x.shape))) - np.asarray(f(x - e.reshape(x.shape)))) / (2 * eps))
+        e = e.reshape(x.shape)
+        columns.append((np.asarray(f(x + e)) - np.asarray(f(x - e))) / (2 * eps))
     return np.stack(columns, axis=-1)
 
 
@@ -57,7 +58,8 @@ def test_12_both_modes_give_the_notes_derivatives_and_newton_beats_gradient_desc
     sizes = [w.size for w in m["params"]]
 
     def first_example_loss(flat):  # the attention model in plain NumPy, on example 0
-        Wq, Wk, Wv, w_out = (part.reshape(w.shape) for part, w in zip(np.split(flat, np.cumsum(sizes)[:-1]), m["params"]))
+        parts = np.split(flat, np.cumsum(sizes)[:-1])
+        Wq, Wk, Wv, w_out = (part.reshape(w.shape) for part, w in zip(parts, m["params"]))
         x = m["X"][0]
         weights = softmax_rows((x @ Wq) @ (x @ Wk).T / np.sqrt(x.shape[-1]))
         return np.mean(((weights @ (x @ Wv)) @ w_out - m["targets"][0]) ** 2)

@@ -22,10 +22,10 @@ BATCH = 3
 
 @pytest.mark.parametrize("op", ALL_OPS, ids=lambda op: op.__name__)
 def test_every_op_has_a_jvp_rule_and_a_batch_rule(op):
-    assert hasattr(op, "jvp"), (f"{op.__name__} has no jvp rule: add jvp(self, tangents, *inputs, out) next to its "
-                                "backward (see docs/EXTENDING.md), so forward mode and this sweep can use it")
-    assert hasattr(op, "batch"), (f"{op.__name__} has no batch rule: add batch(self, batched, *inputs, **params) "
-                                  "(see docs/EXTENDING.md), so vmap can run it on a batch")
+    assert hasattr(op, "jvp"), (f"{op.__name__} has no jvp rule: add jvp(self, tangents, *inputs, out) next "
+                                "to its backward (see docs/EXTENDING.md), so forward mode and this sweep can use it")
+    assert hasattr(op, "batch"), (f"{op.__name__} has no batch rule: add batch(self, batched, *inputs, "
+                                  "**params) (see docs/EXTENDING.md), so vmap can run it on a batch")
 
 
 def split(op, example, inputs):
@@ -81,14 +81,17 @@ class TestJvpSweep:
     def test_vmap_matches_a_loop(self, op, i, example):
         """With every input batched, and (several inputs) with each one batched alone."""
         f, xs = split(op, example, make_inputs(example))
-        patterns = [[True] * len(xs)] + ([[k == j for k in range(len(xs))] for j in range(len(xs))] if len(xs) > 1 else [])
+        alone = [[k == j for k in range(len(xs))] for j in range(len(xs))] if len(xs) > 1 else []
+        patterns = [[True] * len(xs)] + alone
         rng = np.random.default_rng(5)
         low, high = example.domain
         for pattern in patterns:
-            args = [Tensor(rng.uniform(low, high, (BATCH,) + x.shape)) if batched else x for x, batched in zip(xs, pattern)]
+            args = [Tensor(rng.uniform(low, high, (BATCH,) + x.shape)) if batched else x
+                    for x, batched in zip(xs, pattern)]
             mapped = func.vmap(f, in_axes=[0 if batched else None for batched in pattern])(*args)
-            rows = [f(*[a[b] if batched else a for a, batched in zip(args, pattern)]).data for b in range(BATCH)]
-            assert mapped.shape == (BATCH,) + rows[0].shape, f"{op.__name__}: vmap's shape, batching {pattern}"
+            rows = [f(*[a[b] if batched else a for a, batched in zip(args, pattern)]).data
+                    for b in range(BATCH)]
+            assert mapped.shape == (BATCH,) + rows[0].shape, f"{op.__name__}: vmap's shape, {pattern}"
             np.testing.assert_allclose(mapped.data, np.stack(rows), rtol=1e-10, atol=1e-12,
                                        err_msg=f"{op.__name__}: vmap differs from a loop, batching {pattern}")
 
@@ -100,7 +103,8 @@ class TestJvpSweep:
         tangents = [Tensor(rng.standard_normal((BATCH,) + x.shape)) for x in xs]
         n = len(xs)
         mapped = func.vmap(lambda *pt: func.jvp(f, pt[:n], pt[n:])[1])(*primals, *tangents)
-        rows = [func.jvp(f, tuple(p[b] for p in primals), tuple(t[b] for t in tangents))[1].data for b in range(BATCH)]
+        rows = [func.jvp(f, tuple(p[b] for p in primals), tuple(t[b] for t in tangents))[1].data
+                for b in range(BATCH)]
         np.testing.assert_allclose(mapped.data, np.stack(rows), rtol=1e-10, atol=1e-12)
 
 
@@ -121,6 +125,6 @@ def test_boundary_jvp_agrees_with_the_declared_gradients(op, i, case):
                 return f(*[xk if j == k else y for j, y in enumerate(xs)])
 
             out, tangent = func.jvp(f_of_input_k, (x,), (Tensor(np.ones(x.shape)),))
-            upstream = np.ones(out.shape) if case.upstream is None else np.asarray(case.upstream, dtype=np.float64)
+            upstream = np.ones(out.shape) if case.upstream is None else np.asarray(case.upstream, float)
             along = np.where(tangent.data == 0, 0.0, upstream * tangent.data).sum()
-            assert_same_values(along, np.sum(expected), f"{op.__name__} {case}: jvp along ones of tensor input {k}")
+            assert_same_values(along, np.sum(expected), f"{op.__name__} {case}: jvp along ones of input {k}")

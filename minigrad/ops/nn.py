@@ -64,13 +64,14 @@ class LayerNorm(Function):
                 grad if self.needs_grad[2] else None)
 
     def jvp(self, tangents, x, weight, bias, out):
-        """ẋ̂ weight + x̂ ṫweight + ṫbias, with ẋ̂ = r (ṫx - mean(ṫx) - x̂ mean(x̂ ṫx)) (backward's projection)."""
+        """ẋ̂ weight + x̂ ṫweight + ṫbias, with ẋ̂ = r (ṫx - mean(ṫx) - x̂ mean(x̂ ṫx)) (as in backward)."""
         tx, tweight, tbias = tangents
         mean, rstd = self.kept(_statistics, x, self.eps)
         x_hat = (x - mean) * rstd
         t_hat = None
         if tx is not None:
-            t_hat = rstd * (tx - tx.mean(axis=-1, keepdims=True) - x_hat * (x_hat * tx).mean(axis=-1, keepdims=True))
+            t_hat = rstd * (tx - tx.mean(axis=-1, keepdims=True)
+                            - x_hat * (x_hat * tx).mean(axis=-1, keepdims=True))
             t_hat = t_hat if weight is None else t_hat * weight
         return sum_tangents(t_hat, None if tweight is None else x_hat * tweight, tbias)
 
@@ -104,7 +105,8 @@ class Gelu(Function):
     def jvp(self, tangents, x, out):
         """ṫ times backward's derivative."""
         t = self.kept(_gelu_tanh, x)
-        return tangents[0] * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * _GELU_C * (1.0 + 3 * 0.044715 * x * x))
+        slope = 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * _GELU_C * (1.0 + 3 * 0.044715 * x * x)
+        return tangents[0] * slope
 
     batch = elementwise_batch
 

@@ -21,7 +21,7 @@ def _keepdims_shape(shape, axis):
 
 
 def _reduced(t, kshape, out):
-    """A tangent t (of the input's shape) summed over the axes a reduction to `kshape` removes, shaped like out."""
+    """A tangent t (of the input's shape) summed over the axes a reduction to `kshape` removes, as out."""
     axes = tuple(i for i, (n, k) in enumerate(zip(t.shape, kshape)) if k == 1 and n != 1)
     return t.sum(axis=axes).reshape(out.shape)
 

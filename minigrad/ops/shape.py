@@ -95,10 +95,10 @@ class GetItem(Function):
         """Each example indexed: a full slice for the batch axis goes in front of the index."""
         if not holds_batched(index):
             return GetItem.apply(x, index=batched_index(index, "GetItem"))
-        if not batched[0] and is_batched(index):  # a batch of integer indices into one x: x[indices] puts it in front
+        if not batched[0] and is_batched(index):  # a batch of integer indices into one x: in front already
             return GetItem.apply(x, index=index)
-        raise NotImplementedError("vmap cannot batch GetItem with a batch of indices into a batch, or inside a "
-                                  "tuple index; index one tensor with one integer tensor, or index outside vmap")
+        raise NotImplementedError("vmap cannot batch GetItem with a batch of indices into a batch, or inside "
+                                  "a tuple index; index one tensor with one integer tensor, or outside vmap")
 
 
 def _scatter_add(values, index, shape):
@@ -130,7 +130,8 @@ class ScatterAdd(Function):
 
     def batch(self, batched, x, index, shape):
         """Each example scattered: a full slice for the batch axis goes in front of the index."""
-        return ScatterAdd.apply(x, index=batched_index(index, "ScatterAdd"), shape=x.data.shape[:1] + tuple(shape))
+        index = batched_index(index, "ScatterAdd")
+        return ScatterAdd.apply(x, index=index, shape=x.data.shape[:1] + tuple(shape))
 
 
 class Concatenate(Function):
