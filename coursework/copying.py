@@ -53,7 +53,7 @@ def cut(source, target):
     """source with `target` made an exercise: its body a stub, the backward rule out of the
     docstrings that state it, the errors it must raise added to its docstring.
     Returns (new source, the docstring text taken out)."""
-    checks = required_checks(source, target.qualname) if target.kind != "op" else []
+    checks = required_checks(source, target.qualname) if target.kind not in ("op", "jvp") else []
     source = replace_body(source, target.qualname, stub_lines(source, target))
     removed = []
     described = [target.qualname] + [target.owner] if target.kind == "op" else [target.qualname]
@@ -61,6 +61,8 @@ def cut(source, target):
         node = node_of(source, qualname)
         doc, text = docstring_lines(source, qualname), ast.get_docstring(node) or ""
         kept, gone = without_backward_math(text) if target.kind == "op" else (text.strip(), [])
+        if target.kind == "jvp":  # its one-line docstring is the rule itself
+            kept, gone = "", [text] if text else []
         if qualname == target.qualname and checks:
             kept = (kept or f"The {target.qualname.rpartition('.')[2]} pass the class docstring describes.") + "\n\n" + checks
         if gone or kept != text.strip():
