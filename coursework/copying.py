@@ -53,7 +53,7 @@ def cut(source, target):
     """source with `target` made an exercise: its body a stub, the backward rule out of the
     docstrings that state it, the errors it must raise added to its docstring.
     Returns (new source, the docstring text taken out)."""
-    checks = required_checks(source, target.qualname) if target.kind != "op" else []
+    checks = required_checks(source, target.qualname) if target.kind not in ("op", "jvp") else []
     if target.kind == "op":
         check_answer_marked(source, target)
     source = replace_body(source, target.qualname, stub_lines(source, target))
@@ -62,7 +62,9 @@ def cut(source, target):
     for qualname in described + list(target.shared_by):
         node = node_of(source, qualname)
         doc, text = docstring_lines(source, qualname), ast.get_docstring(node) or ""
-        if target.kind == "op" and qualname == target.qualname:  # backward's own docstring: the answer by its place
+        if target.kind == "jvp":  # its one-line docstring is the rule itself
+            kept, gone = "", [text] if text else []
+        elif target.kind == "op" and qualname == target.qualname:  # backward's own docstring: the answer by its place
             kept, gone = "", [text.strip()] if text.strip() else []
         else:
             kept, gone = without_answer(text) if target.kind == "op" else (text.strip(), [])

@@ -167,6 +167,10 @@ def stub_lines(source, target):
         comment = (f"return one gradient per input ({inputs}) from grad = dL/d(out){sharing}, the forward "
                    "above being what the class docstring describes. Use NumPy functions and operators only "
                    "(np.exp, .sum(axis=, keepdims=), @, ...): under create_graph=True they run on Tensors.")
+    elif target.kind == "jvp":
+        comment = ("return the output's tangent J ṫ from `tangents`, one per input (an array of the input's "
+                   "shape, or None for an input without one): the transpose of the backward rule above, "
+                   "so that <v, J u> = <Jᵀ v, u>. NumPy on arrays.")
     else:
         comment = (f"compute what the docstring describes, from minigrad ops (minigrad.functional as F, "
                    "Tensor operators) and the layer's parameters: the engine then derives backward by itself.")

@@ -5,13 +5,17 @@ from pathlib import Path
 
 from coursework.cutting import node_of
 
-WHAT = {"op": "the backward rule of the op", "layer": "the forward pass of the layer",
+WHAT = {"op": "the backward rule of the op", "jvp": "the forward-mode (jvp) rule of the op",
+        "layer": "the forward pass of the layer",
         "function": "the attention function"}
 HINTS = {
     "op": ("Work out, on paper, how one element of `out` changes when one element of an input moves; "
            "then weight those changes by `grad` and add up what reaches each input element. Try it on a "
            "(2, 3) input with `minigrad.gradcheck` before running the sweep: its message names the element "
            "that is off. A gradient may keep the broadcast shape; the engine sums it back."),
+    "jvp": ("The jvp rule is the backward rule transposed: where backward weights each output change by "
+            "`grad` and adds up what reaches an input, jvp moves the inputs by their tangents and adds up "
+            "what reaches each output element. Skip an input whose tangent is None."),
     "layer": ("Only the forward pass is asked for: build it from minigrad ops and the parameters that "
               "`__init__` creates, and the engine derives its backward pass. Print the shapes of a small "
               "batch at each step against the docstring."),
@@ -23,6 +27,9 @@ GRADED_BY = {
     "op": ("the sweep's checks of every example the op declares: the gradient against finite "
            "differences (first and second order, random upstream weights), the exact gradients of the "
            "boundary cases it declares (0, ±inf), float32 staying float32, and no graph under `no_grad`."),
+    "jvp": ("the jvp sweep's checks of every example the op declares: the dot-product identity "
+            "<v, J u> = <Jᵀ v, u> with the op's own backward (to 1e-10), the tangent against finite "
+            "differences of forward, float32 kept, vmap of jvp against a loop, and the boundary cases."),
     "layer": "the tests, in these files, that run it (directly or through the layers built on it).",
     "function": "the tests, in these files, that run it (directly or through the layers built on it).",
 }

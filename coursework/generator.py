@@ -1,7 +1,7 @@
 """Coursework: turn minigrad into exercises that its own test suite grades.
 
     python -m coursework --list                           # what can be taken out (or: list)
-    python -m coursework make OUT_DIR --ops Softmax,MatMul [--layers Linear] [--functions ...]
+    python -m coursework make OUT_DIR --ops Softmax,MatMul [--jvps Tanh] [--layers Linear] [--functions ...]
     python -m coursework restore OUT_DIR [--force]        # put the reference code back
     python -m coursework strength [PART ...]              # do the grading tests catch wrong versions?
 
@@ -34,7 +34,7 @@ def parser():
     sub = parser.add_subparsers(dest="command")
     make_parser = sub.add_parser("make", help="write a copy of the project with exercises")
     make_parser.add_argument("out_dir")
-    for kind in ("ops", "layers", "functions"):
+    for kind in ("ops", "jvps", "layers", "functions"):
         make_parser.add_argument(f"--{kind}", default="", help=f"comma-separated {kind} to take out")
     restore_parser = sub.add_parser("restore", help="put the reference code back into an exercise copy")
     restore_parser.add_argument("out_dir")
@@ -55,7 +55,8 @@ def main(argv=None):
             print(listing(check_project(args.root)))
         elif args.command == "make":
             targets = find_targets(check_project(args.root))
-            chosen = [t for kind, option in (("op", args.ops), ("layer", args.layers), ("function", args.functions))
+            chosen = [t for kind, option in (("op", args.ops), ("jvp", args.jvps), ("layer", args.layers),
+                                             ("function", args.functions))
                       for t in resolve(option, kind, targets)]
             graded = make(args.out_dir, chosen, args.root)
             for target, command in graded:

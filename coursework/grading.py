@@ -6,21 +6,22 @@ from pathlib import Path
 from coursework.parts import relative
 
 SWEEP = "tests/test_ops_sweep.py"
+JVP_SWEEP = "tests/test_ops_sweep_jvp.py"  # a jvp rule: differences, and <v, J u> = <Jᵀ v, u> with backward
 
 
 def grading_command(target, targets, root):
     """The pytest command that grades `target`: the tests that cover it, and --exercise,
     which the copy's conftest.py reads to tell the part's own failures from those of others."""
-    if target.kind == "op":
+    if target.kind in ("op", "jvp"):
         # The sweep's ids are "Softmax-0" (examples) and "Softmax.0" (boundary cases); -k matches
         # substrings, so ops whose names end in the name ("LogSoftmax-0") are excluded.
         names = target.shared_by or (target.name,)
-        ops = [t.name for t in targets if t.kind == "op"]
+        ops = [t.name for t in targets if t.kind == target.kind]
         others = [o for o in ops if o not in names and o.endswith(names)]
         include = " or ".join(f"{name}{sep}" for name in names for sep in "-.")
         exclude = " or ".join(f"{other}{sep}" for other in others for sep in "-.")
         expression = f"({include}) and not ({exclude})" if exclude else include
-        selection = f'{SWEEP} -k "{expression}"'
+        selection = f'{SWEEP if target.kind == "op" else JVP_SWEEP} -k "{expression}"'
     else:
         selection = " ".join(test_files_using(users_of(target.name, root), root)) or "tests"
     return f"python -m pytest {selection} --exercise {target.qualname}"

@@ -11,7 +11,7 @@ from coursework.cutting import is_stub, method_of
 @dataclass
 class Target:
     """A part that can become an exercise: `qualname`'s body in `path` (relative to the project)."""
-    kind: str       # "op" (its backward), "layer" (its forward) or "function"
+    kind: str       # "op" (its backward), "jvp" (an op's jvp rule), "layer" (its forward) or "function"
     name: str       # as typed on the command line: Softmax, Linear, scaled_dot_product_attention
     path: str
     qualname: str   # the function emptied: Softmax.backward, _Extremum.backward, causal_mask
@@ -34,6 +34,7 @@ def find_targets(root):
     targets = []
     for path in sorted((root / "minigrad" / "ops").glob("*.py")):
         targets += class_targets(root, path, "op", "backward")
+        targets += class_targets(root, path, "jvp", "jvp")
     layer_files = [root / "minigrad" / "nn.py"] + sorted((root / "attention").glob("*.py"))
     for path in [p for p in layer_files if p.exists()]:
         targets += class_targets(root, path, "layer", "forward")
@@ -103,7 +104,9 @@ def listing(root):
     """What can be taken out, by kind and file, as text for --list."""
     targets = find_targets(root)
     lines = []
-    for kind, title in (("op", "ops (--ops: their backward)"), ("layer", "layers (--layers: their forward)"),
+    for kind, title in (("op", "ops (--ops: their backward)"),
+                        ("jvp", "jvp rules of ops (--jvps: forward mode, graded by <v, J u> = <Jᵀ v, u>)"),
+                        ("layer", "layers (--layers: their forward)"),
                         ("function", "attention functions (--functions)")):
         chosen = [t for t in targets if t.kind == kind]
         lines.append(f"{title}:")

@@ -152,7 +152,7 @@ def strengths(root, names=()):
     if unknown:
         raise ValueError(f"coursework strength: no part named {', '.join(sorted(unknown))}; see python -m coursework --list")
     op_names = {t.name for t in chosen if t.kind == "op"}
-    parts = list({t.qualname: t for t in chosen if t.kind != "op"}.values())
+    parts = list({t.qualname: t for t in chosen if t.kind not in ("op", "jvp")}.values())
     selections = {t.qualname: grading_selection(t, targets, root) for t in parts}
     longest_first = sorted(parts, key=lambda t: -len(selections[t.qualname]))  # so that the runs overlap well
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:

@@ -36,6 +36,7 @@ import inspect
 
 import numpy as np
 
+from minigrad import transforms
 from minigrad.autograd import next_number, state
 from minigrad.tensor import Tensor, wrap
 
@@ -96,6 +97,8 @@ class Function:
     @classmethod
     def apply(cls, *inputs, **params):
         """Run forward on the inputs' arrays; record the op if any input needs a gradient."""
+        if transforms.state.batching:  # inside vmap: the op's batch rule runs it (minigrad/transforms.py)
+            return transforms.apply_batched(cls, inputs, params)
         arrays, needs = [], []
         for x in inputs:  # a plain loop: this is the hottest path of the engine
             if isinstance(x, Tensor):
@@ -113,8 +116,12 @@ class Function:
             out = np.asarray(out)
         if True in needs and state.grad_enabled:
             fn.inputs, fn.arrays, fn.needs_grad, fn.number = inputs, arrays, needs, next_number()
-            return wrap(out, True, fn)
-        return wrap(out)
+            out = wrap(out, True, fn)
+        else:
+            out = wrap(out)
+        if transforms.state.tangents:  # inside jvp: fn.jvp pushes the tangents on (minigrad/transforms.py)
+            transforms.push_tangents(fn, inputs, arrays, out)
+        return out
 
     def kept(self, compute, *args):
         """compute(*args), computed once in forward and kept for backward.

@@ -147,6 +147,9 @@ def _failure_message(case, position):
              f"numeric {n:.6g} ({_error_text(e, n, case.tolerance['atol'])}; "
              f"tolerance atol={case.tolerance['atol']}, rtol={case.tolerance['rtol']})",
              _difference_table(value, numeric, bad)]
+    identity = _dot_product_identity(case, position)
+    if identity:
+        lines.append(identity)
     slip = _likely_slip(case)
     lines.append(f"likely slip: {slip}" if slip else "likely slip: none of the common ones "
                  "(sign, constant factor, transpose, upstream gradient, broadcast sum, input vs output)")
@@ -230,6 +233,30 @@ class _Case:
 
     def numeric_for(self, cotangent):
         return _numeric(self.fn, self.inputs, self.x, cotangent, self.eps)
+
+
+def _dot_product_identity(case, position):
+    """A line when forward mode disagrees with backward: <v, J u> from the ops' jvp rules against
+    <Jᵀ v, u> from their backward rules, for a random u (None when they agree, or a jvp rule is missing)."""
+    from minigrad import func  # (func sits above gradcheck: forward mode is only asked for here)
+    u = np.random.default_rng(1).standard_normal(case.x.shape)
+
+    def along_x(x):
+        return case.fn(*[x if k == position else y for k, y in enumerate(case.inputs)])
+
+    try:  # (a diagnosis only: where forward mode cannot run, e.g. an op without a jvp rule, it says nothing)
+        _, tangent = func.jvp(along_x, (case.x.detach().requires_grad_(),), (Tensor(u),))
+    except Exception:
+        return None
+    forward, reverse = np.sum(case.cotangent * tangent.data), np.sum(case.analytic * u)
+    if abs(forward - reverse) <= 1e-8 * (abs(forward) + abs(reverse) + 1e-300):
+        return None
+    numeric = np.sum(case.numeric * u)
+    backward_wrong = abs(forward - numeric) <= 1e-4 * (abs(numeric) + 1e-3)
+    suspect = "the backward rule" if backward_wrong else "a jvp or backward rule"
+    return (f"dot-product identity fails: <v, J u> = {forward:.6g} by forward mode (the jvp rules) but "
+            f"<Jᵀ v, u> = {reverse:.6g} by reverse mode (the backward rules); finite differences give "
+            f"{numeric:.6g}, so {suspect} is wrong")
 
 
 def _likely_slip(case):

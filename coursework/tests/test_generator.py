@@ -82,7 +82,7 @@ def test_a_layer_named_like_an_op_is_graded_by_its_own_tests_not_the_ops():
     # nn.Tanh is not ops.Tanh: Tensor.tanh reaches the op through `_ops.Tanh`, which must not
     # make every test of a Tensor a test of the layer.
     targets = find_targets(ROOT)
-    layer = next(t for t in targets if t.kind != "op" and t.name == "Tanh")
+    layer = next(t for t in targets if t.kind == "layer" and t.name == "Tanh")
     files = grading_command(layer, targets, ROOT).split()[3:-2]
     assert "tests/test_nn.py" in files
     assert "tests/test_ops_sweep.py" not in files and "tests/test_attention_layers.py" not in files

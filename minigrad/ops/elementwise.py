@@ -3,6 +3,7 @@ each backward returns gradients of the broadcast shape and the engine sums them 
 import numpy as np
 
 from minigrad.function import Boundary, Example, Function
+from minigrad.transforms import elementwise_batch, sum_tangents
 
 _BINARY = [Example((3, 4), (3, 4)), Example((2, 3, 4), (4,)), Example((3, 1), (1, 4)), Example((3, 4), 2.5),
            Example((0, 3), (3,))]
@@ -40,6 +41,13 @@ class Add(Function):
     def backward(self, grad, a, b, out):
         return grad, grad
 
+    def jvp(self, tangents, a, b, out):
+        """ṫa + ṫb."""
+        ta, tb = tangents
+        return sum_tangents(ta, tb)
+
+    batch = elementwise_batch
+
 
 class Sub(Function):
     """a - b.  Backward: d/da = 1, d/db = -1."""
@@ -51,6 +59,13 @@ class Sub(Function):
 
     def backward(self, grad, a, b, out):
         return grad, (-grad if self.needs_grad[1] else None)
+
+    def jvp(self, tangents, a, b, out):
+        """ṫa - ṫb."""
+        ta, tb = tangents
+        return sum_tangents(ta, None if tb is None else -tb)
+
+    batch = elementwise_batch
 
 
 class Mul(Function):
@@ -65,6 +80,13 @@ class Mul(Function):
         return (grad * b if self.needs_grad[0] else None,
                 grad * a if self.needs_grad[1] else None)
 
+    def jvp(self, tangents, a, b, out):
+        """ṫa b + a ṫb."""
+        ta, tb = tangents
+        return sum_tangents(None if ta is None else ta * b, None if tb is None else a * tb)
+
+    batch = elementwise_batch
+
 
 class Div(Function):
     """a / b.  Backward: d/da = 1/b, d/db = -a/b² = -out/b."""
@@ -78,6 +100,13 @@ class Div(Function):
     def backward(self, grad, a, b, out):
         return (grad / b if self.needs_grad[0] else None,
                 -grad * out / b if self.needs_grad[1] else None)
+
+    def jvp(self, tangents, a, b, out):
+        """(ṫa - out ṫb) / b."""
+        ta, tb = tangents
+        return sum_tangents(None if ta is None else ta / b, None if tb is None else -tb * out / b)
+
+    batch = elementwise_batch
 
 
 class Pow(Function):
@@ -104,6 +133,14 @@ class Pow(Function):
             grad_b = grad * out * np.log(np.where(a == 0, 1.0, a))
         return grad_a, grad_b
 
+    def jvp(self, tangents, a, b, out):
+        """ṫa b a^(b-1) + ṫb out ln a (each term as in backward, so 0 where backward has 0)."""
+        ta, tb = tangents
+        return sum_tangents(None if ta is None else ta * b * a ** (b - (b != 0)),
+                            None if tb is None else tb * out * np.log(np.where(a == 0, 1.0, a)))
+
+    batch = elementwise_batch
+
 
 class Neg(Function):
     """-x.  Backward: d/dx = -1."""
@@ -116,6 +153,13 @@ class Neg(Function):
 
     def backward(self, grad, x, out):
         return -grad
+
+    def jvp(self, tangents, x, out):
+        """-ṫ."""
+        t, = tangents
+        return -t
+
+    batch = elementwise_batch
 
 
 class Exp(Function):
@@ -130,6 +174,13 @@ class Exp(Function):
     def backward(self, grad, x, out):
         return grad * out
 
+    def jvp(self, tangents, x, out):
+        """ṫ out."""
+        t, = tangents
+        return t * out
+
+    batch = elementwise_batch
+
 
 class Log(Function):
     """Natural log, x > 0.  Backward: d/dx = 1/x; it reads x only."""
@@ -142,6 +193,13 @@ class Log(Function):
 
     def backward(self, grad, x, out):
         return grad / x
+
+    def jvp(self, tangents, x, out):
+        """ṫ / x."""
+        t, = tangents
+        return t / x
+
+    batch = elementwise_batch
 
 
 class Sqrt(Function):
@@ -156,6 +214,13 @@ class Sqrt(Function):
     def backward(self, grad, x, out):
         return grad * 0.5 / out
 
+    def jvp(self, tangents, x, out):
+        """ṫ / (2 out)."""
+        t, = tangents
+        return t * 0.5 / out
+
+    batch = elementwise_batch
+
 
 class Tanh(Function):
     """tanh(x).  Backward: d/dx = 1 - tanh² = 1 - out²; it reads out only."""
@@ -168,6 +233,13 @@ class Tanh(Function):
 
     def backward(self, grad, x, out):
         return grad * (1 - out * out)
+
+    def jvp(self, tangents, x, out):
+        """ṫ (1 - out²)."""
+        t, = tangents
+        return t * (1 - out * out)
+
+    batch = elementwise_batch
 
 
 class Sigmoid(Function):
@@ -187,6 +259,13 @@ class Sigmoid(Function):
     def backward(self, grad, x, out):
         return grad * out * (1 - out)
 
+    def jvp(self, tangents, x, out):
+        """ṫ out (1 - out)."""
+        t, = tangents
+        return t * out * (1 - out)
+
+    batch = elementwise_batch
+
 
 class Relu(Function):
     """max(x, 0).  Backward: d/dx = 1 where x > 0, else 0 (0 at x = 0, as PyTorch)."""
@@ -204,6 +283,13 @@ class Relu(Function):
     def backward(self, grad, x, out):
         return np.where(self.positive, grad, 0)  # selected, not masked: an inf gradient stays out
 
+    def jvp(self, tangents, x, out):
+        """ṫ where x > 0, else 0."""
+        t, = tangents
+        return np.where(self.positive, t, 0)
+
+    batch = elementwise_batch
+
 
 class Abs(Function):
     """|x|.  Backward: d/dx = sign(x) (0 at x = 0, as PyTorch)."""
@@ -216,6 +302,13 @@ class Abs(Function):
 
     def backward(self, grad, x, out):
         return grad * np.sign(x)
+
+    def jvp(self, tangents, x, out):
+        """ṫ sign(x)."""
+        t, = tangents
+        return t * np.sign(x)
+
+    batch = elementwise_batch
 
 
 class _Pick(Function):
@@ -233,6 +326,13 @@ class _Pick(Function):
         half = 0.5 * grad
         return (np.where(self.a_won, grad, np.where(self.tie, half, 0)) if self.needs_grad[0] else None,
                 np.where(self.a_won | self.tie, np.where(self.tie, half, 0), grad) if self.needs_grad[1] else None)
+
+    def jvp(self, tangents, a, b, out):
+        """The chosen input's tangent; the mean of both at ties (the transpose of backward's split)."""
+        ta, tb = (0 if t is None else t for t in tangents)
+        return np.where(self.a_won, ta, np.where(self.tie, 0.5 * (ta + tb), tb))
+
+    batch = elementwise_batch
 
 
 class Maximum(_Pick):
@@ -270,6 +370,13 @@ class Where(Function):
         return (np.where(self.cond, grad, 0) if self.needs_grad[0] else None,
                 np.where(self.cond, 0, grad) if self.needs_grad[1] else None)
 
+    def jvp(self, tangents, a, b, out):
+        """cond ? ṫa : ṫb."""
+        ta, tb = (0 if t is None else t for t in tangents)
+        return np.where(self.cond, ta, tb)
+
+    batch = elementwise_batch
+
 
 class MaskedFill(Function):
     """x with value wherever mask is True (mask: boolean; value: a number or a tensor; both
@@ -291,6 +398,13 @@ class MaskedFill(Function):
         return (np.where(self.mask, 0, grad) if self.needs_grad[0] else None,
                 np.where(self.mask, grad, 0) if self.needs_grad[1] else None)
 
+    def jvp(self, tangents, x, value, out):
+        """mask ? ṫvalue : ṫx."""
+        tx, tvalue = (0 if t is None else t for t in tangents)
+        return np.where(self.mask, tvalue, tx)
+
+    batch = elementwise_batch
+
 
 class Cast(Function):
     """x converted to `dtype`.  Backward: d/dx = 1, converted back to x's dtype."""
@@ -302,3 +416,9 @@ class Cast(Function):
 
     def backward(self, grad, x, out):
         return grad.astype(x.dtype)
+
+    def jvp(self, tangents, x, out):
+        """ṫ converted to out's dtype."""
+        return tangents[0].astype(out.dtype)
+
+    batch = elementwise_batch

@@ -6,6 +6,8 @@ import numpy as np
 
 from minigrad.function import Boundary, Example, Function
 from minigrad.ops.elementwise import as_float
+from minigrad.ops.shape import Reshape
+from minigrad.transforms import align, is_batched, logical_ndim, shifted_axis, sum_tangents
 
 
 def _matmul_error(a, b):
@@ -73,6 +75,24 @@ class MatMul(Function):
         if grad_b is not None and b.ndim == 1:
             grad_b = grad_b.reshape(grad_b.shape[:-1])
         return grad_a, grad_b
+
+    def jvp(self, tangents, a, b, out):
+        """ṫa @ b + a @ ṫb."""
+        ta, tb = tangents
+        return sum_tangents(None if ta is None else ta @ b, None if tb is None else a @ tb)
+
+    def batch(self, batched, a, b):
+        """One matmul over the batch: vectors become one-row (a) or one-column (b) matrices, so that
+        matmul's vector rules never meet the batch axis, and the batch axes of the two line up."""
+        a_vector, b_vector = (logical_ndim(x, is_b) == 1 for x, is_b in zip((a, b), batched))
+        if a_vector:
+            a = Reshape.apply(a, shape=a.shape[:-1] + (1, a.shape[-1]))  # (..., 1, K)
+        if b_vector:
+            b = Reshape.apply(b, shape=b.shape + (1,))  # (..., K, 1)
+        a, b = align((a, b), batched, max(logical_ndim(a, batched[0]), logical_ndim(b, batched[1])))
+        out = MatMul.apply(a, b)  # (B, ..., T, S)
+        dropped = out.shape[:-2] + out.shape[-2:][a_vector:2 - b_vector]
+        return Reshape.apply(out, shape=dropped) if a_vector or b_vector else out
 
 
 def _rows(x):
@@ -162,6 +182,21 @@ class Einsum(Function):
             grads.append(grad_i if grad_i.shape == full else np.broadcast_to(grad_i, full))
         return tuple(grads)
 
+    def jvp(self, tangents, *operands_and_out):
+        """Σ_i einsum with operand i replaced by its tangent."""
+        operands = operands_and_out[:-1]
+        spec = f"{','.join(self.inputs_sub)}->{self.output_sub}"
+        return sum_tangents(*(None if t is None else np.einsum(spec, *operands[:i], t, *operands[i + 1:],
+                                                                 optimize=len(operands) > 2)
+                              for i, t in enumerate(tangents)))
+
+    def batch(self, batched, *operands, subscripts):
+        """A fresh letter for the batch axis, in front of each batched operand's letters and the output's."""
+        inputs, output = _parse_subscripts(subscripts, len(operands))
+        letter = next(c for c in string.ascii_letters if c not in subscripts)
+        inputs = [letter + sub if is_b else sub for sub, is_b in zip(inputs, batched)]
+        return Einsum.apply(*operands, subscripts=f"{','.join(inputs)}->{letter}{output}")
+
 
 class CosineSimilarity(Function):
     """a·b / (max(|a|, eps) max(|b|, eps)) along axis (PyTorch's definition: each norm clamped).
@@ -201,6 +236,21 @@ class CosineSimilarity(Function):
         if self.needs_grad[1]:
             grad_b = g_over_norms * (a - np.where(nb > self.eps, cos * na / nb, 0) * b)
         return grad_a, grad_b
+
+    def jvp(self, tangents, a, b, out):
+        """(ṫa·(b - cos (nb/na) a) + ṫb·(a - cos (na/nb) b)) / (na nb): the transpose of backward."""
+        ta, tb = tangents
+        a, b = _broadcast_pair(a, b)
+        na, nb = self.kept(_clamped_norms, a, b, self.axis, self.eps)
+        cos = out.reshape(self.kshape)
+        terms = sum_tangents(None if ta is None else ta * (b - np.where(na > self.eps, cos * nb / na, 0) * a),
+                             None if tb is None else tb * (a - np.where(nb > self.eps, cos * na / nb, 0) * b))
+        return (terms / (na * nb)).sum(axis=self.axis)
+
+    def batch(self, batched, a, b, axis=-1, **params):
+        """Along the same axis of each example, after the batch axis goes in front of the broadcast shape."""
+        n = max(logical_ndim(a, batched[0]), logical_ndim(b, batched[1]))
+        return CosineSimilarity.apply(*align((a, b), batched, n), axis=shifted_axis(axis, n), **params)
 
 
 def _broadcast_pair(a, b):

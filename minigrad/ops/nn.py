@@ -11,6 +11,7 @@ from minigrad.function import Boundary, Example, Function
 from minigrad.ops.elementwise import as_float
 from minigrad.ops.reduce import exp_shift
 from minigrad.tensor import unwrap
+from minigrad.transforms import batched_everywhere, elementwise_batch, is_batched, sum_tangents
 
 
 def _statistics(x, eps):
@@ -82,6 +83,20 @@ class LayerNorm(Function):
                 grad * x_hat if self.needs_grad[1] else None,
                 grad if self.needs_grad[2] else None)
 
+    def jvp(self, tangents, x, weight, bias, out):
+        """ẋ̂ weight + x̂ ṫweight + ṫbias, with ẋ̂ = r (ṫx - mean(ṫx) - x̂ mean(x̂ ṫx)) (as in backward)."""
+        tx, tweight, tbias = tangents
+        mean, rstd = self.kept(_statistics, x, self.eps)
+        x_hat = (x - mean) * rstd
+        t_hat = None
+        if tx is not None:
+            t_hat = rstd * (tx - tx.mean(axis=-1, keepdims=True)
+                            - x_hat * (x_hat * tx).mean(axis=-1, keepdims=True))
+            t_hat = t_hat if weight is None else t_hat * weight
+        return sum_tangents(t_hat, None if tweight is None else x_hat * tweight, tbias)
+
+    batch = elementwise_batch  # along the last axis, which the batch axis in front leaves in place
+
 
 _GELU_C = math.sqrt(2.0 / math.pi)
 
@@ -109,6 +124,14 @@ class Gelu(Function):
         t = self.kept(_gelu_tanh, x)
         return grad * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * _GELU_C * (1.0 + 3 * 0.044715 * x * x))
 
+    def jvp(self, tangents, x, out):
+        """ṫ times backward's derivative."""
+        t = self.kept(_gelu_tanh, x)
+        slope = 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * _GELU_C * (1.0 + 3 * 0.044715 * x * x)
+        return tangents[0] * slope
+
+    batch = elementwise_batch
+
 
 class Dropout(Function):
     """x * mask / (1 - p), mask boolean (True = keep): kept elements are scaled up so the
@@ -129,6 +152,12 @@ class Dropout(Function):
 
     def backward(self, grad, x, out):
         return np.where(self.mask, grad * self.scale, 0)
+
+    def jvp(self, tangents, x, out):
+        """ṫ mask / (1 - p)."""
+        return np.where(self.mask, tangents[0] * self.scale, 0)
+
+    batch = elementwise_batch
 
 
 def _cross_entropy_reference(logits, targets, ignore_index=None):
@@ -177,3 +206,19 @@ class CrossEntropy(Function):
     def _kept_rows(self, logits):
         """logits with the ignored rows read as 0: an inf or NaN there must not reach the loss."""
         return np.where(self.keep[..., None], logits, 0) if self.ignoring else logits
+
+    def jvp(self, tangents, logits, out):
+        """sum((softmax(logits) - onehot(target)) ṫ) over the classes; 0 on ignored rows."""
+        e = np.exp(self._kept_rows(logits) - self.shift)
+        probs = e / e.sum(axis=-1, keepdims=True)
+        onehot = np.arange(logits.shape[-1]) == self.targets[..., None]  # (..., C)
+        return np.where(self.keep, ((probs - onehot) * self._kept_rows(tangents[0])).sum(axis=-1), 0)
+
+    def batch(self, batched, logits, targets, **params):
+        """Logits and targets both given the batch axis (the one without it repeated along it)."""
+        targets_batched = is_batched(targets)
+        if not batched[0]:
+            logits, = batched_everywhere([logits], [False], targets.data.shape[0])
+        elif not targets_batched:
+            targets = np.broadcast_to(unwrap(targets), logits.data.shape[:-1])
+        return CrossEntropy.apply(logits, targets=unwrap(targets), **params)

@@ -6,6 +6,7 @@ import numpy as np
 
 from minigrad.function import Boundary, Example, Function
 from minigrad.ops.elementwise import as_float
+from minigrad.transforms import axis_batch
 
 _AXES = [Example((3, 4)), Example((3, 4), axis=0), Example((2, 3, 4), axis=(0, 2)),
          Example((2, 3, 4), axis=-1, keepdims=True), Example((3, 1), axis=-1), Example((0, 3), axis=1)]
@@ -18,6 +19,12 @@ def _keepdims_shape(shape, axis):
         return (1,) * len(shape)
     axes = {a % len(shape) for a in ((axis,) if np.ndim(axis) == 0 else axis)}  # (an int, NumPy's too, or a tuple)
     return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+def _reduced(t, kshape, out):
+    """A tangent t (of the input's shape) summed over the axes a reduction to `kshape` removes, as out."""
+    axes = tuple(i for i, (n, k) in enumerate(zip(t.shape, kshape)) if k == 1 and n != 1)
+    return t.sum(axis=axes).reshape(out.shape)
 
 
 def _count(shape, kshape):
@@ -42,6 +49,12 @@ class Sum(Function):
     def backward(self, grad, x, out):
         return grad.reshape(self.kshape)
 
+    def jvp(self, tangents, x, out):
+        """ṫ summed over the same axes."""
+        return _reduced(tangents[0], self.kshape, out)
+
+    batch = axis_batch
+
 
 class Mean(Function):
     """Mean over `axis`.  Backward: d/dx = 1/N, N the number of elements averaged."""
@@ -58,6 +71,12 @@ class Mean(Function):
 
     def backward(self, grad, x, out):
         return grad.reshape(self.kshape) * self.scale  # repeated to x's shape by the engine, as Sum's
+
+    def jvp(self, tangents, x, out):
+        """The mean of ṫ over the same axes."""
+        return _reduced(tangents[0], self.kshape, out) * self.scale
+
+    batch = axis_batch
 
 
 class Var(Function):
@@ -79,6 +98,13 @@ class Var(Function):
         centred = x - x.mean(axis=self.axis, keepdims=True)
         return grad.reshape(self.kshape) * centred * self.scale
 
+    def jvp(self, tangents, x, out):
+        """2 sum((x - mean) ṫ) / (N - ddof) over the same axes."""
+        centred = x - x.mean(axis=self.axis, keepdims=True)
+        return _reduced(centred * tangents[0], self.kshape, out) * self.scale
+
+    batch = axis_batch
+
 
 class _Extremum(Function):
     """Backward, shared by max and min: the gradient goes to the extreme element; ties share it evenly
@@ -95,6 +121,12 @@ class _Extremum(Function):
     def backward(self, grad, x, out):
         # Selected, not multiplied by a 0/1 mask: an inf gradient reaches the extreme elements only.
         return np.where(self.hit, grad.reshape(self.kshape) * self.share, 0)
+
+    def jvp(self, tangents, x, out):
+        """ṫ at the extreme element (the mean over ties, the transpose of backward's even share)."""
+        return _reduced(np.where(self.hit, tangents[0] * self.share, 0), self.kshape, out)
+
+    batch = axis_batch
 
 
 class Max(_Extremum):
@@ -201,6 +233,12 @@ class Softmax(Function):
         g *= out
         return g
 
+    def jvp(self, tangents, x, out):
+        """s (ṫ - sum(s ṫ)) with s = out: diag(s) - s sᵀ applied to ṫ (left-out entries: s = 0)."""
+        return out * (tangents[0] - _row_dot(tangents[0], out, self.axis))
+
+    batch = axis_batch
+
 
 class LogSoftmax(Function):
     """x - logsumexp(x) along axis.  Backward: g - softmax(x) * sum(g), softmax(x) = exp(out); reads out only."""
@@ -217,6 +255,13 @@ class LogSoftmax(Function):
 
     def backward(self, grad, x, out):
         return grad - np.exp(out) * grad.sum(axis=self.axis, keepdims=True)
+
+    def jvp(self, tangents, x, out):
+        """ṫ - sum(softmax(x) ṫ) along axis."""
+        t = tangents[0]
+        return t - np.sum(np.exp(out) * t, axis=self.axis, keepdims=True)
+
+    batch = axis_batch
 
 
 class LogSumExp(Function):
@@ -239,3 +284,9 @@ class LogSumExp(Function):
 
     def backward(self, grad, x, out):
         return grad.reshape(self.kshape) * np.exp(x - out.reshape(self.kshape))
+
+    def jvp(self, tangents, x, out):
+        """sum(softmax(x) ṫ) over the same axes."""
+        return _reduced(np.exp(x - out.reshape(self.kshape)) * tangents[0], self.kshape, out)
+
+    batch = axis_batch

@@ -6,6 +6,8 @@ import numpy as np
 
 from minigrad.function import Example, Function
 from minigrad.tensor import unwrap
+from minigrad.transforms import (align, batch_size, batched_everywhere, batched_index, holds_batched,
+                                 is_batched)
 
 
 class Reshape(Function):
@@ -19,6 +21,14 @@ class Reshape(Function):
 
     def backward(self, grad, x, out):
         return grad.reshape(x.shape)
+
+    def jvp(self, tangents, x, out):
+        """ṫ reshaped the same way."""
+        return tangents[0].reshape(out.shape)
+
+    def batch(self, batched, x, shape):
+        """Each example reshaped: the batch axis stays in front."""
+        return Reshape.apply(x, shape=x.data.shape[:1] + ((shape,) if np.ndim(shape) == 0 else tuple(shape)))
 
 
 class Transpose(Function):
@@ -37,6 +47,16 @@ class Transpose(Function):
             return grad.transpose()
         n = len(self.axes)  # axis i went to position axes.index(i): read the positions back in order
         return grad.transpose(sorted(range(n), key=lambda position: self.axes[position] % n))
+
+    def jvp(self, tangents, x, out):
+        """ṫ with the same permutation."""
+        return tangents[0].transpose(self.axes)
+
+    def batch(self, batched, x, axes=None):
+        """Each example's axes permuted: the batch axis stays in front."""
+        n = x.data.ndim - 1
+        example_axes = range(n)[::-1] if axes is None else axes
+        return Transpose.apply(x, axes=(0,) + tuple(a % n + 1 for a in example_axes))
 
 
 def plain_index(index):
@@ -67,6 +87,19 @@ class GetItem(Function):
     def backward(self, grad, x, out):
         return ScatterAdd.apply(grad, index=self.index, shape=x.shape)  # an op, so it has a backward too
 
+    def jvp(self, tangents, x, out):
+        """ṫ[index]."""
+        return tangents[0][self.index]
+
+    def batch(self, batched, x, index):
+        """Each example indexed: a full slice for the batch axis goes in front of the index."""
+        if not holds_batched(index):
+            return GetItem.apply(x, index=batched_index(index, "GetItem"))
+        if not batched[0] and is_batched(index):  # a batch of integer indices into one x: in front already
+            return GetItem.apply(x, index=index)
+        raise NotImplementedError("vmap cannot batch GetItem with a batch of indices into a batch, or inside "
+                                  "a tuple index; index one tensor with one integer tensor, or outside vmap")
+
 
 def _scatter_add(values, index, shape):
     full = np.zeros(shape, dtype=values.dtype)
@@ -91,6 +124,15 @@ class ScatterAdd(Function):
     def backward(self, grad, x, out):
         return grad[self.index]
 
+    def jvp(self, tangents, x, out):
+        """ṫ added into zeros at [index]."""
+        return _scatter_add(tangents[0], self.index, out.shape)
+
+    def batch(self, batched, x, index, shape):
+        """Each example scattered: a full slice for the batch axis goes in front of the index."""
+        index = batched_index(index, "ScatterAdd")
+        return ScatterAdd.apply(x, index=index, shape=x.data.shape[:1] + tuple(shape))
+
 
 class Concatenate(Function):
     """Inputs joined along an existing axis.  Backward: each input gets its slice of the gradient."""
@@ -107,6 +149,17 @@ class Concatenate(Function):
         starts = [0] + self.ends[:-1]
         return tuple(grad[lead + (slice(a, b),)] for a, b in zip(starts, self.ends))
 
+    def jvp(self, tangents, *xs_and_out):
+        """The inputs' tangents joined the same way (zeros for an input without one)."""
+        out = xs_and_out[-1]
+        return np.concatenate([np.zeros(x.shape, out.dtype) if t is None else t
+                               for t, x in zip(tangents, xs_and_out)], axis=self.axis)
+
+    def batch(self, batched, *xs, axis=0):
+        """Every input given the batch axis; joined along the same axis of each example."""
+        n = next(x.data.ndim - 1 for x, b in zip(xs, batched) if b)
+        return Concatenate.apply(*batched_everywhere(xs, batched, batch_size(xs, batched)), axis=axis % n + 1)
+
 
 class Stack(Function):
     """Inputs of one shape joined along a new axis.  Backward: input i gets index i of the gradient."""
@@ -121,6 +174,17 @@ class Stack(Function):
         lead = (slice(None),) * self.axis
         return tuple(grad[lead + (i,)] for i in range(len(xs_and_out) - 1))
 
+    def jvp(self, tangents, *xs_and_out):
+        """The inputs' tangents stacked the same way (zeros for an input without one)."""
+        out = xs_and_out[-1]
+        return np.stack([np.zeros(x.shape, out.dtype) if t is None else t
+                         for t, x in zip(tangents, xs_and_out)], axis=self.axis)
+
+    def batch(self, batched, *xs, axis=0):
+        """Every input given the batch axis; stacked along the same axis of each example."""
+        n = next(x.data.ndim - 1 for x, b in zip(xs, batched) if b)
+        return Stack.apply(*batched_everywhere(xs, batched, batch_size(xs, batched)), axis=axis % (n + 1) + 1)
+
 
 class BroadcastTo(Function):
     """x repeated to `shape` by NumPy's broadcasting rules.  Backward: the engine sums the gradient back."""
@@ -132,6 +196,15 @@ class BroadcastTo(Function):
 
     def backward(self, grad, x, out):
         return grad
+
+    def jvp(self, tangents, x, out):
+        """ṫ broadcast the same way."""
+        return np.broadcast_to(tangents[0], out.shape)
+
+    def batch(self, batched, x, shape):
+        """Each example broadcast to `shape`: the batch axis stays in front."""
+        x, = align([x], batched, len(shape))
+        return BroadcastTo.apply(x, shape=x.data.shape[:1] + tuple(shape))
 
 
 # The shapes of squeeze and expand_dims, which are reshapes (Tensor.squeeze, np.squeeze, np.expand_dims).

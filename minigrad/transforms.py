@@ -1,0 +1,235 @@
+"""The machinery under minigrad.func: forward mode and batching, as the engine runs each op.
+
+Forward mode.  Inside `func.jvp` a `TangentLevel` holds a tangent for each tensor that has
+one (an array of the tensor's shape).  After an op's forward, Function.apply calls
+`push_tangents`: the op's `jvp` rule turns its inputs' tangents into its output's.  No
+graph is recorded for this, and no backward pass runs.
+
+Batching.  Inside `func.vmap` a `BatchLevel` is active, and tensors that carry the batch
+hold it as their axis 0 (they are `Batched`: their `.shape` is one example's while user
+code runs, the whole array's while the engine works).  Before an op runs, Function.apply
+calls `apply_batched`: if an input is batched, the op's `batch` rule runs the op once on
+the whole batch, usually by shifting its axis or index settings by one.
+
+An op's two rules, next to forward and backward (see docs/EXTENDING.md):
+
+    def jvp(self, tangents, *inputs, out):   one tangent (an array, or None for an input
+                                             without one) per input -> the output's tangent
+    def batch(self, batched, *inputs, **params):  which inputs hold a batch axis at 0 ->
+                                             the op run on the batch (a Tensor, batch at 0)
+"""
+import functools
+import inspect
+
+import numpy as np
+
+from minigrad.tensor import Tensor
+
+
+class TransformState:
+    """What Function.apply reads on every op: the forward-mode level, the batching level (or None)."""
+    __slots__ = ("tangents", "batching")
+
+    def __init__(self):
+        self.tangents = self.batching = None
+
+
+state = TransformState()
+
+
+class TangentLevel:
+    """One jvp call: the tangent of each tensor that has one, as an array of its (whole) shape."""
+
+    def __init__(self):
+        self.tangents = {}  # Tensor (hashed by identity) -> tangent array
+
+
+class BatchLevel:
+    """One vmap call: the batch size, and the tensors made Batched (restored when it ends)."""
+
+    def __init__(self, size):
+        self.size, self.made = size, []
+
+
+class Batched(Tensor):
+    """A tensor holding a batch of examples along axis 0.  While user code runs inside vmap it
+    shows one example's shape; the engine, running with batching switched off, sees the whole."""
+    __slots__ = ()
+    shape = property(lambda self: self.data.shape[1:] if state.batching else self.data.shape)
+    ndim = property(lambda self: self.data.ndim - 1 if state.batching else self.data.ndim)
+    size = property(lambda self: int(np.prod(self.shape)))
+
+    def __len__(self):
+        return self.shape[0] if self.shape else len(self.data)
+
+
+def is_batched(x):
+    return type(x) is Batched
+
+
+def mark_batched(t, level):
+    """t (a Tensor whose axis 0 is the batch) becomes Batched until the level ends."""
+    if type(t) is not Batched:
+        t.__class__ = Batched
+        level.made.append(t)
+    return t
+
+
+class switched:
+    """Within: the transform state has these values (`with switched(batching=None): ...`)."""
+
+    def __init__(self, **values):
+        self.values = values
+
+    def __enter__(self):
+        self.previous = {name: getattr(state, name) for name in self.values}
+        for name, value in self.values.items():
+            setattr(state, name, value)
+
+    def __exit__(self, *exc):
+        for name, value in self.previous.items():
+            setattr(state, name, value)
+
+
+# ---- forward mode ------------------------------------------------------------------------
+
+def push_tangents(fn, inputs, arrays, out):
+    """Give `out` its tangent from fn's inputs' tangents through fn.jvp (nothing if none has one)."""
+    table = state.tangents.tangents
+    tangents = tuple(table.get(x) if isinstance(x, Tensor) else None for x in inputs)
+    if all(t is None for t in tangents) or out.dtype.kind not in "fc":
+        return
+    rule = getattr(fn, "jvp", None)
+    if rule is None:
+        raise NotImplementedError(
+            f"{type(fn).__name__} has no jvp rule, so forward mode cannot go through it: add "
+            f"jvp(self, tangents, *inputs, out) to {type(fn).__name__} (see docs/EXTENDING.md)")
+    try:
+        tangent = rule(tangents, *arrays, out.data)
+    except Exception as err:  # name the op and the inputs, and keep the line of the rule that failed
+        from minigrad.function import op_error
+        raise op_error(fn, "jvp", err, arrays) from err
+    table[out] = fitted_tangent(tangent, out.data, fn)
+
+
+def fitted_tangent(tangent, out, fn):
+    """The tangent as an array of out's shape and dtype (a rule may return a broadcastable one)."""
+    tangent = np.asarray(tangent)
+    if tangent.shape != out.shape:
+        try:
+            tangent = np.broadcast_to(tangent, out.shape)
+        except ValueError:
+            raise RuntimeError(f"{type(fn).__name__}.jvp returned a tangent of shape {tangent.shape} "
+                               f"for an output of shape {out.shape}") from None
+    return tangent.astype(out.dtype, copy=False)
+
+
+def sum_tangents(*terms):
+    """The sum of the terms that are not None (a tangent rule's terms, one per input with a tangent)."""
+    total = None
+    for term in terms:
+        if term is not None:
+            total = term if total is None else total + term
+    return total
+
+
+# ---- batching ----------------------------------------------------------------------------
+
+def apply_batched(cls, inputs, params):
+    """Run op `cls` inside vmap: as it is if no input is batched, else through its batch rule."""
+    level = state.batching
+    batched = tuple(type(x) is Batched for x in inputs)
+    with switched(batching=None):  # the rule, and the ops it calls, work on whole arrays
+        if True not in batched and not any(map(holds_batched, params.values())):
+            return cls.apply(*inputs, **params)
+        rule = getattr(cls, "batch", None)
+        if rule is None:
+            raise NotImplementedError(
+                f"vmap cannot batch {cls.__name__}: it has no batch rule; add batch(self, batched, *inputs, "
+                f"**params) to {cls.__name__} (see docs/EXTENDING.md), or call it outside vmap")
+        out = rule(cls(), batched, *inputs, **params)
+    return mark_batched(out, level)
+
+
+def holds_batched(value):
+    if isinstance(value, (tuple, list)):
+        return any(map(holds_batched, value))
+    return type(value) is Batched
+
+
+def logical_ndim(x, batched):
+    """The number of axes of one example of x."""
+    return np.ndim(x.data if isinstance(x, Tensor) else x) - batched
+
+
+def align(inputs, batched, ndim):
+    """Batched inputs reshaped to (B, 1, ..., 1, *example shape) with `ndim` example axes, so
+    that each lines up with the unbatched ones under NumPy's broadcasting (from the right)."""
+    from minigrad.ops import Reshape
+    aligned = []
+    for x, b in zip(inputs, batched):
+        if b and x.data.ndim - 1 < ndim:
+            missing = ndim - (x.data.ndim - 1)
+            x = Reshape.apply(x, shape=x.data.shape[:1] + (1,) * missing + x.data.shape[1:])
+        aligned.append(x)
+    return aligned
+
+
+def elementwise_batch(fn, batched, *inputs, **params):
+    """The batch rule of elementwise ops: the batch axis goes in front of the broadcast shape.
+    Masks among the settings (cond, mask, where) count for the number of axes."""
+    ndim = max([logical_ndim(x, b) for x, b in zip(inputs, batched) if x is not None]
+               + [np.ndim(v) for k, v in params.items() if k in ("cond", "mask", "where")])
+    return type(fn).apply(*align(inputs, batched, ndim), **params)
+
+
+def shifted_axis(axis, ndim):
+    """An axis setting of one example (None, an int, a tuple; negatives from the end) as the same
+    axes of a batch (axis 0 added in front); None (all axes) becomes every axis but the batch's."""
+    if axis is None:
+        return tuple(range(1, ndim + 1))
+    if isinstance(axis, (tuple, list)):
+        return tuple(shifted_axis(a, ndim) for a in axis)
+    return axis + 1 if axis >= 0 else axis
+
+
+def batched_everywhere(inputs, batched, size):
+    """Every input with the batch axis: an unbatched one is repeated along a new axis 0 (a view)."""
+    from minigrad.ops import BroadcastTo
+    return [x if b else BroadcastTo.apply(x, shape=(size,) + np.shape(x.data if isinstance(x, Tensor) else x))
+            for x, b in zip(inputs, batched)]
+
+
+def batch_size(inputs, batched):
+    return next(x.data.shape[0] for x, b in zip(inputs, batched) if b)
+
+
+def axis_shifted(fn, x, params):
+    """An axis-taking op's settings for a batch: its `axis` (given, or forward's default) shifted
+    past the batch axis of x."""
+    params = dict(params)
+    axis = params.get("axis", _default_axis(type(fn)))
+    params["axis"] = shifted_axis(axis, x.data.ndim - 1)
+    return params
+
+
+@functools.lru_cache(maxsize=None)
+def _default_axis(cls):
+    return inspect.signature(cls.forward).parameters["axis"].default
+
+
+def axis_batch(fn, batched, x, **params):
+    """The batch rule of an op along an axis (a reduction, softmax): the same axes of each example."""
+    return type(fn).apply(x, **axis_shifted(fn, x, params))
+
+
+def batched_index(index, op_name):
+    """An index of one example as the same index of a batch: a full slice for the batch axis in front.
+    Index arrays apart from each other (x[i, :, j]) would move NumPy's result axes: refused by name."""
+    parts = index if isinstance(index, tuple) else (index,)
+    advanced = [k for k, part in enumerate(parts) if isinstance(part, (list, np.ndarray, Tensor))]
+    if advanced and advanced[-1] - advanced[0] + 1 != len(advanced):
+        raise NotImplementedError(f"vmap cannot batch {op_name} with index arrays apart from each other "
+                                  f"(positions {advanced} of the index): NumPy would move their axes "
+                                  "to the front")
+    return (slice(None),) + parts
