@@ -16,14 +16,14 @@ cell written as comment lines, and `# %% tags=["raises-exception"]` a cell that 
   2. top-level `# %%` cells: imports, constants, helper functions and classes;
   3. `def main(out_dir="figures", seed=0, quick=False)` (every parameter with a default), whose
      last statement is `return {...}` (its key numbers) and which returns nowhere else;
-     `    # %% what comes next` lines inside it cut its body into steps;
+     `    # %% what comes next` lines inside it cut its body into steps, each under its heading;
   4. a last cell `if __name__ == "__main__": main()`.
   The notebook is the docstring as markdown, then the top-level cells as they are, then main()
   unwrapped into top-level cells so that a student can look at every variable: a cell
   `out_dir, seed, quick = "figures", 0, True` (main's defaults, with the quick run that is
-  stored; False runs it in full), main's body one cell per step (the step's text its first
-  comment) with `return {...}` made `metrics = {...}`, and a cell that shows the PNGs the demo
-  saved in out_dir.  The `__main__` guard is left out.
+  stored; False runs it in full), main's body one cell per step (the step's text a heading
+  above it) with `return {...}` made `metrics = {...}`, and a cell that shows the PNGs the
+  demo saved in out_dir.  The `__main__` guard is left out.
 
 Running: nbclient executes each notebook in a fresh `python3` kernel, in a temporary working
 folder, with the project root first on PYTHONPATH (as `pip install -e .` would make it) and no
@@ -126,14 +126,18 @@ def demo_source(script):
     for line in steps:
         step = STEP_MARK.match(line)
         if step:
-            cells.append("# %%" + (f"\n# {step.group(1).strip()}" if step.group(1).strip() else ""))
+            title = step.group(1).strip()
+            cells += [f"# %% [markdown]\n# ### {title[:1].upper()}{title[1:]}"] if title else []
+            cells.append("# %%")
         else:
             cells[-1] += "\n" + line
     show = ("from pathlib import Path\n\nfrom IPython.display import Image, display\n\n"
             f'for path in sorted(Path({names[0]}).glob("{number}_*.png")):  # the figures the demo saved\n'
             "    display(Image(filename=str(path)))")
     cells.append(f"# %%\n{show}")
-    return "\n\n".join(cell.rstrip() for cell in cells if cell.strip() != "# %%") + "\n"
+    tidy = [mark + "\n" + body.strip("\n") for mark, _, body in (cell.partition("\n") for cell in cells)
+            if body.strip()]                                                  # no empty cells or edges
+    return "\n\n".join(tidy) + "\n"
 
 
 def make_notebook(notebook):
