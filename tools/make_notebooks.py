@@ -27,7 +27,7 @@ cell written as comment lines, and `# %% tags=["raises-exception"]` a cell that 
 
 Running: nbclient executes each notebook in a fresh `python3` kernel, in a temporary working
 folder, with the project root first on PYTHONPATH (as `pip install -e .` would make it) and no
-MPLBACKEND (so figures show inline, as in Jupyter); several notebooks run side by side.  A cell
+MPLBACKEND (so figures show inline, as in Jupyter); one notebook per core runs at a time.  A cell
 tagged raises-exception must fail, any other error stops the run.
 """
 import argparse
@@ -231,12 +231,13 @@ def as_raised(error):
     return error
 
 
-def execute(runs, jobs=2):
-    """Run notebooks in Jupyter kernels, `jobs` at a time; runs: [(nb, workdir)].  Returns the nbs,
-    with their outputs.  A cell's unexpected error is raised here as the same built-in exception
-    (a NotImplementedError stays one), caused by nbclient's CellExecutionError, which shows the cell."""
+def execute(runs, jobs=None):
+    """Run notebooks in Jupyter kernels, `jobs` at a time (default one per core); runs: [(nb, workdir)].
+    Returns the nbs, with their outputs.  A cell's unexpected error is raised here as the same
+    built-in exception (a NotImplementedError stays one), caused by nbclient's CellExecutionError,
+    which shows the cell."""
     async def all_of_them():
-        limit = asyncio.Semaphore(jobs)
+        limit = asyncio.Semaphore(jobs or os.cpu_count() or 2)
         return await asyncio.gather(*(execute_one(nb, workdir, limit) for nb, workdir in runs))
     return asyncio.run(all_of_them())
 
@@ -258,7 +259,7 @@ def write(notebooks, jobs):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="list stale notebooks; exit 1 if any")
-    parser.add_argument("--jobs", type=int, default=2, help="notebooks run side by side (default 2)")
+    parser.add_argument("--jobs", type=int, default=None, help="notebooks run at once (default: one per core)")
     parser.add_argument("names", nargs="*", help="only these notebooks, e.g. 00_lecture_notes 03")
     args = parser.parse_args(argv)
     if args.check:
