@@ -259,7 +259,7 @@ def write(notebooks, jobs):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="list stale notebooks; exit 1 if any")
-    parser.add_argument("--jobs", type=int, default=None, help="notebooks run at once (default: one per core)")
+    parser.add_argument("--jobs", type=int, default=None, help="notebooks at once (default: one per core)")
     parser.add_argument("names", nargs="*", help="only these notebooks, e.g. 00_lecture_notes 03")
     args = parser.parse_args(argv)
     if args.check:
