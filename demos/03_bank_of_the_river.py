@@ -69,7 +69,6 @@ def main(out_dir="figures", seed=0, quick=False):
     print(f"step through that backward() in a browser: {page}")
 
     # %% is the rise special to this sentence?  1,000 random V
-
     rng = np.random.default_rng(seed)
     changes = cosine_change(Tensor(rng.standard_normal((1000, 4, 2))))  # V ~ N(0, 1) as torch.randn in the notes
     fraction_up = float((changes > 0).mean())

@@ -127,8 +127,10 @@ def test_a_demo_notebook_runs_mains_body_at_the_top_level_step_by_step(tmp_path,
         ("code", "import os\n\nN = 3", []),
         ("code", 'out_dir, seed, quick = "figures", 0, True  '
                  "# main()'s arguments: quick = False runs the demo in full", []),
-        ("code", "# the first step\nx = N + seed\ny = [x] * (2 if quick else 5)", []),
-        ("code", "# the second step\ndef helper():\n    return len(y)\nmetrics = {\"n\": helper(),\n"
+        ("markdown", "### The first step", []),
+        ("code", "x = N + seed\ny = [x] * (2 if quick else 5)", []),
+        ("markdown", "### The second step", []),
+        ("code", "def helper():\n    return len(y)\nmetrics = {\"n\": helper(),\n"
                  "           \"x\": x}", []),
         ("code", 'from pathlib import Path\n\nfrom IPython.display import Image, display\n\n'
                  'for path in sorted(Path(out_dir).glob("01_*.png")):  # the figures the demo saved\n'
@@ -136,7 +138,8 @@ def test_a_demo_notebook_runs_mains_body_at_the_top_level_step_by_step(tmp_path,
     ]
     namespace = {}                                   # the code cells, run in order, give main()'s numbers
     for kind, source, _ in cells[1:-1]:
-        exec(source, namespace)
+        if kind == "code":
+            exec(source, namespace)
     assert namespace["metrics"] == {"n": 2, "x": 3}
 
 

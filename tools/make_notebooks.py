@@ -16,18 +16,18 @@ cell written as comment lines, and `# %% tags=["raises-exception"]` a cell that 
   2. top-level `# %%` cells: imports, constants, helper functions and classes;
   3. `def main(out_dir="figures", seed=0, quick=False)` (every parameter with a default), whose
      last statement is `return {...}` (its key numbers) and which returns nowhere else;
-     `    # %% what comes next` lines inside it cut its body into steps;
+     `    # %% what comes next` lines inside it cut its body into steps, each under its heading;
   4. a last cell `if __name__ == "__main__": main()`.
   The notebook is the docstring as markdown, then the top-level cells as they are, then main()
   unwrapped into top-level cells so that a student can look at every variable: a cell
   `out_dir, seed, quick = "figures", 0, True` (main's defaults, with the quick run that is
-  stored; False runs it in full), main's body one cell per step (the step's text its first
-  comment) with `return {...}` made `metrics = {...}`, and a cell that shows the PNGs the demo
-  saved in out_dir.  The `__main__` guard is left out.
+  stored; False runs it in full), main's body one cell per step (the step's text a heading
+  above it) with `return {...}` made `metrics = {...}`, and a cell that shows the PNGs the
+  demo saved in out_dir.  The `__main__` guard is left out.
 
 Running: nbclient executes each notebook in a fresh `python3` kernel, in a temporary working
 folder, with the project root first on PYTHONPATH (as `pip install -e .` would make it) and no
-MPLBACKEND (so figures show inline, as in Jupyter); several notebooks run side by side.  A cell
+MPLBACKEND (so figures show inline, as in Jupyter); one notebook per core runs at a time.  A cell
 tagged raises-exception must fail, any other error stops the run.
 """
 import argparse
@@ -46,6 +46,7 @@ NOTEBOOKS = ROOT / "notebooks"
 CELL_MARK = re.compile(r"^# %%(.*)$", re.MULTILINE)
 STEP_MARK = re.compile(r"^# %%(.*)$")
 TIMEOUT = 600                    # seconds a cell may run
+MISSING = '{} is missing: pip install -e ".[notebooks]" (jupytext, nbclient and ipykernel)'
 METADATA = {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
             "language_info": {"name": "python"}}
 
@@ -107,12 +108,26 @@ def demo_source(script):
     tail_cells = [c for c in re.split(r"^# %%.*\n?", tail, flags=re.MULTILINE)
                   if c.strip() and not c.lstrip().startswith('if __name__ == "__main__":')]
 
-    body = main.body[1:] if ast.get_docstring(main) else main.body
+    out_dir = main.args.args[0].arg
+    show = ("from pathlib import Path\n\nfrom IPython.display import Image, display\n\n"
+            f'for path in sorted(Path({out_dir}).glob("{number}_*.png")):  # the figures the demo saved\n'
+            "    display(Image(filename=str(path)))")
+    cells = ["# %% [markdown]\n" + comment(f"# {docstring}\n\n{how}"), head.strip("\n")]
+    cells += [f"# %%\n{cell.strip()}" for cell in tail_cells] + unwrapped(main, text) + [f"# %%\n{show}"]
+    tidy = [mark + "\n" + body.strip("\n") for mark, _, body in (cell.partition("\n") for cell in cells)
+            if body.strip()]                                                  # no empty cells or edges
+    return "\n\n".join(tidy) + "\n"
+
+
+def unwrapped(main, text):
+    """main()'s body as percent-format cells: its arguments set (quick = True), then one cell per step."""
+    lines = text.splitlines()
     names = [arg.arg for arg in main.args.args]
     values = ["True" if name == "quick" else ast.get_source_segment(text, default)
               for name, default in zip(names, main.args.defaults)]
     settings = (f"{', '.join(names)} = {', '.join(values)}  "
                 "# main()'s arguments: quick = False runs the demo in full")
+    body = main.body[1:] if ast.get_docstring(main) else main.body
     start = body[0].lineno - 1
     while start > main.lineno and lines[start - 1].strip()[:1] in ("#", ""):   # the comments above it too
         start -= 1
@@ -120,20 +135,16 @@ def demo_source(script):
     at = main.body[-1].lineno - 1 - start                                       # the return, dedented
     steps[at] = re.sub(r"^return\b ?", "metrics = ", steps[at])
     steps[at + 1:] = [" " * 3 + line for line in steps[at + 1:]]               # its continuation lines
-    cells = ["# %% [markdown]\n" + comment(f"# {docstring}\n\n{how}"), head.strip("\n")]
-    cells += [f"# %%\n{cell.strip()}" for cell in tail_cells]
-    cells += [f"# %%\n{settings}", "# %%"]
+    cells = [f"# %%\n{settings}", "# %%"]
     for line in steps:
         step = STEP_MARK.match(line)
         if step:
-            cells.append("# %%" + (f"\n# {step.group(1).strip()}" if step.group(1).strip() else ""))
+            title = step.group(1).strip()
+            cells += [f"# %% [markdown]\n# ### {title[:1].upper()}{title[1:]}"] if title else []
+            cells.append("# %%")
         else:
             cells[-1] += "\n" + line
-    show = ("from pathlib import Path\n\nfrom IPython.display import Image, display\n\n"
-            f'for path in sorted(Path({names[0]}).glob("{number}_*.png")):  # the figures the demo saved\n'
-            "    display(Image(filename=str(path)))")
-    cells.append(f"# %%\n{show}")
-    return "\n\n".join(cell.rstrip() for cell in cells if cell.strip() != "# %%") + "\n"
+    return cells
 
 
 def make_notebook(notebook):
@@ -196,11 +207,11 @@ async def execute_one(nb, workdir, limit):
                                 resources={"metadata": {"path": str(workdir)}}, config=config)
         try:
             await client.async_execute(env=kernel_env())
-        except CellExecutionError as error:    # raised here as what the cell raised, e.g. NotImplementedError
-            kind = getattr(builtins, error.ename, None)
-            if isinstance(kind, type) and issubclass(kind, Exception) and kind is not Exception:
-                raise kind(error.evalue) from error
-            raise
+        except CellExecutionError as error:
+            same = as_raised(error)
+            if same is error:
+                raise
+            raise same from error
     for number, cell in enumerate(c for c in nb.cells if c.cell_type == "code"):
         failed = any(output.output_type == "error" for output in cell.outputs)
         if "raises-exception" in cell.metadata.get("tags", []) and not failed:
@@ -209,12 +220,24 @@ async def execute_one(nb, workdir, limit):
     return nb
 
 
-def execute(runs, jobs=2):
-    """Run notebooks in Jupyter kernels, `jobs` at a time; runs: [(nb, workdir)].  Returns the nbs,
-    with their outputs.  A cell's unexpected error is raised here as the same built-in exception
-    (a NotImplementedError stays one), caused by nbclient's CellExecutionError, which shows the cell."""
+def as_raised(error):
+    """A cell's error as the built-in exception the cell raised (NotImplementedError...), if it was one."""
+    kind = getattr(builtins, error.ename, None)
+    if isinstance(kind, type) and issubclass(kind, Exception) and kind is not Exception:
+        try:
+            return kind(error.evalue)
+        except TypeError:          # a constructor that wants more than a message
+            pass
+    return error
+
+
+def execute(runs, jobs=None):
+    """Run notebooks in Jupyter kernels, `jobs` at a time (default one per core); runs: [(nb, workdir)].
+    Returns the nbs, with their outputs.  A cell's unexpected error is raised here as the same
+    built-in exception (a NotImplementedError stays one), caused by nbclient's CellExecutionError,
+    which shows the cell."""
     async def all_of_them():
-        limit = asyncio.Semaphore(jobs)
+        limit = asyncio.Semaphore(jobs or os.cpu_count() or 2)
         return await asyncio.gather(*(execute_one(nb, workdir, limit) for nb, workdir in runs))
     return asyncio.run(all_of_them())
 
@@ -236,17 +259,23 @@ def write(notebooks, jobs):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="list stale notebooks; exit 1 if any")
-    parser.add_argument("--jobs", type=int, default=2, help="notebooks run side by side (default 2)")
+    parser.add_argument("--jobs", type=int, default=None, help="notebooks at once (default: one per core)")
     parser.add_argument("names", nargs="*", help="only these notebooks, e.g. 00_lecture_notes 03")
     args = parser.parse_args(argv)
     if args.check:
-        stale = stale_notebooks()
+        try:
+            stale = stale_notebooks()
+        except ImportError as error:
+            parser.error(MISSING.format(error.name))
         for path in stale:
             print(f"out of date: {path.relative_to(ROOT)}")
         return 1 if stale else 0
     chosen = [notebook for notebook in notebook_sources()
               if not args.names or any(notebook.name.startswith(name) for name in args.names)]
-    write(chosen, args.jobs)
+    try:
+        write(chosen, args.jobs)
+    except ImportError as error:
+        parser.error(MISSING.format(error.name))
     return 0
 
 
