@@ -69,7 +69,7 @@ one-element Tensor (a learnable temperature) stays in the graph and gets its gra
     if scale is None:
         scale = 1.0 / math.sqrt(q.shape[-1])
     if isinstance(scale, Tensor):
-        q = q * _one_number(scale)                         # a learnable scale: in the graph, so it gets a gradient
+        q = q * _one_number(scale)                         # learnable: in the graph, so it gets a gradient
     elif scale != 1.0:
         q = q * float(scale)                               # on q, not on the scores: T·Dh < T·S multiplies
     scores = q @ k.swapaxes(-1, -2)                        # (..., T, S)
@@ -93,7 +93,8 @@ def self_attention(V, scale=None):
 def _one_number(scale):
     """A Tensor scale as a 0-d Tensor (still in the graph), after checking it holds one number."""
     if scale.size != 1:
-        raise ValueError(f"scaled_dot_product_attention: scale must be one number, got a Tensor of shape {scale.shape}")
+        raise ValueError(f"scaled_dot_product_attention: scale must be one number, "
+                         f"got a Tensor of shape {scale.shape}")
     return scale.reshape(())
 
 

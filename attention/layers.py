@@ -97,7 +97,7 @@ class MultiHeadAttention(Module):
     def _allowed(self, mask, key_padding_mask, B, H, T, S):
         """mask and key_padding_mask as one boolean mask, True = may attend, or None."""
         where = layer_name(self)
-        if mask is not None and np.ndim(unwrap(mask)) == 3:               # (B, T|1, S): the same for every head
+        if mask is not None and np.ndim(unwrap(mask)) == 3:               # (B, T|1, S): one for every head
             mask = check_mask(mask, (B, T, S), where)[:, None]            # (B, 1, T|1, S)
         try:
             mask = check_mask(mask, (B, H, T, S), where)

@@ -51,7 +51,7 @@ class TransformerBlock(Module):
         x = F.as_tensor(x)
         check_last_axis(self, x, self.d_model, "x")
         attended, weights = self.attn(self.ln1(x), mask=mask, key_padding_mask=key_padding_mask,
-                                      is_causal=self.causal)                           # (B, T, D), (B, H, T, T)
+                                      is_causal=self.causal)              # (B, T, D), (B, H, T, T)
         self.attention_weights = weights.detach()
         x = x + self.dropout(attended)                                    # (B, T, D)
         return x + self.dropout(self.mlp(self.ln2(x)))                    # (B, T, D)

@@ -26,4 +26,5 @@ def pytorch_names_error(name, used):
     """The TypeError for `name` called with PyTorch's keywords `used` (some of dim, keepdim)."""
     given = " and ".join(f"{k}=" for k in used)
     numpy = " and ".join(f"{PYTORCH_NAMES[k]}=" for k in used)
-    return TypeError(f"{name}() got {given}: minigrad follows NumPy, so write {numpy} where PyTorch writes {given}")
+    return TypeError(f"{name}() got {given}: minigrad follows NumPy, so write {numpy} "
+                     f"where PyTorch writes {given}")

@@ -66,13 +66,16 @@ def _vjp(fn, inputs, cotangent, create_graph=False):
     if not out.requires_grad:
         return [Tensor(np.zeros_like(x.data)) for x in leaves]
     handed = cotangent.copy()  # backward's own copy: u itself stays as drawn
-    before = [x.data.copy() for x in leaves] + [out.data.copy()]
+    arrays = {f"input {i} (shape {x.shape})": x for i, x in enumerate(inputs)
+              if isinstance(x, Tensor) and x.requires_grad}
+    arrays["fn's output"] = out
+    before = {what: x.data.copy() for what, x in arrays.items()}
     grads = _grad(out, leaves, grad_output=handed, create_graph=create_graph, allow_unused=True)
-    _check_untouched(out, handed, cotangent, leaves, before)
+    _check_untouched(out, handed, cotangent, arrays, before)
     return [Tensor(np.zeros_like(x.data)) if g is None else g for x, g in zip(leaves, grads)]
 
 
-def _check_untouched(out, handed, cotangent, leaves, before):
+def _check_untouched(out, handed, cotangent, arrays, before):
     """Refuse a backward that wrote into what it was handed.  The engine passes one array
     to several ops (Add hands `grad` to both inputs), so such a write changes other
     gradients, while the rule alone may even look right (ReLU doing `grad[x <= 0] = 0`)."""
@@ -81,9 +84,8 @@ def _check_untouched(out, handed, cotangent, leaves, before):
         raise GradcheckError(f"gradcheck: {op} wrote into the upstream gradient `grad` it was handed "
                              "(`grad *= 2`, `grad[mask] = 0`); make a new array instead: "
                              "`grad * 2`, `np.where(mask, 0, grad)`")
-    for position, (x, old) in enumerate(zip(leaves + [out], before)):
-        if not np.array_equal(x.data, old, equal_nan=True):
-            what = "fn's output" if x is out else f"input {position} (shape {x.shape})"
+    for what, x in arrays.items():
+        if not np.array_equal(x.data, before[what], equal_nan=True):
             raise GradcheckError(f"gradcheck: {op} changed {what} in place; backward may only read "
                                  "the inputs and the output (write into an array it made itself)")
 

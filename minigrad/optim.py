@@ -35,8 +35,8 @@ class Optimizer:
                                 "pass model.parameters() (Tensors with requires_grad=True)")
             if p.grad_fn is not None:
                 raise ValueError(f"{name}: parameter {i} (shape {p.shape}) was computed by "
-                                 f"{type(p.grad_fn).__name__}, so an update to it would not last; optimize the "
-                                 "leaf tensors it came from (model.parameters())")
+                                 f"{type(p.grad_fn).__name__}, so an update to it would not last; "
+                                 "optimize the leaf tensors it came from (model.parameters())")
             if id(p) not in seen:  # a parameter listed twice would be updated twice
                 seen.add(id(p))
                 self.params.append(p)

@@ -392,7 +392,7 @@ class MaskedFill(Function):
 
     def forward(self, x, value, mask):
         self.mask = np.asarray(mask, dtype=bool)
-        return np.where(self.mask, value, x)  # NumPy's dtype: uint8 filled with -1e9 is float, not a wrapped uint8
+        return np.where(self.mask, value, x)  # NumPy's dtype: uint8 filled with -1e9 is float, not wrapped
 
     def backward(self, grad, x, value, out):
         return (np.where(self.mask, 0, grad) if self.needs_grad[0] else None,

@@ -213,7 +213,8 @@ class CosineSimilarity(Function):
                 # a zero vector: its norm is clamped to eps, so d/da = b / (eps |b|) and d/db = 0
                 Boundary([0.0, 0.0], [3.0, 4.0], expected=0.0, grads=[[3 / 5e-8, 4 / 5e-8], [0.0, 0.0]])]
     reference = staticmethod(lambda a, b, axis=-1, eps=1e-8: np.sum(a * b, axis=axis) / (
-        np.maximum(np.linalg.norm(a + 0 * b, axis=axis), eps) * np.maximum(np.linalg.norm(b + 0 * a, axis=axis), eps)))
+        np.maximum(np.linalg.norm(a + 0 * b, axis=axis), eps)
+        * np.maximum(np.linalg.norm(b + 0 * a, axis=axis), eps)))
 
     def forward(self, a, b, axis=-1, eps=1e-8):
         self.axis, self.eps = axis, eps

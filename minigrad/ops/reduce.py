@@ -241,7 +241,8 @@ class Softmax(Function):
 
 
 class LogSoftmax(Function):
-    """x - logsumexp(x) along axis.  Backward: g - softmax(x) * sum(g), softmax(x) = exp(out); reads out only."""
+    """x - logsumexp(x) along axis.  Backward: g - softmax(x) * sum(g), with softmax(x) = exp(out):
+    it reads out only."""
     examples = [Example((3, 4)), Example((2, 3, 4), axis=0), Example((3, 1)), Example((0, 4))]
     boundary = [Boundary([-inf, 0.0], expected=[-inf, 0.0], grads=[[1.0, -1.0]])]  # d/dx_i sum = 1 - 2 s_i
     reference = staticmethod(lambda x, axis=-1: np.log(np.exp(x) / np.sum(np.exp(x), axis=axis, keepdims=True)))
