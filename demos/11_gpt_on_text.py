@@ -147,8 +147,10 @@ def plot(run, baseline, baseline_loss, unit, path):
     window = max(1, len(losses) // 40)
     ax.plot(steps[window - 1:], np.convolve(losses, np.ones(window) / window, "valid"), color="C0",
             label=f"training (mean of {window})")
-    ax.plot(*np.array(run["val_curve"]).T, "o-", color="C1", ms=3, label="validation")
-    ax.axhline(baseline_loss, color="C3", ls="--", label=f"best n-gram on validation (n={baseline.n}, k={baseline.k:g})")
+    val_steps, val_losses = np.array(run["val_curve"]).T
+    ax.plot(val_steps, val_losses, "o-", color="C1", ms=3, label=f"validation (last {val_losses[-1]:.3f})")
+    ax.axhline(baseline_loss, color="C3", ls="--",
+               label=f"best n-gram on validation (n={baseline.n}, k={baseline.k:g}): {baseline_loss:.3f}")
     ax.set_ylim(min(losses.min(), baseline_loss) - 0.1, min(losses.max(), 2 * baseline_loss + 0.5))
     ax.set_xlabel("step"), ax.set_ylabel(f"cross-entropy (nats per {unit})"), ax.legend()
     ax.set_title(f"TinyGPT on {os.path.basename(run['source'])}: d={D}, {LAYERS} layers, {HEADS} heads, T={T}")
@@ -183,8 +185,9 @@ def main(out_dir="figures", seed=0, quick=False, text=None, tokenizer="char", mi
     budget = 60 * minutes if minutes is not None else (np.inf if steps or resume_run else 60.0)
     seconds = train(run, train_ids, val_ids, budget, checkpoint, quick, fit_to_time=not (steps or resume_run))
     model_loss = validation_loss(run["model"], val_ids, 64 if quick else 10_000)
-    if not run["val_curve"] or run["val_curve"][-1][0] != run["step"]:   # stopped by the clock
-        run["val_curve"].append((run["step"], model_loss))
+    if run["val_curve"] and run["val_curve"][-1][0] == run["step"]:     # the curve ends on the whole split
+        run["val_curve"].pop()
+    run["val_curve"].append((run["step"], model_loss))
     print(f"after {run['step']} steps ({run['step'] - first} in {seconds:.0f} s, "
           f"{(run['step'] - first) / max(seconds, 1e-9):.1f} steps/s), validation loss in nats per {unit}:")
     print(f"  best n-gram (n={baseline.n}, k={baseline.k:g}) {baseline_loss:.3f}   TinyGPT {model_loss:.3f}")
