@@ -45,8 +45,9 @@ def tokenize(text, kind, quick):
         tokenizer = BPETokenizer.train(text[:min(cut, 20_000 if quick else 200_000)], BPE_VOCAB)
     train_ids, val_ids = tokenizer.encode(text[:cut]), tokenizer.encode(text[cut:])
     if len(val_ids) < 2 * (T + 1):
-        raise ValueError(f"the text makes {len(train_ids)} + {len(val_ids)} {kind} tokens (training + validation); "
-                         f"the validation 10% needs at least {2 * (T + 1)} for windows of T + 1 = {T + 1}: "
+        raise ValueError(f"the text makes {len(train_ids)} + {len(val_ids)} {kind} tokens (training + "
+                         f"validation); the validation 10% needs at least {2 * (T + 1)} for windows of "
+                         f"T + 1 = {T + 1}: "
                          "use a longer text" + (" or --tokenizer char" if kind == "bpe" else ""))
     return tokenizer, train_ids, val_ids
 
@@ -73,7 +74,8 @@ def train(run, train_ids, val_ids, seconds, checkpoint, quick, fit_to_time=False
     """Train until the schedule's last step or until `seconds` pass (at least one step),
     validating every 100 steps (10 when quick) and saving a checkpoint there and at the end.
     fit_to_time: at the end of the warm-up (where the learning rate does not depend on the
-    total yet) set the schedule's total to the steps that fit in the time left."""
+    total yet), and every 100 steps in the first half of the time, set the schedule's total
+    to the steps that fit in the time left at the speed so far (a busy machine varies)."""
     model, opt, schedule, rng = run["model"], run["opt"], run["schedule"], run["rng"]
     every, first, start = 10 if quick else 100, run["step"], time.perf_counter()
     bar = tqdm(total=schedule.total_steps, initial=first, unit="step", mininterval=1.0)
@@ -89,9 +91,10 @@ def train(run, train_ids, val_ids, seconds, checkpoint, quick, fit_to_time=False
         bar.update(1)
         bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False,
                         tok_s=f"{BATCH * T * (bar.n - first) / (time.perf_counter() - start):,.0f}")
-        if fit_to_time and run["step"] == schedule.warmup_steps:
-            elapsed = time.perf_counter() - start
-            left = 0.95 * (seconds - elapsed) * (run["step"] - first) / elapsed   # 5% for the validations
+        elapsed = time.perf_counter() - start
+        refit = run["step"] == schedule.warmup_steps or run["step"] % 100 == 0 and elapsed < seconds / 2
+        if fit_to_time and refit:
+            left = 0.97 * (seconds - elapsed) * (run["step"] - first) / elapsed   # 3% for the validations
             schedule.total_steps = bar.total = max(run["step"] + 1, run["step"] + int(left))
         if run["step"] % every == 0 or run["step"] == schedule.total_steps:
             run["val_curve"].append((run["step"], validation_loss(model, val_ids, 32 if quick else 128)))
@@ -126,7 +129,8 @@ def save(run, path):
 def resume(path, seed):
     """The run saved at path, ready to go on exactly where it stopped."""
     saved = minigrad.load(path)
-    run = new_run(tokenizer_from_state(saved["tokenizer"]), saved["source"], saved["schedule"]["total_steps"], seed)
+    tokenizer, total = tokenizer_from_state(saved["tokenizer"]), saved["schedule"]["total_steps"]
+    run = new_run(tokenizer, saved["source"], total, seed)
     run["model"].load_state_dict(saved["model"])
     run["opt"].load_state_dict(saved["optimizer"])
     run["schedule"].load_state_dict(saved["schedule"])
@@ -177,7 +181,8 @@ def main(out_dir="figures", seed=0, quick=False, text=None, tokenizer="char", mi
         steps = steps or (30 if quick else None)
         total = steps or int(60 * (minutes or 1) * 20)                  # a guess at 20 steps/s, refitted
         run = new_run(tok, text or "python-docs", total, seed)
-    V, unit = run["tokenizer"].vocab_size, "character" if isinstance(run["tokenizer"], CharTokenizer) else "token"
+    V = run["tokenizer"].vocab_size
+    unit = "character" if isinstance(run["tokenizer"], CharTokenizer) else "token"
     print(f"{run['source']}: {len(corpus):,} characters, {len(train_ids):,} + {len(val_ids):,} tokens "
           f"(training + validation), vocabulary {V}")
     baseline, baseline_loss = best_ngram(train_ids, val_ids, V)
@@ -214,7 +219,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--text", help="a UTF-8 text file (default: the built-in python-docs)")
     parser.add_argument("--tokenizer", choices=("char", "bpe"), default="char")
-    parser.add_argument("--minutes", type=float, help="training time (default 1; no limit with --steps or --resume)")
+    parser.add_argument("--minutes", type=float,
+                        help="training time (default 1; no limit with --steps or --resume)")
     parser.add_argument("--steps", type=int, help="train this many steps (the schedule's length)")
     parser.add_argument("--checkpoint", help="save the run here as it goes (.npz)")
     parser.add_argument("--resume", action="store_true", help="continue the run saved in --checkpoint")
