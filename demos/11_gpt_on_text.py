@@ -168,19 +168,23 @@ def shown(piece):
     return piece.replace(" ", "␣").replace("\n", "⏎").replace("\t", "⇥") or "∅"
 
 
-def main(out_dir="figures", seed=0, quick=False, text=None, tokenizer="char", minutes=None, steps=None,
-         checkpoint=None, resume_run=False):
+def start(text, tokenizer, steps, minutes, checkpoint, resume_run, seed, quick):
+    """(run, corpus, training ids, validation ids): a new run, or the one saved in checkpoint."""
     if resume_run:
         run = resume(checkpoint, seed)
         corpus = load_corpus(run["source"])
         cut = int(0.9 * len(corpus))
-        train_ids, val_ids = run["tokenizer"].encode(corpus[:cut]), run["tokenizer"].encode(corpus[cut:])
-    else:
-        corpus = load_corpus(text, min_length=20 * (T + 1))
-        tok, train_ids, val_ids = tokenize(corpus, tokenizer, quick)
-        steps = steps or (30 if quick else None)
-        total = steps or int(60 * (minutes or 1) * 20)                  # a guess at 20 steps/s, refitted
-        run = new_run(tok, text or "python-docs", total, seed)
+        return run, corpus, run["tokenizer"].encode(corpus[:cut]), run["tokenizer"].encode(corpus[cut:])
+    corpus = load_corpus(text, min_length=20 * (T + 1))
+    tok, train_ids, val_ids = tokenize(corpus, tokenizer, quick)
+    total = steps or int(60 * (minutes or 1) * 20)                      # a guess at 20 steps/s, refitted
+    return new_run(tok, text or "python-docs", total, seed), corpus, train_ids, val_ids
+
+
+def main(out_dir="figures", seed=0, quick=False, text=None, tokenizer="char", minutes=None, steps=None,
+         checkpoint=None, resume_run=False):
+    steps = steps or (30 if quick else None)
+    run, corpus, train_ids, val_ids = start(text, tokenizer, steps, minutes, checkpoint, resume_run, seed, quick)
     V = run["tokenizer"].vocab_size
     unit = "character" if isinstance(run["tokenizer"], CharTokenizer) else "token"
     print(f"{run['source']}: {len(corpus):,} characters, {len(train_ids):,} + {len(val_ids):,} tokens "
@@ -211,7 +215,8 @@ def main(out_dir="figures", seed=0, quick=False, text=None, tokenizer="char", mi
                       title="demo 11: what each head of TinyGPT looks back at, on its own writing")
     return {"steps": run["step"], "seconds": seconds, "val_loss": model_loss, "baseline_loss": baseline_loss,
             "baseline_n": baseline.n, "uniform_loss": float(np.log(V)), "vocab_size": V,
-            "train_curve": run["train_curve"], "sample": run["tokenizer"].decode(sample[0])}
+            "train_curve": run["train_curve"],
+            "sample_lines": run["tokenizer"].decode(sample[0]).splitlines()}          # a list: left out of tables
 
 
 # %%

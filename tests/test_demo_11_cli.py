@@ -57,7 +57,8 @@ def test_a_students_korean_text_with_bpe(tmp_path):
     module = importlib.import_module("demos.11_gpt_on_text")
     m = module.main(out_dir=str(tmp_path / "figures"), quick=True, text=str(path), tokenizer="bpe", steps=8)
     assert m["steps"] == 8 and m["vocab_size"] == 512
-    assert set(m["sample"]) - set(text) <= {"\ufffd"}           # only the text's own characters (or a split byte)
+    sample = "".join(m["sample_lines"])
+    assert set(sample) - set(text) <= {"\ufffd"}                # only the text's own characters (or a split byte)
     assert (tmp_path / "figures" / "11_gpt_on_text.png").exists()
     path.write_text("모델은 다음 글자를 예측한다. " * 100, encoding="utf-8")    # BPE makes it a few tokens
     with pytest.raises(ValueError, match="the validation 10% needs at least 130 .* or --tokenizer char"):
