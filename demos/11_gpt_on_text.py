@@ -200,6 +200,9 @@ def main(out_dir="figures", seed=0, quick=False, text=None, tokenizer="char", mi
     print(f"after {run['step']} steps ({run['step'] - first} in {seconds:.0f} s, "
           f"{(run['step'] - first) / max(seconds, 1e-9):.1f} steps/s), validation loss in nats per {unit}:")
     print(f"  best n-gram (n={baseline.n}, k={baseline.k:g}) {baseline_loss:.3f}   TinyGPT {model_loss:.3f}")
+    if unit == "token":                                             # the same text, so comparable with char runs
+        per_char = len(val_ids) / (len(corpus) - int(0.9 * len(corpus)))
+        print(f"  per character: {baseline_loss * per_char:.3f} and {model_loss * per_char:.3f}")
 
     prompt = val_ids[None, :8]                                      # (1, 8) the validation text's start
     sample = run["model"].generate(prompt, 120 if quick else 400, rng=np.random.default_rng(seed), **SAMPLE)
