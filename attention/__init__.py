@@ -6,11 +6,11 @@ from attention.layers import LearnedPositionalEmbedding, MultiHeadAttention, Sel
 from attention.plot import plot_attention
 from attention.reweighting import gaussian_weights, kernel_smooth, nadaraya_watson
 from attention.text import BPETokenizer, CharTokenizer, NGram, best_ngram, load_corpus
-from attention.transformer import TinyGPT, TransformerBlock, TransformerEncoder, TransformerStack
+from attention.transformer import KVCache, TinyGPT, TransformerBlock, TransformerEncoder, TransformerStack
 
 __all__ = ["causal_mask", "padding_mask", "check_mask", "scaled_dot_product_attention", "self_attention",
            "gaussian_weights", "kernel_smooth", "nadaraya_watson",
            "SelfAttention", "MultiHeadAttention", "SinusoidalPositionalEncoding", "LearnedPositionalEmbedding",
-           "TransformerBlock", "TransformerStack", "TransformerEncoder", "TinyGPT", "plot_attention",
+           "TransformerBlock", "TransformerStack", "TransformerEncoder", "TinyGPT", "KVCache", "plot_attention",
            "collect_attention", "explain_attention",
            "load_corpus", "CharTokenizer", "BPETokenizer", "NGram", "best_ngram"]

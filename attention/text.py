@@ -130,8 +130,8 @@ class CharTokenizer(_Tokenizer):
         unknown = self.codes[ids_clipped] != codes
         if unknown.any():
             i = int(np.argmax(unknown))
-            raise ValueError(f"CharTokenizer.encode: character {text[i]!r} (U+{ord(text[i]):04X}, position {i}) "
-                             f"is not in the vocabulary of {self.vocab_size} characters it was fitted on")
+            raise ValueError(f"CharTokenizer.encode: character {text[i]!r} (U+{ord(text[i]):04X}, "
+                             f"position {i}) is not in the vocabulary of {self.vocab_size} characters it was fitted on")
         return ids.astype(np.int64)
 
     def decode(self, ids):

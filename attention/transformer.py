@@ -66,7 +66,7 @@ class TransformerBlock(Module):
         k = attn.k_proj(h).reshape(B, T, H, Dh).transpose(0, 2, 1, 3)     # (B, H, T, Dh)
         v = attn.v_proj(h).reshape(B, T, H, Dh).transpose(0, 2, 1, 3)     # (B, H, T, Dh)
         keys, values = cache.store(layer, k.data, v.data, max_len)        # (B, H, S, Dh), S = offset + T
-        sees = np.tri(T, offset + T, offset, dtype=bool)                  # (T, S) query t sees keys 0..offset + t
+        sees = np.tri(T, offset + T, offset, dtype=bool)                  # (T, S): query t sees keys <= offset + t
         out, _ = scaled_dot_product_attention(q, keys, values, mask=sees)  # (B, H, T, Dh)
         out = out.transpose(0, 2, 1, 3).reshape(B, T, H * Dh)             # (B, T, D)
         x = x + attn.out_proj(out)                                        # (B, T, D)

@@ -45,8 +45,9 @@ def tokenize(text, kind, quick):
         tokenizer = BPETokenizer.train(text[:min(cut, 20_000 if quick else 200_000)], BPE_VOCAB)
     train_ids, val_ids = tokenizer.encode(text[:cut]), tokenizer.encode(text[cut:])
     if len(val_ids) < 2 * (T + 1):
-        raise ValueError(f"the text makes {len(train_ids)} + {len(val_ids)} {kind} tokens (training + validation); "
-                         f"the validation 10% needs at least {2 * (T + 1)} for windows of T + 1 = {T + 1}: "
+        raise ValueError(f"the text makes {len(train_ids)} + {len(val_ids)} {kind} tokens (training + "
+                         f"validation); the validation 10% needs at least {2 * (T + 1)} for windows of "
+                         f"T + 1 = {T + 1}: "
                          "use a longer text" + (" or --tokenizer char" if kind == "bpe" else ""))
     return tokenizer, train_ids, val_ids
 
@@ -73,7 +74,8 @@ def train(run, train_ids, val_ids, seconds, checkpoint, quick, fit_to_time=False
     """Train until the schedule's last step or until `seconds` pass (at least one step),
     validating every 100 steps (10 when quick) and saving a checkpoint there and at the end.
     fit_to_time: at the end of the warm-up (where the learning rate does not depend on the
-    total yet) set the schedule's total to the steps that fit in the time left."""
+    total yet), and every 100 steps in the first half of the time, set the schedule's total
+    to the steps that fit in the time left at the speed so far (a busy machine varies)."""
     model, opt, schedule, rng = run["model"], run["opt"], run["schedule"], run["rng"]
     every, first, start = 10 if quick else 100, run["step"], time.perf_counter()
     bar = tqdm(total=schedule.total_steps, initial=first, unit="step", mininterval=1.0)
@@ -89,9 +91,10 @@ def train(run, train_ids, val_ids, seconds, checkpoint, quick, fit_to_time=False
         bar.update(1)
         bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False,
                         tok_s=f"{BATCH * T * (bar.n - first) / (time.perf_counter() - start):,.0f}")
-        if fit_to_time and run["step"] == schedule.warmup_steps:
-            elapsed = time.perf_counter() - start
-            left = 0.95 * (seconds - elapsed) * (run["step"] - first) / elapsed   # 5% for the validations
+        elapsed = time.perf_counter() - start
+        refit = run["step"] == schedule.warmup_steps or run["step"] % 100 == 0 and elapsed < seconds / 2
+        if fit_to_time and refit:
+            left = 0.97 * (seconds - elapsed) * (run["step"] - first) / elapsed   # 3% for the validations
             schedule.total_steps = bar.total = max(run["step"] + 1, run["step"] + int(left))
         if run["step"] % every == 0 or run["step"] == schedule.total_steps:
             run["val_curve"].append((run["step"], validation_loss(model, val_ids, 32 if quick else 128)))
@@ -126,7 +129,8 @@ def save(run, path):
 def resume(path, seed):
     """The run saved at path, ready to go on exactly where it stopped."""
     saved = minigrad.load(path)
-    run = new_run(tokenizer_from_state(saved["tokenizer"]), saved["source"], saved["schedule"]["total_steps"], seed)
+    tokenizer, total = tokenizer_from_state(saved["tokenizer"]), saved["schedule"]["total_steps"]
+    run = new_run(tokenizer, saved["source"], total, seed)
     run["model"].load_state_dict(saved["model"])
     run["opt"].load_state_dict(saved["optimizer"])
     run["schedule"].load_state_dict(saved["schedule"])
@@ -147,8 +151,10 @@ def plot(run, baseline, baseline_loss, unit, path):
     window = max(1, len(losses) // 40)
     ax.plot(steps[window - 1:], np.convolve(losses, np.ones(window) / window, "valid"), color="C0",
             label=f"training (mean of {window})")
-    ax.plot(*np.array(run["val_curve"]).T, "o-", color="C1", ms=3, label="validation")
-    ax.axhline(baseline_loss, color="C3", ls="--", label=f"best n-gram on validation (n={baseline.n}, k={baseline.k:g})")
+    val_steps, val_losses = np.array(run["val_curve"]).T
+    ax.plot(val_steps, val_losses, "o-", color="C1", ms=3, label=f"validation (last {val_losses[-1]:.3f})")
+    ax.axhline(baseline_loss, color="C3", ls="--",
+               label=f"best n-gram on validation (n={baseline.n}, k={baseline.k:g}): {baseline_loss:.3f}")
     ax.set_ylim(min(losses.min(), baseline_loss) - 0.1, min(losses.max(), 2 * baseline_loss + 0.5))
     ax.set_xlabel("step"), ax.set_ylabel(f"cross-entropy (nats per {unit})"), ax.legend()
     ax.set_title(f"TinyGPT on {os.path.basename(run['source'])}: d={D}, {LAYERS} layers, {HEADS} heads, T={T}")
@@ -162,20 +168,25 @@ def shown(piece):
     return piece.replace(" ", "␣").replace("\n", "⏎").replace("\t", "⇥") or "∅"
 
 
-def main(out_dir="figures", seed=0, quick=False, text=None, tokenizer="char", minutes=None, steps=None,
-         checkpoint=None, resume_run=False):
+def start(text, tokenizer, steps, minutes, checkpoint, resume_run, seed, quick):
+    """(run, corpus, training ids, validation ids): a new run, or the one saved in checkpoint."""
     if resume_run:
         run = resume(checkpoint, seed)
         corpus = load_corpus(run["source"])
         cut = int(0.9 * len(corpus))
-        train_ids, val_ids = run["tokenizer"].encode(corpus[:cut]), run["tokenizer"].encode(corpus[cut:])
-    else:
-        corpus = load_corpus(text, min_length=20 * (T + 1))
-        tok, train_ids, val_ids = tokenize(corpus, tokenizer, quick)
-        steps = steps or (30 if quick else None)
-        total = steps or int(60 * (minutes or 1) * 20)                  # a guess at 20 steps/s, refitted
-        run = new_run(tok, text or "python-docs", total, seed)
-    V, unit = run["tokenizer"].vocab_size, "character" if isinstance(run["tokenizer"], CharTokenizer) else "token"
+        return run, corpus, run["tokenizer"].encode(corpus[:cut]), run["tokenizer"].encode(corpus[cut:])
+    corpus = load_corpus(text, min_length=20 * (T + 1))
+    tok, train_ids, val_ids = tokenize(corpus, tokenizer, quick)
+    total = steps or int(60 * (minutes or 1) * 20)                      # a guess at 20 steps/s, refitted
+    return new_run(tok, text or "python-docs", total, seed), corpus, train_ids, val_ids
+
+
+def main(out_dir="figures", seed=0, quick=False, text=None, tokenizer="char", minutes=None, steps=None,
+         checkpoint=None, resume_run=False):
+    steps = steps or (30 if quick else None)
+    run, corpus, train_ids, val_ids = start(text, tokenizer, steps, minutes, checkpoint, resume_run, seed, quick)
+    V = run["tokenizer"].vocab_size
+    unit = "character" if isinstance(run["tokenizer"], CharTokenizer) else "token"
     print(f"{run['source']}: {len(corpus):,} characters, {len(train_ids):,} + {len(val_ids):,} tokens "
           f"(training + validation), vocabulary {V}")
     baseline, baseline_loss = best_ngram(train_ids, val_ids, V)
@@ -183,11 +194,15 @@ def main(out_dir="figures", seed=0, quick=False, text=None, tokenizer="char", mi
     budget = 60 * minutes if minutes is not None else (np.inf if steps or resume_run else 60.0)
     seconds = train(run, train_ids, val_ids, budget, checkpoint, quick, fit_to_time=not (steps or resume_run))
     model_loss = validation_loss(run["model"], val_ids, 64 if quick else 10_000)
-    if not run["val_curve"] or run["val_curve"][-1][0] != run["step"]:   # stopped by the clock
-        run["val_curve"].append((run["step"], model_loss))
+    if run["val_curve"] and run["val_curve"][-1][0] == run["step"]:     # the curve ends on the whole split
+        run["val_curve"].pop()
+    run["val_curve"].append((run["step"], model_loss))
     print(f"after {run['step']} steps ({run['step'] - first} in {seconds:.0f} s, "
           f"{(run['step'] - first) / max(seconds, 1e-9):.1f} steps/s), validation loss in nats per {unit}:")
     print(f"  best n-gram (n={baseline.n}, k={baseline.k:g}) {baseline_loss:.3f}   TinyGPT {model_loss:.3f}")
+    if unit == "token":                                             # the same text, so comparable with char runs
+        per_char = len(val_ids) / (len(corpus) - int(0.9 * len(corpus)))
+        print(f"  per character: {baseline_loss * per_char:.3f} and {model_loss * per_char:.3f}")
 
     prompt = val_ids[None, :8]                                      # (1, 8) the validation text's start
     sample = run["model"].generate(prompt, 120 if quick else 400, rng=np.random.default_rng(seed), **SAMPLE)
@@ -203,7 +218,8 @@ def main(out_dir="figures", seed=0, quick=False, text=None, tokenizer="char", mi
                       title="demo 11: what each head of TinyGPT looks back at, on its own writing")
     return {"steps": run["step"], "seconds": seconds, "val_loss": model_loss, "baseline_loss": baseline_loss,
             "baseline_n": baseline.n, "uniform_loss": float(np.log(V)), "vocab_size": V,
-            "train_curve": run["train_curve"], "sample": run["tokenizer"].decode(sample[0])}
+            "train_curve": run["train_curve"],
+            "sample_lines": run["tokenizer"].decode(sample[0]).splitlines()}          # a list: left out of tables
 
 
 # %%
@@ -211,7 +227,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--text", help="a UTF-8 text file (default: the built-in python-docs)")
     parser.add_argument("--tokenizer", choices=("char", "bpe"), default="char")
-    parser.add_argument("--minutes", type=float, help="training time (default 1; no limit with --steps or --resume)")
+    parser.add_argument("--minutes", type=float,
+                        help="training time (default 1; no limit with --steps or --resume)")
     parser.add_argument("--steps", type=int, help="train this many steps (the schedule's length)")
     parser.add_argument("--checkpoint", help="save the run here as it goes (.npz)")
     parser.add_argument("--resume", action="store_true", help="continue the run saved in --checkpoint")

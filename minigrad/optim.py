@@ -120,7 +120,8 @@ def _state_problems(optimizer, state):
             continue
         for i, (entry, p) in enumerate(zip(entries, optimizer.params)):
             if isinstance(entry, np.ndarray) and entry.shape != p.shape:
-                problems.append(f"state {key!r} of parameter {i} has shape {entry.shape}, the parameter {p.shape}")
+                problems.append(f"state {key!r} of parameter {i} has shape {entry.shape}, "
+                                f"the parameter {p.shape}")
     return problems
 
 
@@ -250,14 +251,16 @@ class WarmupCosine:
     def state_dict(self):
         """The schedule's settings and how many steps it has taken."""
         return {"type": "WarmupCosine", "peak_lr": self.peak_lr, "min_lr": self.min_lr,
-                "warmup_steps": self.warmup_steps, "total_steps": self.total_steps, "steps_done": self.steps_done}
+                "warmup_steps": self.warmup_steps, "total_steps": self.total_steps,
+                "steps_done": self.steps_done}
 
     def load_state_dict(self, state):
         """Continue where state_dict() was taken: the settings, the step, and the optimizer's lr."""
         keys = ("peak_lr", "min_lr", "warmup_steps", "total_steps", "steps_done")
         if not isinstance(state, dict) or state.get("type") != "WarmupCosine" or any(k not in state for k in keys):
+            got = sorted(state) if isinstance(state, dict) else type(state).__name__
             raise ValueError(f"WarmupCosine.load_state_dict: expected a dict from WarmupCosine.state_dict() "
-                             f"with keys {list(keys)}, got {state if not isinstance(state, dict) else sorted(state)}")
+                             f"with keys {list(keys)}, got {got}")
         for key in keys:
             setattr(self, key, state[key])
         self.optimizer.lr = self.lr_at(self.steps_done)

@@ -38,6 +38,8 @@ def save(obj, path):
     tree = _encode(obj, arrays, "obj")
     manifest = json.dumps({"format": _FORMAT, "tree": tree}, allow_nan=True)
     folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"minigrad.save: no folder {folder!r} to write {os.path.basename(path)!r} into")
     fd, tmp = tempfile.mkstemp(suffix=".npz", dir=folder)
     try:
         with os.fdopen(fd, "wb") as f:

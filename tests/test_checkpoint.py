@@ -46,6 +46,8 @@ def test_save_refuses_what_it_cannot_store_without_pickle(tmp_path):
         minigrad.save({"f": lambda: 0}, tmp_path / "a")
     with pytest.raises(TypeError, match="expected a dict"):
         minigrad.save([1, 2], tmp_path / "a")
+    with pytest.raises(FileNotFoundError, match="no folder .*nowhere"):
+        minigrad.save({"a": 1}, tmp_path / "nowhere" / "a")
     assert not any(tmp_path.iterdir()), "a refused save leaves no file behind"
 
 

@@ -57,7 +57,8 @@ def test_a_students_korean_text_with_bpe(tmp_path):
     module = importlib.import_module("demos.11_gpt_on_text")
     m = module.main(out_dir=str(tmp_path / "figures"), quick=True, text=str(path), tokenizer="bpe", steps=8)
     assert m["steps"] == 8 and m["vocab_size"] == 512
-    assert set(m["sample"]) - set(text) <= {"\ufffd"}           # only the text's own characters (or a split byte)
+    sample = "".join(m["sample_lines"])
+    assert set(sample) - set(text) <= {"\ufffd"}                # only the text's own characters (or a split byte)
     assert (tmp_path / "figures" / "11_gpt_on_text.png").exists()
     path.write_text("모델은 다음 글자를 예측한다. " * 100, encoding="utf-8")    # BPE makes it a few tokens
     with pytest.raises(ValueError, match="the validation 10% needs at least 130 .* or --tokenizer char"):
@@ -69,3 +70,20 @@ def test_bad_combinations_are_refused(tmp_path):
         demo("--resume", cwd=tmp_path)
     with pytest.raises(RuntimeError, match="no file .*missing.txt"):
         demo("--text", "missing.txt", cwd=tmp_path)
+
+
+def test_the_readmes_pieces_run_as_printed(tmp_path):
+    """The Python block of the README's "Train a GPT on text" runs, and prints the baseline its comment shows."""
+    import re
+    section = re.search(r"^## Train a GPT on text.*?(?=^## )", (ROOT / "README.md").read_text(encoding="utf-8"),
+                        re.S | re.M).group(0)
+    (code,) = re.findall(r"```python\n(.*?)```", section, re.S)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=120)
+    if done.returncode != 0:
+        kind = NotImplementedError if "NotImplementedError" in done.stderr else RuntimeError
+        raise kind(done.stderr[-3000:])
+    shown = re.search(r"print\(baseline.*#\s*(.*)", code).group(1)
+    assert done.stdout.splitlines()[0] == shown                  # NGram(n=4, k=0.03) 1.471 nats/char
+    assert done.stdout.splitlines()[1].startswith("def ") and (tmp_path / "run.npz").exists()
