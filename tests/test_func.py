@@ -279,3 +279,22 @@ def test_reverse_mode_over_jvps_tangent_is_refused_not_silently_zero():
     # the supported way round: forward over reverse gives the same quantity, H·1
     np.testing.assert_allclose(func.hvp(smooth, (Tensor(x0),), (Tensor(np.ones(4)),))[1].data,
                                func.hessian(smooth)(Tensor(x0)).data.sum(axis=1), rtol=1e-12)
+
+
+def test_vmap_of_a_lookup_with_a_batch_of_integer_indices():
+    table, ids = rng.standard_normal((10, 3)), rng.integers(0, 10, (5, 4))  # 5 sequences of 4 token ids
+    mapped = func.vmap(lambda i, w: (w[i] ** 2).sum(axis=-1), in_axes=(0, None))(Tensor(ids), Tensor(table))
+    np.testing.assert_allclose(mapped.data, (table[ids] ** 2).sum(axis=-1), rtol=1e-14)
+
+
+def test_vmap_with_several_outputs_and_their_own_out_axes():
+    X = rng.standard_normal((3, 4, 2))
+    total, doubled = func.vmap(lambda x: (x.sum(), x * 2), out_axes=(0, 2))(Tensor(X))
+    np.testing.assert_allclose(total.data, X.sum(axis=(1, 2)))
+    np.testing.assert_allclose(doubled.data, np.moveaxis(X * 2, 0, 2))
+
+
+def test_an_index_vmap_cannot_batch_is_refused_by_name():
+    x = Tensor(np.ones((3, 4, 5, 6)))
+    with pytest.raises(NotImplementedError, match=r"vmap cannot batch GetItem with index arrays apart"):
+        func.vmap(lambda x: x[[0, 1], :, [1, 2]])(x)
