@@ -23,7 +23,7 @@ import inspect
 
 import numpy as np
 
-from minigrad.tensor import Tensor
+from minigrad.tensor import Tensor, unwrap, wrap
 
 
 class TransformState:
@@ -61,6 +61,38 @@ class Batched(Tensor):
 
     def __len__(self):
         return self.shape[0] if self.shape else len(self.data)
+
+    # Comparisons give boolean tensors without a gradient (as Tensor's); inside vmap they hold the batch too.
+    def __lt__(self, other): return _compared(np.less, self, other)
+    def __le__(self, other): return _compared(np.less_equal, self, other)
+    def __gt__(self, other): return _compared(np.greater, self, other)
+    def __ge__(self, other): return _compared(np.greater_equal, self, other)
+    def __eq__(self, other): return _compared(np.equal, self, other)
+    def __ne__(self, other): return _compared(np.not_equal, self, other)
+    __hash__ = Tensor.__hash__
+
+    def __invert__(self):
+        return mark_batched(wrap(~self.data), state.batching) if state.batching else wrap(~self.data)
+
+
+def _compared(ufunc, x, other):
+    """x `ufunc` other for a Batched x: outside vmap on the whole arrays; inside, on the batch
+    lined up as elementwise ops line it up, and the result Batched."""
+    level = state.batching
+    if level is None:
+        return wrap(ufunc(x.data, unwrap(other)))
+    batched = (True, is_batched(other))
+    ndim = max(logical_ndim(v, b) for v, b in zip((x, other), batched))
+    a, b = (_lined_up(unwrap(v), is_b, ndim) for v, is_b in zip((x, other), batched))
+    return mark_batched(wrap(np.asarray(ufunc(a, b))), level)
+
+
+def _lined_up(array, batched, ndim):
+    """A batched array as (B, 1, ..., 1, *example shape) with `ndim` example axes (see align)."""
+    array = np.asarray(array)
+    if not batched or array.ndim - 1 >= ndim:
+        return array
+    return array.reshape(array.shape[:1] + (1,) * (ndim - array.ndim + 1) + array.shape[1:])
 
 
 def is_batched(x):
@@ -176,11 +208,21 @@ def align(inputs, batched, ndim):
 
 
 def elementwise_batch(fn, batched, *inputs, **params):
-    """The batch rule of elementwise ops: the batch axis goes in front of the broadcast shape.
-    Masks among the settings (cond, mask, where) count for the number of axes."""
-    ndim = max([logical_ndim(x, b) for x, b in zip(inputs, batched) if x is not None]
-               + [np.ndim(v) for k, v in params.items() if k in ("cond", "mask", "where")])
+    """The batch rule of elementwise ops: the batch axis goes in front of the broadcast shape."""
+    ndim = max(logical_ndim(x, b) for x, b in zip(inputs, batched) if x is not None)
+    refuse_a_mask_holding_the_batch(fn, params, ndim)
     return type(fn).apply(*align(inputs, batched, ndim), **params)
+
+
+def refuse_a_mask_holding_the_batch(fn, params, ndim):
+    """A mask setting (cond, mask, where) reaches an op as a plain array, so vmap cannot see
+    whether it holds the batch: one with more axes than an example of the inputs is refused."""
+    for name in ("cond", "mask", "where"):
+        if np.ndim(params.get(name)) > ndim:
+            raise NotImplementedError(
+                f"vmap cannot batch {type(fn).__name__}: its {name} has shape {np.shape(params[name])}, more axes "
+                f"than one example of its input ({ndim}), so it may hold the batch, which vmap cannot line up; "
+                f"use a {name} of one example's shape, or apply it outside vmap")
 
 
 def shifted_axis(axis, ndim):
@@ -220,6 +262,7 @@ def _default_axis(cls):
 
 def axis_batch(fn, batched, x, **params):
     """The batch rule of an op along an axis (a reduction, softmax): the same axes of each example."""
+    refuse_a_mask_holding_the_batch(fn, params, x.data.ndim - 1)
     return type(fn).apply(x, **axis_shifted(fn, x, params))
 
 

@@ -298,3 +298,19 @@ def test_an_index_vmap_cannot_batch_is_refused_by_name():
     x = Tensor(np.ones((3, 4, 5, 6)))
     with pytest.raises(NotImplementedError, match=r"vmap cannot batch GetItem with index arrays apart"):
         func.vmap(lambda x: x[[0, 1], :, [1, 2]])(x)
+
+
+def test_inside_vmap_a_comparison_holds_the_batch():
+    X = rng.standard_normal((4, 3))
+    relu_like = func.vmap(lambda x: (x > 0) * x + (0.5 >= x) * 0.0)(Tensor(X))
+    np.testing.assert_array_equal(relu_like.data, (X > 0) * X)
+    w = Tensor(rng.standard_normal(3))
+    np.testing.assert_array_equal(func.vmap(lambda x: ~(w < x) * 1.0)(Tensor(X)).data, ~(w.data < X) * 1.0)
+
+
+def test_a_mask_that_may_hold_the_batch_is_refused_not_misread():
+    X, M = Tensor(rng.standard_normal((3, 3))), Tensor(rng.standard_normal((3, 3)) > 0)
+    with pytest.raises(NotImplementedError, match=r"vmap cannot batch Where: its cond has shape \(3, 3\)"):
+        func.vmap(lambda x, m: F.where(m, x, 0 * x))(X, M)
+    with pytest.raises(NotImplementedError, match=r"vmap cannot batch Softmax: its where has shape \(3, 3\)"):
+        func.vmap(lambda x, m: F.softmax(x, where=m))(X, M)
