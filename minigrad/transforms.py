@@ -72,19 +72,45 @@ class Batched(Tensor):
     __hash__ = Tensor.__hash__
 
     def __invert__(self):
-        return mark_batched(wrap(~self.data), state.batching) if state.batching else wrap(~self.data)
+        return _compared(np.logical_not, self)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        if ufunc in _NO_GRADIENT and method == "__call__" and not kwargs:  # np.sign(x), np.isnan(x), ...
+            return _compared(ufunc, *inputs)
+        return super().__array_ufunc__(ufunc, method, *inputs, **kwargs)
+
+    # The indices of the extreme elements of each example (integers, no gradient).
+    def argmax(self, axis=None, keepdims=False): return _arg(np.argmax, self, axis, keepdims)
+    def argmin(self, axis=None, keepdims=False): return _arg(np.argmin, self, axis, keepdims)
 
 
-def _compared(ufunc, x, other):
-    """x `ufunc` other for a Batched x: outside vmap on the whole arrays; inside, on the batch
-    lined up as elementwise ops line it up, and the result Batched."""
+# NumPy functions without a gradient on tensors (comparisons, sign, tests): computed on the data.
+_NO_GRADIENT = (np.sign, np.greater, np.greater_equal, np.less, np.less_equal, np.equal, np.not_equal,
+                np.logical_not, np.logical_and, np.logical_or, np.isfinite, np.isnan, np.isinf)
+
+
+def _compared(ufunc, *operands):
+    """ufunc (a comparison, a test) on tensors, one of them Batched: outside vmap on the whole
+    arrays; inside, on the batch lined up as elementwise ops line it up, the result Batched."""
     level = state.batching
     if level is None:
-        return wrap(ufunc(x.data, unwrap(other)))
-    batched = (True, is_batched(other))
-    ndim = max(logical_ndim(v, b) for v, b in zip((x, other), batched))
-    a, b = (_lined_up(unwrap(v), is_b, ndim) for v, is_b in zip((x, other), batched))
-    return mark_batched(wrap(np.asarray(ufunc(a, b))), level)
+        return wrap(np.asarray(ufunc(*map(unwrap, operands))))
+    batched = [is_batched(v) for v in operands]
+    ndim = max(logical_ndim(v, b) for v, b in zip(operands, batched))
+    arrays = [_lined_up(unwrap(v), b, ndim) for v, b in zip(operands, batched)]
+    return mark_batched(wrap(np.asarray(ufunc(*arrays))), level)
+
+
+def _arg(find, x, axis, keepdims):
+    """argmax/argmin of a Batched x: of each example inside vmap (a flat index for axis=None)."""
+    if state.batching is None:
+        return wrap(np.asarray(find(x.data, axis, keepdims=keepdims)))
+    if axis is None:
+        found = find(x.data.reshape(len(x.data), -1), 1)  # (B,): flat indices into each example
+        found = found.reshape(found.shape + (1,) * (x.data.ndim - 1)) if keepdims else found
+    else:
+        found = find(x.data, shifted_axis(axis, x.data.ndim - 1), keepdims=keepdims)
+    return mark_batched(wrap(np.asarray(found)), state.batching)
 
 
 def _lined_up(array, batched, ndim):

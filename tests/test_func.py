@@ -314,3 +314,12 @@ def test_a_mask_that_may_hold_the_batch_is_refused_not_misread():
         func.vmap(lambda x, m: F.where(m, x, 0 * x))(X, M)
     with pytest.raises(NotImplementedError, match=r"vmap cannot batch Softmax: its where has shape \(3, 3\)"):
         func.vmap(lambda x, m: F.softmax(x, where=m))(X, M)
+
+
+def test_inside_vmap_numpy_tests_and_argmax_are_per_example():
+    X = rng.standard_normal((4, 2, 3))
+    signs = func.vmap(lambda x: np.sign(x) * x)(Tensor(X))
+    np.testing.assert_array_equal(signs.data, np.abs(X))
+    for axis in (None, 0, -1):
+        found = func.vmap(lambda x: x.argmax(axis=axis) * 1.0)(Tensor(X))
+        np.testing.assert_array_equal(found.data, [x.argmax(axis=axis) for x in X])
