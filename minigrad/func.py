@@ -258,7 +258,8 @@ def vmap(f, in_axes=0, out_axes=0):
     goes in each output (one int, or one per output).  vmap(f)(X) equals stacking f(X[i]).
     Inside f a batched tensor shows one example's shape.  A mask passed as a setting (F.where's
     cond, F.softmax's where, F.masked_fill's mask) reaches its op as a plain array, so it must
-    have one example's shape: one that may hold the batch is refused with an error.
+    have one example's shape: one that may hold the batch is refused with an error.  Likewise
+    F.cross_entropy reads its targets as an array: inside vmap give them unbatched (in_axes None).
     """
     def mapped(*args):
         axes = _in_axes(in_axes, args)
