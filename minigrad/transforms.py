@@ -1,9 +1,12 @@
 """The machinery under minigrad.func: forward mode and batching, as the engine runs each op.
 
 Forward mode.  Inside `func.jvp` a `TangentLevel` holds a tangent for each tensor that has
-one (an array of the tensor's shape).  After an op's forward, Function.apply calls
-`push_tangents`: the op's `jvp` rule turns its inputs' tangents into its output's.  No
-graph is recorded for this, and no backward pass runs.
+one (of the tensor's shape).  After an op's forward, Function.apply calls `push_tangents`:
+the op's `jvp` rule turns its inputs' tangents into its output's.  No backward pass runs.
+The rule runs on arrays, unless something may differentiate the tangent itself: an outer
+jvp (jvp inside jvp: forward over forward) or reverse mode (an input requires grad).  Then
+it runs on Tensors, as backward does under create_graph, so its own ops are recorded and
+carry the outer tangents.
 
 Batching.  Inside `func.vmap` a `BatchLevel` is active, and tensors that carry the batch
 hold it as their axis 0 (they are `Batched`: their `.shape` is one example's while user
@@ -23,25 +26,27 @@ import inspect
 
 import numpy as np
 
+from minigrad.autograd import state as engine  # (defined before autograd imports function.py, which imports this)
 from minigrad.tensor import Tensor, unwrap, wrap
 
 
 class TransformState:
-    """What Function.apply reads on every op: the forward-mode level, the batching level (or None)."""
+    """What Function.apply reads on every op: the forward-mode levels (a tuple, outermost first;
+    empty outside jvp) and the batching level (or None)."""
     __slots__ = ("tangents", "batching")
 
     def __init__(self):
-        self.tangents = self.batching = None
+        self.tangents, self.batching = (), None
 
 
 state = TransformState()
 
 
 class TangentLevel:
-    """One jvp call: the tangent of each tensor that has one, as an array of its (whole) shape."""
+    """One jvp call: the tangent of each tensor that has one, of its (whole) shape."""
 
     def __init__(self):
-        self.tangents = {}  # Tensor (hashed by identity) -> tangent array
+        self.tangents = {}  # Tensor (hashed by identity) -> tangent: an array, or a Tensor with its own history
 
 
 class BatchLevel:
@@ -152,22 +157,46 @@ class switched:
 # ---- forward mode ------------------------------------------------------------------------
 
 def push_tangents(fn, inputs, arrays, out):
-    """Give `out` its tangent from fn's inputs' tangents through fn.jvp (nothing if none has one)."""
-    table = state.tangents.tangents
-    tangents = tuple(table.get(x) if isinstance(x, Tensor) else None for x in inputs)
-    if all(t is None for t in tangents) or out.dtype.kind not in "fc":
-        return
-    rule = getattr(fn, "jvp", None)
-    if rule is None:
-        raise NotImplementedError(
-            f"{type(fn).__name__} has no jvp rule, so forward mode cannot go through it: add "
-            f"jvp(self, tangents, *inputs, out) to {type(fn).__name__} (see docs/EXTENDING.md)")
-    try:
-        tangent = rule(tangents, *arrays, out.data)
-    except Exception as err:  # name the op and the inputs, and keep the line of the rule that failed
-        from minigrad.function import op_error
-        raise op_error(fn, "jvp", err, arrays) from err
-    table[out] = fitted_tangent(tangent, out.data, fn)
+    """Give `out` its tangent at each jvp level from fn's inputs' tangents through fn.jvp."""
+    levels = state.tangents
+    for depth, level in enumerate(levels):
+        tangents = tuple(level.tangents.get(x) if isinstance(x, Tensor) else None for x in inputs)
+        if all(t is None for t in tangents) or out.dtype.kind not in "fc":
+            continue
+        rule = getattr(fn, "jvp", None)
+        if rule is None:
+            raise NotImplementedError(
+                f"{type(fn).__name__} has no jvp rule, so forward mode cannot go through it: add "
+                f"jvp(self, tangents, *inputs, out) to {type(fn).__name__} (see docs/EXTENDING.md)")
+        try:
+            if depth or _recorded(out, tangents):  # the tangent may be differentiated: on Tensors
+                with switched(tangents=levels[:depth]):  # (the outer levels follow the rule's own ops)
+                    tangent = _fitted_tensor(rule(tuple(map(_as_tensor, tangents)), *inputs, out), out, fn)
+            else:
+                tangent = fitted_tangent(rule(tuple(map(unwrap, tangents)), *arrays, out.data), out.data, fn)
+        except Exception as err:  # name the op and the inputs, and keep the line of the rule that failed
+            from minigrad.function import op_error
+            raise op_error(fn, "jvp", err, arrays) from err
+        level.tangents[out] = tangent
+
+
+def _recorded(out, tangents):
+    """Whether reverse mode records here: then the tangent gets a graph too."""
+    return engine.grad_enabled and (out.requires_grad or any(getattr(t, "requires_grad", False) for t in tangents))
+
+
+def _as_tensor(t):
+    return t if t is None or isinstance(t, Tensor) else wrap(t)
+
+
+def _fitted_tensor(tangent, out, fn):
+    """As fitted_tangent, for a tangent computed on Tensors (broadcast and cast by ops)."""
+    from minigrad.ops import BroadcastTo
+    tangent = _as_tensor(tangent if isinstance(tangent, Tensor) else np.asarray(tangent))
+    if tangent.shape != out.shape:
+        fitted_tangent(np.empty(tangent.shape), out.data, fn)  # (the error for shapes that do not fit)
+        tangent = BroadcastTo.apply(tangent, shape=out.shape)
+    return tangent if tangent.dtype == out.dtype else tangent.astype(out.dtype)
 
 
 def fitted_tangent(tangent, out, fn):
