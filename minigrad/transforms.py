@@ -77,7 +77,7 @@ class Batched(Tensor):
     __hash__ = Tensor.__hash__
 
     def __invert__(self):
-        return _compared(np.logical_not, self)
+        return _compared(np.invert, self)
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         if ufunc in _NO_GRADIENT and method == "__call__" and not kwargs:  # np.sign(x), np.isnan(x), ...
