@@ -170,7 +170,7 @@ def stub_lines(source, target):
     elif target.kind == "jvp":
         comment = ("return the output's tangent J ṫ from `tangents`, one per input (an array of the input's "
                    "shape, or None for an input without one): the transpose of the backward rule above, "
-                   "so that <v, J u> = <Jᵀ v, u>. NumPy on arrays.")
+                   "so that <v, J u> = <Jᵀ v, u>. NumPy functions and operators only, as in backward.")
     else:
         comment = (f"compute what the docstring describes, from minigrad ops (minigrad.functional as F, "
                    "Tensor operators) and the layer's parameters: the engine then derives backward by itself.")

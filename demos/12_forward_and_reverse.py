@@ -42,16 +42,15 @@ def cosine_after(V):
 def time_jacobians(n, m, repeats):
     """Seconds for jacfwd and jacrev of f(x) = tanh(W x) with W (m, n): the best of `repeats`."""
     W = Tensor(np.random.default_rng(0).standard_normal((m, n)) / np.sqrt(n))
-    f, x = (lambda x: F.tanh(W @ x) * 2.0 + 1.0), Tensor(np.ones(n))
-    best = {}
-    for name, jacobian in [("jacfwd", func.jacfwd), ("jacrev", func.jacrev)]:
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            jacobian(f)(x)
-            times.append(time.perf_counter() - start)
-        best[name] = min(times)
-    return best
+    f, x = (lambda x: F.tanh(W @ x)), Tensor(np.ones(n))
+
+    def seconds(jacobian):
+        start = time.perf_counter()
+        jacobian(f)(x)
+        return time.perf_counter() - start
+
+    return {name: min(seconds(jacobian) for _ in range(repeats))
+            for name, jacobian in [("jacfwd", func.jacfwd), ("jacrev", func.jacrev)]}
 
 
 def crossover(sizes, timings):
@@ -65,14 +64,6 @@ def crossover(sizes, timings):
 
 
 # %%
-def width_loss(x, y):
-    """Demo 02's leave-one-out loss as a function of log(width)."""
-    def loss(log_width):
-        pred, _ = nadaraya_watson(x, x, y, F.exp(log_width), leave_one_out=True)
-        return ((pred - y) ** 2).mean()
-    return loss
-
-
 def steps_to_converge(update, theta, tol=1e-8, max_steps=300):
     """Apply theta <- update(theta) until the step is below tol; returns (steps, the path)."""
     path = [theta]
@@ -110,12 +101,9 @@ def main(out_dir="figures", seed=0, quick=False):
     fixed, repeats = 32, (2 if quick else 7)
     vary_n = [time_jacobians(n, fixed, repeats) for n in sizes]          # m = 32 outputs, n inputs
     vary_m = [time_jacobians(fixed, m, repeats) for m in sizes]          # n = 32 inputs, m outputs
-    for n, t in zip(sizes, vary_n):
-        print(f"  n = {n:3d} inputs, m = {fixed} outputs: jacfwd {t['jacfwd'] * 1e3:7.2f} ms, "
-              f"jacrev {t['jacrev'] * 1e3:7.2f} ms")
-    for m, t in zip(sizes, vary_m):
-        print(f"  n = {fixed} inputs, m = {m:3d} outputs: jacfwd {t['jacfwd'] * 1e3:7.2f} ms, "
-              f"jacrev {t['jacrev'] * 1e3:7.2f} ms")
+    for varied, timings in [(f"n (m = {fixed})", vary_n), (f"m (n = {fixed})", vary_m)]:
+        print(f"  {varied} = {sizes}: jacfwd {[round(t['jacfwd'] * 1e3, 2) for t in timings]} ms, "
+              f"jacrev {[round(t['jacrev'] * 1e3, 2) for t in timings]} ms")
     print(f"measured crossover: n ≈ {crossover(sizes, vary_n) or float('nan'):.0f} (m = {fixed}), "
           f"m ≈ {crossover(sizes, vary_m) or float('nan'):.0f} (n = {fixed}); not exactly at n = m, as each jvp "
           "pass runs f's forward again while every backward sweep reuses the one forward")
@@ -123,7 +111,11 @@ def main(out_dir="figures", seed=0, quick=False):
     rng = np.random.default_rng(seed)
     x_train = np.sort(rng.uniform(0, 5, 50))                                 # demo 02's data
     y_train = 2 * np.sin(x_train) + x_train ** 0.8 + 0.5 * rng.standard_normal(50)
-    loss = width_loss(x_train, y_train)
+
+    def loss(log_width):  # demo 02's leave-one-out loss, of log(width)
+        pred, _ = nadaraya_watson(x_train, x_train, y_train, F.exp(log_width), leave_one_out=True)
+        return ((pred - y_train) ** 2).mean()
+
     gradient, second = func.grad(loss), func.hessian(loss)
     newton_steps, newton_path = steps_to_converge(
         lambda t: t - float(gradient(Tensor(t)).data) / float(second(Tensor(t)).data), 0.0)
@@ -183,12 +175,11 @@ def main(out_dir="figures", seed=0, quick=False):
     ax.set_title(f"per-example gradient norms by vmap(grad(loss))\n(a loop of grad differs by {loop_gap:.0e})")
     fig.savefig(os.path.join(out_dir, "12_forward_and_reverse.png"), dpi=80)
     plt.close(fig)
-    return {"cosine": cosine_after(V).item(), "grad_reverse": by_reverse.data, "grad_forward": by_forward.data,
-            "jacobian": J_rev, "jacobian_gap": jacobian_gap, "sizes": sizes, "vary_n": vary_n, "vary_m": vary_m,
-            "newton_steps": newton_steps, "gd_steps": gd_steps, "newton_width": float(np.exp(newton_path[-1])),
-            "gd_width": float(np.exp(gd_path[-1])), "norms": norms, "loop_gap": loop_gap,
-            "x_train": x_train, "y_train": y_train, "params": [p.data for p in params], "X": X.data,
-            "targets": targets.data}
+    return dict(cosine=cosine_after(V).item(), grad_reverse=by_reverse.data, grad_forward=by_forward.data,
+                jacobian=J_rev, jacobian_gap=jacobian_gap, sizes=sizes, vary_n=vary_n, vary_m=vary_m,
+                newton_steps=newton_steps, gd_steps=gd_steps, newton_width=float(np.exp(newton_path[-1])),
+                norms=norms, loop_gap=loop_gap, x_train=x_train, y_train=y_train,
+                params=[p.data for p in params], X=X.data, targets=targets.data)
 
 
 # %%

@@ -11,16 +11,15 @@ Two modes of differentiation:
 `vmap` runs f on a whole batch at once through each op's batch rule; `vmap(grad(loss))`
 gives per-example gradients in one pass.
 
-They compose: hessian(f) is jacfwd(jacrev(f)) (forward over reverse), grad(grad(f)) works
-on scalars, and vmap(jvp(...)), vmap(grad(...)) batch a derivative.  Not supported, with an
-error saying so: jvp inside jvp (forward over forward) and vmap inside vmap.  jvp's tangent
-output carries no graph: differentiate the other way round (forward over reverse).
+They compose: hessian(f) is jacfwd(jacrev(f)) (forward over reverse); jacfwd(jacfwd(f)),
+jacrev(jacfwd(f)) and grad(grad(f)) work too (a jvp rule runs on Tensors where something may
+differentiate its tangent), and vmap(jvp(...)), vmap(grad(...)) batch a derivative.  Not
+supported, with an error saying so: vmap inside vmap.
 """
 import numpy as np
 
 from minigrad import transforms
-from minigrad.autograd import enable_grad, is_grad_enabled, run_backward
-from minigrad.function import Function
+from minigrad.autograd import enable_grad, run_backward
 from minigrad.ops import BroadcastTo, Reshape, Stack, Transpose
 from minigrad.tensor import Tensor, as_tensor, wrap
 from minigrad.transforms import TangentLevel, BatchLevel, is_batched, mark_batched, state, switched
@@ -45,44 +44,27 @@ def jvp(f, primals, tangents):
         if p.shape != t.shape:
             raise ValueError(f"jvp: tangent {i} has shape {t.shape} but primal {i} has shape {p.shape}; "
                              "a tangent is a direction in its primal's space, so it has the primal's shape")
-    if state.tangents is not None:
-        raise NotImplementedError("jvp inside jvp (forward over forward, e.g. jacfwd(jacfwd(f))) is not "
-                                  "supported; differentiate the inner function by reverse mode: "
-                                  "jacfwd(jacrev(f)), hessian(f)")
     level = TangentLevel()
     inputs = []
     for p, t in zip(primals, tangents):
         p, t = _same_batching(p, t)
         x = Reshape.apply(p, shape=p.shape)  # a new tensor (a view) that owns this tangent
-        level.tangents[x] = t.data.astype(x.dtype) if x.dtype.kind in "fc" else t.data
+        level.tangents[x] = t if t.dtype == x.dtype or x.dtype.kind not in "fc" else t.astype(x.dtype)
         inputs.append(x)
-    with switched(tangents=level):
+    with switched(tangents=state.tangents + (level,)):  # (an outer jvp's level stays: it sees this one's ops)
         out = f(*inputs)
     _check_outputs("jvp", out)
-    watched = [p for p in primals if p.requires_grad] if is_grad_enabled() else []
-    return out, _tree_map(lambda o: _tangent_of(o, level, watched), out)
+    return out, _tree_map(lambda o: _tangent_of(o, level), out)
 
 
-def _tangent_of(out, level, watched):
-    """out's tangent as a Tensor.  It carries no graph; where primals require grad it is tied to
-    them by an op whose backward refuses, so reverse mode over it fails clearly, not silently."""
+def _tangent_of(out, level):
+    """out's tangent as a Tensor: with a history where it was computed on Tensors (an outer jvp
+    or reverse mode may differentiate it), else new."""
     tangent = level.tangents.get(out)
-    tangent = np.zeros(out.data.shape, _float(out.dtype)) if tangent is None else np.array(tangent)
-    with switched(batching=None):
-        t = _TangentOutput.apply(*watched, value=tangent) if watched else wrap(tangent)
+    if tangent is None:
+        tangent = np.zeros(out.data.shape, _float(out.dtype))
+    t = tangent if isinstance(tangent, Tensor) else wrap(np.array(tangent))
     return mark_batched(t, state.batching) if is_batched(out) else t
-
-
-class _TangentOutput(Function):
-    """jvp's tangent output (value), tied to the primals that require grad."""
-
-    def forward(self, *primals, value):
-        return value
-
-    def backward(self, grad, *primals_and_out):
-        raise NotImplementedError(
-            "reverse mode through jvp's tangent output (reverse over forward) is not supported; "
-            "differentiate the other way round, forward over reverse: jvp of grad, hvp, jacfwd(jacrev(f))")
 
 
 def _same_batching(p, t):
@@ -109,7 +91,7 @@ def vjp(f, *primals):
     leaves = [_watched(p) for p in primals]
     # The backward pass itself must be recorded when something differentiates it again: an outer
     # reverse mode (a primal requires grad) or an outer forward mode (tangents go through its ops).
-    create_graph = state.tangents is not None or any(p.requires_grad for p in primals)
+    create_graph = bool(state.tangents) or any(p.requires_grad for p in primals)
     with enable_grad():
         out = f(*leaves)
     _check_outputs("vjp", out, single=True)
@@ -142,8 +124,9 @@ def _watched(p):
     if p.requires_grad:
         return Reshape.apply(p, shape=p.shape)
     leaf = wrap(p.data, True)
-    if state.tangents is not None and p in state.tangents.tangents:
-        state.tangents.tangents[leaf] = state.tangents.tangents[p]
+    for tangent_level in state.tangents:
+        if p in tangent_level.tangents:
+            tangent_level.tangents[leaf] = tangent_level.tangents[p]
     return mark_batched(leaf, level) if is_batched(p) else leaf
 
 
@@ -256,6 +239,10 @@ def vmap(f, in_axes=0, out_axes=0):
     in_axes: for each argument, the axis holding the batch, or None for an argument shared by
     all examples; one int (or None) applies to every argument.  out_axes: where the batch axis
     goes in each output (one int, or one per output).  vmap(f)(X) equals stacking f(X[i]).
+    Inside f a batched tensor shows one example's shape.  A mask passed as a setting (F.where's
+    cond, F.softmax's where, F.masked_fill's mask) reaches its op as a plain array, so it must
+    have one example's shape: one that may hold the batch is refused with an error.  Likewise
+    F.cross_entropy reads its targets as an array: inside vmap give them unbatched (in_axes None).
     """
     def mapped(*args):
         axes = _in_axes(in_axes, args)

@@ -1,9 +1,12 @@
 """The machinery under minigrad.func: forward mode and batching, as the engine runs each op.
 
 Forward mode.  Inside `func.jvp` a `TangentLevel` holds a tangent for each tensor that has
-one (an array of the tensor's shape).  After an op's forward, Function.apply calls
-`push_tangents`: the op's `jvp` rule turns its inputs' tangents into its output's.  No
-graph is recorded for this, and no backward pass runs.
+one (of the tensor's shape).  After an op's forward, Function.apply calls `push_tangents`:
+the op's `jvp` rule turns its inputs' tangents into its output's.  No backward pass runs.
+The rule runs on arrays, unless something may differentiate the tangent itself: an outer
+jvp (jvp inside jvp: forward over forward) or reverse mode (an input requires grad).  Then
+it runs on Tensors, as backward does under create_graph, so its own ops are recorded and
+carry the outer tangents.
 
 Batching.  Inside `func.vmap` a `BatchLevel` is active, and tensors that carry the batch
 hold it as their axis 0 (they are `Batched`: their `.shape` is one example's while user
@@ -23,25 +26,27 @@ import inspect
 
 import numpy as np
 
-from minigrad.tensor import Tensor
+from minigrad.autograd import state as engine  # (defined before autograd imports function.py, which imports this)
+from minigrad.tensor import Tensor, unwrap, wrap
 
 
 class TransformState:
-    """What Function.apply reads on every op: the forward-mode level, the batching level (or None)."""
+    """What Function.apply reads on every op: the forward-mode levels (a tuple, outermost first;
+    empty outside jvp) and the batching level (or None)."""
     __slots__ = ("tangents", "batching")
 
     def __init__(self):
-        self.tangents = self.batching = None
+        self.tangents, self.batching = (), None
 
 
 state = TransformState()
 
 
 class TangentLevel:
-    """One jvp call: the tangent of each tensor that has one, as an array of its (whole) shape."""
+    """One jvp call: the tangent of each tensor that has one, of its (whole) shape."""
 
     def __init__(self):
-        self.tangents = {}  # Tensor (hashed by identity) -> tangent array
+        self.tangents = {}  # Tensor (hashed by identity) -> tangent: an array, or a Tensor with its own history
 
 
 class BatchLevel:
@@ -61,6 +66,64 @@ class Batched(Tensor):
 
     def __len__(self):
         return self.shape[0] if self.shape else len(self.data)
+
+    # Comparisons give boolean tensors without a gradient (as Tensor's); inside vmap they hold the batch too.
+    def __lt__(self, other): return _compared(np.less, self, other)
+    def __le__(self, other): return _compared(np.less_equal, self, other)
+    def __gt__(self, other): return _compared(np.greater, self, other)
+    def __ge__(self, other): return _compared(np.greater_equal, self, other)
+    def __eq__(self, other): return _compared(np.equal, self, other)
+    def __ne__(self, other): return _compared(np.not_equal, self, other)
+    __hash__ = Tensor.__hash__
+
+    def __invert__(self):
+        return _compared(np.invert, self)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        if ufunc in _NO_GRADIENT and method == "__call__" and not kwargs:  # np.sign(x), np.isnan(x), ...
+            return _compared(ufunc, *inputs)
+        return super().__array_ufunc__(ufunc, method, *inputs, **kwargs)
+
+    # The indices of the extreme elements of each example (integers, no gradient).
+    def argmax(self, axis=None, keepdims=False): return _arg(np.argmax, self, axis, keepdims)
+    def argmin(self, axis=None, keepdims=False): return _arg(np.argmin, self, axis, keepdims)
+
+
+# NumPy functions without a gradient on tensors (comparisons, sign, tests): computed on the data.
+_NO_GRADIENT = (np.sign, np.greater, np.greater_equal, np.less, np.less_equal, np.equal, np.not_equal,
+                np.logical_not, np.logical_and, np.logical_or, np.isfinite, np.isnan, np.isinf)
+
+
+def _compared(ufunc, *operands):
+    """ufunc (a comparison, a test) on tensors, one of them Batched: outside vmap on the whole
+    arrays; inside, on the batch lined up as elementwise ops line it up, the result Batched."""
+    level = state.batching
+    if level is None:
+        return wrap(np.asarray(ufunc(*map(unwrap, operands))))
+    batched = [is_batched(v) for v in operands]
+    ndim = max(logical_ndim(v, b) for v, b in zip(operands, batched))
+    arrays = [_lined_up(unwrap(v), b, ndim) for v, b in zip(operands, batched)]
+    return mark_batched(wrap(np.asarray(ufunc(*arrays))), level)
+
+
+def _arg(find, x, axis, keepdims):
+    """argmax/argmin of a Batched x: of each example inside vmap (a flat index for axis=None)."""
+    if state.batching is None:
+        return wrap(np.asarray(find(x.data, axis, keepdims=keepdims)))
+    if axis is None:
+        found = find(x.data.reshape(len(x.data), -1), 1)  # (B,): flat indices into each example
+        found = found.reshape(found.shape + (1,) * (x.data.ndim - 1)) if keepdims else found
+    else:
+        found = find(x.data, shifted_axis(axis, x.data.ndim - 1), keepdims=keepdims)
+    return mark_batched(wrap(np.asarray(found)), state.batching)
+
+
+def _lined_up(array, batched, ndim):
+    """A batched array as (B, 1, ..., 1, *example shape) with `ndim` example axes (see align)."""
+    array = np.asarray(array)
+    if not batched or array.ndim - 1 >= ndim:
+        return array
+    return array.reshape(array.shape[:1] + (1,) * (ndim - array.ndim + 1) + array.shape[1:])
 
 
 def is_batched(x):
@@ -94,22 +157,46 @@ class switched:
 # ---- forward mode ------------------------------------------------------------------------
 
 def push_tangents(fn, inputs, arrays, out):
-    """Give `out` its tangent from fn's inputs' tangents through fn.jvp (nothing if none has one)."""
-    table = state.tangents.tangents
-    tangents = tuple(table.get(x) if isinstance(x, Tensor) else None for x in inputs)
-    if all(t is None for t in tangents) or out.dtype.kind not in "fc":
-        return
-    rule = getattr(fn, "jvp", None)
-    if rule is None:
-        raise NotImplementedError(
-            f"{type(fn).__name__} has no jvp rule, so forward mode cannot go through it: add "
-            f"jvp(self, tangents, *inputs, out) to {type(fn).__name__} (see docs/EXTENDING.md)")
-    try:
-        tangent = rule(tangents, *arrays, out.data)
-    except Exception as err:  # name the op and the inputs, and keep the line of the rule that failed
-        from minigrad.function import op_error
-        raise op_error(fn, "jvp", err, arrays) from err
-    table[out] = fitted_tangent(tangent, out.data, fn)
+    """Give `out` its tangent at each jvp level from fn's inputs' tangents through fn.jvp."""
+    levels = state.tangents
+    for depth, level in enumerate(levels):
+        tangents = tuple(level.tangents.get(x) if isinstance(x, Tensor) else None for x in inputs)
+        if all(t is None for t in tangents) or out.dtype.kind not in "fc":
+            continue
+        rule = getattr(fn, "jvp", None)
+        if rule is None:
+            raise NotImplementedError(
+                f"{type(fn).__name__} has no jvp rule, so forward mode cannot go through it: add "
+                f"jvp(self, tangents, *inputs, out) to {type(fn).__name__} (see docs/EXTENDING.md)")
+        try:
+            if depth or _recorded(out, tangents):  # the tangent may be differentiated: on Tensors
+                with switched(tangents=levels[:depth]):  # (the outer levels follow the rule's own ops)
+                    tangent = _fitted_tensor(rule(tuple(map(_as_tensor, tangents)), *inputs, out), out, fn)
+            else:
+                tangent = fitted_tangent(rule(tuple(map(unwrap, tangents)), *arrays, out.data), out.data, fn)
+        except Exception as err:  # name the op and the inputs, and keep the line of the rule that failed
+            from minigrad.function import op_error
+            raise op_error(fn, "jvp", err, arrays) from err
+        level.tangents[out] = tangent
+
+
+def _recorded(out, tangents):
+    """Whether reverse mode records here: then the tangent gets a graph too."""
+    return engine.grad_enabled and (out.requires_grad or any(getattr(t, "requires_grad", False) for t in tangents))
+
+
+def _as_tensor(t):
+    return t if t is None or isinstance(t, Tensor) else wrap(t)
+
+
+def _fitted_tensor(tangent, out, fn):
+    """As fitted_tangent, for a tangent computed on Tensors (broadcast and cast by ops)."""
+    from minigrad.ops import BroadcastTo
+    tangent = _as_tensor(tangent if isinstance(tangent, Tensor) else np.asarray(tangent))
+    if tangent.shape != out.shape:
+        fitted_tangent(np.empty(tangent.shape), out.data, fn)  # (the error for shapes that do not fit)
+        tangent = BroadcastTo.apply(tangent, shape=out.shape)
+    return tangent if tangent.dtype == out.dtype else tangent.astype(out.dtype)
 
 
 def fitted_tangent(tangent, out, fn):
@@ -176,11 +263,21 @@ def align(inputs, batched, ndim):
 
 
 def elementwise_batch(fn, batched, *inputs, **params):
-    """The batch rule of elementwise ops: the batch axis goes in front of the broadcast shape.
-    Masks among the settings (cond, mask, where) count for the number of axes."""
-    ndim = max([logical_ndim(x, b) for x, b in zip(inputs, batched) if x is not None]
-               + [np.ndim(v) for k, v in params.items() if k in ("cond", "mask", "where")])
+    """The batch rule of elementwise ops: the batch axis goes in front of the broadcast shape."""
+    ndim = max(logical_ndim(x, b) for x, b in zip(inputs, batched) if x is not None)
+    refuse_a_mask_holding_the_batch(fn, params, ndim)
     return type(fn).apply(*align(inputs, batched, ndim), **params)
+
+
+def refuse_a_mask_holding_the_batch(fn, params, ndim):
+    """A mask setting (cond, mask, where) reaches an op as a plain array, so vmap cannot see
+    whether it holds the batch: one with more axes than an example of the inputs is refused."""
+    for name in ("cond", "mask", "where"):
+        if np.ndim(params.get(name)) > ndim:
+            raise NotImplementedError(
+                f"vmap cannot batch {type(fn).__name__}: its {name} has shape {np.shape(params[name])}, more axes "
+                f"than one example of its input ({ndim}), so it may hold the batch, which vmap cannot line up; "
+                f"use a {name} of one example's shape, or apply it outside vmap")
 
 
 def shifted_axis(axis, ndim):
@@ -220,6 +317,7 @@ def _default_axis(cls):
 
 def axis_batch(fn, batched, x, **params):
     """The batch rule of an op along an axis (a reduction, softmax): the same axes of each example."""
+    refuse_a_mask_holding_the_batch(fn, params, x.data.ndim - 1)
     return type(fn).apply(x, **axis_shifted(fn, x, params))
 
 

@@ -236,9 +236,19 @@ def test_in_axes_that_do_not_fit():
         func.vmap(lambda a: a, in_axes=None)(X)
 
 
-def test_unsupported_nesting_is_refused_not_silently_wrong():
-    with pytest.raises(NotImplementedError, match="jvp inside jvp"):
-        func.jacfwd(func.jacfwd(smooth))(Tensor(x0))
+def test_forward_over_forward_and_jvp_inside_jvp():
+    H = func.hessian(smooth)(Tensor(x0)).data
+    np.testing.assert_allclose(func.jacfwd(func.jacfwd(smooth))(Tensor(x0)).data, H, rtol=1e-12, atol=1e-14)
+    u, w = rng.standard_normal(4), rng.standard_normal(4)
+
+    def directional(x):  # x -> <grad smooth(x), u>, by forward mode
+        return func.jvp(smooth, (x,), (Tensor(u),))[1]
+
+    _, second = func.jvp(directional, (Tensor(x0),), (Tensor(w),))
+    np.testing.assert_allclose(second.data, w @ H @ u, rtol=1e-12)
+
+
+def test_vmap_inside_vmap_is_refused_not_silently_wrong():
     with pytest.raises(NotImplementedError, match="vmap inside vmap"):
         func.vmap(func.vmap(lambda x: x * 2))(Tensor(np.ones((2, 3, 4))))
 
@@ -270,12 +280,54 @@ def test_gradchecks_diagnosis_says_when_backward_and_jvp_disagree():
         gradcheck(_HalfBackward.apply, [Tensor(x0)])
 
 
-def test_reverse_mode_over_jvps_tangent_is_refused_not_silently_zero():
-    def directional(x):
+def test_reverse_mode_over_forward_mode():
+    def directional(x):  # x -> <grad smooth(x), 1>, by forward mode
         return func.jvp(smooth, (x,), (Tensor(np.ones(4)),))[1]
 
-    with pytest.raises(NotImplementedError, match="reverse over forward.*forward over reverse"):
-        func.grad(directional)(Tensor(x0))
-    # the supported way round: forward over reverse gives the same quantity, H·1
-    np.testing.assert_allclose(func.hvp(smooth, (Tensor(x0),), (Tensor(np.ones(4)),))[1].data,
-                               func.hessian(smooth)(Tensor(x0)).data.sum(axis=1), rtol=1e-12)
+    H = func.hessian(smooth)(Tensor(x0)).data
+    np.testing.assert_allclose(func.grad(directional)(Tensor(x0)).data, H.sum(axis=1), rtol=1e-12)
+    np.testing.assert_allclose(func.jacrev(func.jacfwd(smooth))(Tensor(x0)).data, H, rtol=1e-12, atol=1e-14)
+
+
+def test_vmap_of_a_lookup_with_a_batch_of_integer_indices():
+    table, ids = rng.standard_normal((10, 3)), rng.integers(0, 10, (5, 4))  # 5 sequences of 4 token ids
+    mapped = func.vmap(lambda i, w: (w[i] ** 2).sum(axis=-1), in_axes=(0, None))(Tensor(ids), Tensor(table))
+    np.testing.assert_allclose(mapped.data, (table[ids] ** 2).sum(axis=-1), rtol=1e-14)
+
+
+def test_vmap_with_several_outputs_and_their_own_out_axes():
+    X = rng.standard_normal((3, 4, 2))
+    total, doubled = func.vmap(lambda x: (x.sum(), x * 2), out_axes=(0, 2))(Tensor(X))
+    np.testing.assert_allclose(total.data, X.sum(axis=(1, 2)))
+    np.testing.assert_allclose(doubled.data, np.moveaxis(X * 2, 0, 2))
+
+
+def test_an_index_vmap_cannot_batch_is_refused_by_name():
+    x = Tensor(np.ones((3, 4, 5, 6)))
+    with pytest.raises(NotImplementedError, match=r"vmap cannot batch GetItem with index arrays apart"):
+        func.vmap(lambda x: x[[0, 1], :, [1, 2]])(x)
+
+
+def test_inside_vmap_a_comparison_holds_the_batch():
+    X = rng.standard_normal((4, 3))
+    relu_like = func.vmap(lambda x: (x > 0) * x + (0.5 >= x) * 0.0)(Tensor(X))
+    np.testing.assert_array_equal(relu_like.data, (X > 0) * X)
+    w = Tensor(rng.standard_normal(3))
+    np.testing.assert_array_equal(func.vmap(lambda x: ~(w < x) * 1.0)(Tensor(X)).data, ~(w.data < X) * 1.0)
+
+
+def test_a_mask_that_may_hold_the_batch_is_refused_not_misread():
+    X, M = Tensor(rng.standard_normal((3, 3))), Tensor(rng.standard_normal((3, 3)) > 0)
+    with pytest.raises(NotImplementedError, match=r"vmap cannot batch Where: its cond has shape \(3, 3\)"):
+        func.vmap(lambda x, m: F.where(m, x, 0 * x))(X, M)
+    with pytest.raises(NotImplementedError, match=r"vmap cannot batch Softmax: its where has shape \(3, 3\)"):
+        func.vmap(lambda x, m: F.softmax(x, where=m))(X, M)
+
+
+def test_inside_vmap_numpy_tests_and_argmax_are_per_example():
+    X = rng.standard_normal((4, 2, 3))
+    signs = func.vmap(lambda x: np.sign(x) * x)(Tensor(X))
+    np.testing.assert_array_equal(signs.data, np.abs(X))
+    for axis in (None, 0, -1):
+        found = func.vmap(lambda x: x.argmax(axis=axis) * 1.0)(Tensor(X))
+        np.testing.assert_array_equal(found.data, [x.argmax(axis=axis) for x in X])

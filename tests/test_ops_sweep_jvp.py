@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from test_ops_sweep import BOUNDARY, CASES, assert_same_values, boundary_inputs, make_inputs
 
-from minigrad import Tensor, func
+from minigrad import Tensor, func, grad
 from minigrad.ops import ALL_OPS
 
 BATCH = 3
@@ -72,6 +72,22 @@ class TestJvpSweep:
         assert abs(forward - reverse) <= 1e-10 * scale, (
             f"{op.__name__}: <v, J u> = {forward!r} by its jvp but <Jᵀ v, u> = {reverse!r} by its backward: "
             "the two rules are not each other's transpose, so one of them is wrong")
+
+    def test_jvp_rule_on_tensors_has_backward_as_its_transpose(self, op, i, example):
+        """Run on Tensors (as under an outer jvp, or where reverse mode records), the rule gives the
+        same tangent, and reverse mode through it, w.r.t. the tangents u, gives Jᵀ v: backward's."""
+        f, xs = split(op, example, make_inputs(example))
+        u = [Tensor(d, requires_grad=True) for d in random_like(xs, seed=7)]
+        out, tangent = func.jvp(f, tuple(xs), tuple(u))  # (xs require grad: the rule runs on Tensors)
+        _, plain = func.jvp(f, tuple(x.detach() for x in xs), tuple(Tensor(d.data) for d in u))
+        np.testing.assert_allclose(tangent.data, plain.data, rtol=1e-12, atol=1e-14)
+        v = np.random.default_rng(8).standard_normal(out.shape)
+        through_jvp = grad((tangent * Tensor(v)).sum(), u, retain_graph=True, allow_unused=True)
+        out.backward(v)
+        for x, g in zip(xs, through_jvp):
+            expected = np.zeros(x.shape) if x.grad is None else x.grad.data
+            np.testing.assert_allclose(np.zeros(x.shape) if g is None else g.data, expected, rtol=1e-10, atol=1e-12,
+                                       err_msg=f"{op.__name__}: reverse mode through jvp is not backward")
 
     def test_jvp_keeps_float32(self, op, i, example):
         f, xs = split(op, example, make_inputs(example, dtype=np.float32))

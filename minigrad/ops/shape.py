@@ -50,7 +50,7 @@ class Transpose(Function):
 
     def jvp(self, tangents, x, out):
         """ṫ with the same permutation."""
-        return tangents[0].transpose(self.axes)
+        return np.transpose(tangents[0], self.axes)
 
     def batch(self, batched, x, axes=None):
         """Each example's axes permuted: the batch axis stays in front."""
@@ -126,7 +126,7 @@ class ScatterAdd(Function):
 
     def jvp(self, tangents, x, out):
         """ṫ added into zeros at [index]."""
-        return _scatter_add(tangents[0], self.index, out.shape)
+        return ScatterAdd.apply(tangents[0], index=self.index, shape=out.shape)
 
     def batch(self, batched, x, index, shape):
         """Each example scattered: a full slice for the batch axis goes in front of the index."""
