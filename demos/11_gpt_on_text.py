@@ -19,6 +19,8 @@ import argparse
 import os
 import time
 
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # before NumPy loads; one BLAS thread suits small matrices
+
 import numpy as np
 from tqdm.auto import tqdm                                         # the progress bar (in the demos extra)
 
@@ -160,6 +162,7 @@ def plot(run, baseline, baseline_loss, unit, path):
     ax.set_title(f"TinyGPT on {os.path.basename(run['source'])}: d={D}, {LAYERS} layers, {HEADS} heads, T={T}")
     fig.savefig(path, dpi=80)
     plt.close(fig)
+    print(f"saved {path}")
 
 
 # %%
@@ -213,9 +216,10 @@ def main(out_dir="figures", seed=0, quick=False, text=None, tokenizer="char", mi
     plot(run, baseline, baseline_loss, unit, os.path.join(out_dir, "11_gpt_on_text.png"))
     window = sample[:, -T:]                                        # (1, T) the sample's last T tokens
     maps, layers = collect_attention(run["model"], window)
-    explain_attention(maps, [shown(run["tokenizer"].decode([t])) for t in window[0]],
-                      os.path.join(out_dir, "11_gpt_on_text_attention.html"), layer_names=layers,
+    page = os.path.join(out_dir, "11_gpt_on_text_attention.html")
+    explain_attention(maps, [shown(run["tokenizer"].decode([t])) for t in window[0]], page, layer_names=layers,
                       title="demo 11: what each head of TinyGPT looks back at, on its own writing")
+    print(f"open in a browser: {page}")
     return {"steps": run["step"], "seconds": seconds, "val_loss": model_loss, "baseline_loss": baseline_loss,
             "baseline_n": baseline.n, "uniform_loss": float(np.log(V)), "vocab_size": V,
             "train_curve": run["train_curve"],

@@ -16,6 +16,8 @@ inputs to the output alongside the values: one pass gives a column, J u.  Shown:
 import os
 import time
 
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # before NumPy loads; one BLAS thread suits small matrices
+
 import numpy as np
 
 import minigrad.functional as F
@@ -173,8 +175,10 @@ def main(out_dir="figures", seed=0, quick=False):
     ax.bar(range(B), norms, color="C2")
     ax.set_xlabel("example (sequence)"), ax.set_ylabel("|gradient| over all parameters")
     ax.set_title(f"per-example gradient norms by vmap(grad(loss))\n(a loop of grad differs by {loop_gap:.0e})")
-    fig.savefig(os.path.join(out_dir, "12_forward_and_reverse.png"), dpi=80)
+    path = os.path.join(out_dir, "12_forward_and_reverse.png")
+    fig.savefig(path, dpi=80)
     plt.close(fig)
+    print(f"saved {path}")
     return dict(cosine=cosine_after(V).item(), grad_reverse=by_reverse.data, grad_forward=by_forward.data,
                 jacobian=J_rev, jacobian_gap=jacobian_gap, sizes=sizes, vary_n=vary_n, vary_m=vary_m,
                 newton_steps=newton_steps, gd_steps=gd_steps, newton_width=float(np.exp(newton_path[-1])),

@@ -32,7 +32,8 @@ matplotlib.use("Agg")
 ROOT = Path(__file__).resolve().parent.parent
 DEMOS = sorted(p.stem for p in (ROOT / "demos").glob("[0-9][0-9]_*.py"))
 JUPYTER = ("jupytext", "nbformat", "nbclient", "ipykernel")
-PROBE = "import json\nprint(json.dumps(metrics, default=float))"    # a cell after the notebook's own
+PROBE = ("import json\n"                                              # a cell after the notebook's own
+         "print(json.dumps(metrics, default=lambda v: v.tolist() if hasattr(v, 'tolist') else float(v)))")
 _notebook_runs = {}
 
 
