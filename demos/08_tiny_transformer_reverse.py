@@ -97,8 +97,9 @@ def main(out_dir="figures", seed=0, quick=False):
     plt.close(fig)
     maps, _ = collect_attention(model, example[None])                      # per layer (1, H, L, L)
     page = os.path.join(out_dir, "08_tiny_transformer_reverse_attention.html")
-    explain_attention(maps, [f"{i}: {t}" for i, t in enumerate(example)], page,
-                      key_tokens=[str(t) for t in example],
+    positions = [f"{i}: {t}" for i, t in enumerate(example)]               # queries and keys alike
+    explain_attention(maps, positions, page, key_tokens=positions,
+                      layer_names=[f"layer {i}" for i in range(len(maps))],
                       title=f"demo 08: the transformer reversing {''.join(map(str, example))}")
     print(f"saved {path}")
     print(f"open in a browser: {page}")

@@ -215,9 +215,10 @@ def main(out_dir="figures", seed=0, quick=False, text=None, tokenizer="char", mi
     os.makedirs(out_dir, exist_ok=True)
     plot(run, baseline, baseline_loss, unit, os.path.join(out_dir, "11_gpt_on_text.png"))
     window = sample[:, -T:]                                        # (1, T) the sample's last T tokens
-    maps, layers = collect_attention(run["model"], window)
+    maps, _ = collect_attention(run["model"], window)                # per layer (1, H, T, T)
     page = os.path.join(out_dir, "11_gpt_on_text_attention.html")
-    explain_attention(maps, [shown(run["tokenizer"].decode([t])) for t in window[0]], page, layer_names=layers,
+    explain_attention(maps, [shown(run["tokenizer"].decode([t])) for t in window[0]], page,
+                      layer_names=[f"layer {i}" for i in range(len(maps))],
                       title="demo 11: what each head of TinyGPT looks back at, on its own writing")
     print(f"open in a browser: {page}")
     return {"steps": run["step"], "seconds": seconds, "val_loss": model_loss, "baseline_loss": baseline_loss,

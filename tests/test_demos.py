@@ -256,4 +256,4 @@ def test_11_gpt_on_text_learns_the_builtin_text_and_writes_it(tmp_path):
     assert m["train_curve"][-1][1] < m["train_curve"][0][1] - 1.5
     assert 1.2 < m["baseline_loss"] < 1.8 and m["baseline_n"] >= 3
     assert len("\n".join(m["sample_lines"])) > 100    # lines: python -m demos leaves lists out of its table
-    assert_attention_page(tmp_path / "figures" / "11_gpt_on_text_attention.html", "demo 11", ["blocks.1.attn"])
+    assert_attention_page(tmp_path / "figures" / "11_gpt_on_text_attention.html", "demo 11", ["layer 1"])
