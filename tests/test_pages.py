@@ -213,6 +213,8 @@ def test_attention_page_opens_on_the_query_asked_for_and_names_models_and_repeat
     page = open_page(explain_attention(w[0], TOKENS, tmp_path / "river.html", query=3))
     assert page.locator("#layers").inner_text().startswith("Layer:")
     assert page.locator("#lines text.selected").text_content() == "river"
+    page = open_page(explain_attention(w[0, :, :3, :3], ["to", "bank", "to"], tmp_path / "to.html", query="bank"))
+    assert page.locator("#lines text[data-query]").all_text_contents() == ["0: to", "bank", "2: to"]
     with pytest.raises(ValueError, match=r"query='boat' is neither a token of .* nor an index in \[0, 6\)"):
         explain_attention(w[0], TOKENS, tmp_path / "x.html", query="boat")
 
@@ -254,4 +256,4 @@ def test_attention_page_thumbnails_label_their_axes(open_page, tmp_path):
     assert maps.count() == 4
     for i in range(4):
         assert maps.nth(i).locator(".axis.keys").inner_text() == "key →"
-        assert maps.nth(i).locator(".axis.queries").inner_text() == "query ↓"
+        assert maps.nth(i).locator(".axis.queries").inner_text() == "↓ query"
