@@ -15,15 +15,8 @@ class PyTorchSpellings:
     def to(self, *dtype_or_device): refuse("to", "astype(dtype); minigrad runs on the CPU only")
     def expand(self, *sizes): refuse("expand", "np.broadcast_to(x, shape)")
     def numel(self): refuse("numel", "the .size property")
+    # (x.size() fails as Python's "'int' object is not callable": x.size is NumPy's element count, a plain int)
 
 
 def refuse(pytorch_name, numpy_way):
     raise TypeError(f"Tensor.{pytorch_name}() is PyTorch's spelling; minigrad follows NumPy: use {numpy_way}")
-
-
-class ElementCount(int):
-    """Tensor.size: NumPy's element count, a plain int except that calling it (PyTorch's
-    size()) explains."""
-
-    def __call__(self, *dim):
-        refuse("size", ".shape (x.shape[d] for one axis), or .size without () for the count")
