@@ -21,12 +21,15 @@ from heapq import heappop, heappush
 import numpy as np
 
 from minigrad.function import Function, op_error
-from minigrad.grad_mode import changes, set_grad_enabled
+from minigrad.grad_mode import changes
 from minigrad.tensor import Tensor, unwrap
 
 
 def run_backward(root, grad=None, retain_graph=False, create_graph=False, accumulate=True, wanted=(), hook=None):
     """The sweep from `root`, newest tensor first; returns the gradients of `wanted`.
+
+    Under create_graph the rules get Tensors, so (with grad mode on, as usual) the sweep
+    records itself; otherwise they get arrays, and nothing is recorded.
 
     accumulate: add into leaves' (and retain_grad tensors') `.grad`.  retain_graph: keep
     each op's saved inputs (else dropped once used).  hook: `op(fn, output, grad, handed)`
@@ -36,31 +39,30 @@ def run_backward(root, grad=None, retain_graph=False, create_graph=False, accumu
     waiting, leaves = [], []  # waiting: a heap of (-op number, tensor), newest first; leaves: in arrival order
     wait_turn(root, waiting, leaves)
     found = dict.fromkeys(wanted)  # wanted tensor -> its gradient, once the sweep has it
-    with set_grad_enabled(create_graph):  # under create_graph the sweep itself is recorded
-        while waiting:
-            t = heappop(waiting)[1]  # 2. the newest waiting tensor
-            g = grads.pop(t)  # complete: every op that used t is newer, so has run
-            if t.retains_grad or found:
-                keep(t, g, found, accumulate)
-            fn = t.grad_fn
-            in_grads = run_rule(fn, g, t, create_graph, hook)  # 3. its op's rule: one gradient per input
-            for x, like, need, gx in zip(fn.inputs, fn.arrays, fn.needs_grad, in_grads):
-                if not need or gx is None:
-                    continue
-                if type(gx) is not type(like) or gx.shape != like.shape or gx.dtype is not like.dtype:
-                    gx = fit(gx, like, fn, create_graph)  # (the check inline: most gradients fit already)
-                if x in grads:
-                    grads[x] = grads[x] + gx  # (a new sum: gx may be shared with another input)
-                elif x.grad_fn is None:  # the first gradient to reach x: x now waits its turn
-                    grads[x] = gx
-                    leaves.append(x)
-                else:
-                    grads[x] = gx
-                    heappush(waiting, (-x.grad_fn.number, x))
-            if not retain_graph:
-                fn.inputs = fn.arrays = None  # the saved inputs can go now
-        for x in leaves:  # 4. leaves last
-            finish_leaf(x, grads.pop(x), found, accumulate, hook)
+    while waiting:
+        t = heappop(waiting)[1]  # 2. the newest waiting tensor
+        g = grads.pop(t)  # complete: every op that used t is newer, so has run
+        if t.retains_grad or found:
+            keep(t, g, found, accumulate)
+        fn = t.grad_fn
+        in_grads = run_rule(fn, g, t, create_graph, hook)  # 3. its op's rule: one gradient per input
+        for x, like, need, gx in zip(fn.inputs, fn.arrays, fn.needs_grad, in_grads):
+            if not need or gx is None:
+                continue
+            if type(gx) is not type(like) or gx.shape != like.shape or gx.dtype is not like.dtype:
+                gx = fit(gx, like, fn, create_graph)  # (the check inline: most gradients fit already)
+            if x in grads:
+                grads[x] = grads[x] + gx  # (a new sum: gx may be shared with another input)
+            elif x.grad_fn is None:  # the first gradient to reach x: x now waits its turn
+                grads[x] = gx
+                leaves.append(x)
+            else:
+                grads[x] = gx
+                heappush(waiting, (-x.grad_fn.number, x))
+        if not retain_graph:
+            fn.inputs = fn.arrays = None  # the saved inputs can go now
+    for x in leaves:  # 4. leaves last
+        finish_leaf(x, grads.pop(x), found, accumulate, hook)
     return [found[t] for t in wanted]
 
 
@@ -173,7 +175,7 @@ def own_gradient(current, g):
     inputs (x + y), or a read-only broadcast view, or the caller's own `grad`."""
     if current is not None:
         return current + g  # a new tensor (recorded under create_graph)
-    return g.copy() if isinstance(g, Tensor) else Tensor(g)
+    return g.copy() if isinstance(g, Tensor) else Tensor(np.array(g), copy=False)
 
 
 def check_saved_inputs(fn):

@@ -29,11 +29,8 @@ class Tensor(InPlaceUpdates, PyTorchSpellings):
         if copy:  # a copy, so later changes to `data` don't leak in
             data = np.array(unwrap(data), dtype=dtype)
             _check_dtype("Tensor", data.dtype, requires_grad)
-        self.data = data
-        self.grad = None
-        self.requires_grad = requires_grad
-        self.grad_fn = grad_fn
-        self.retains_grad = False
+        self.data, self.requires_grad, self.grad_fn = data, requires_grad, grad_fn
+        self.grad, self.retains_grad = None, False
         self._version = 0  # the number (grad_mode.next_number) of this tensor's last in-place change
 
     # ---- array facts and Python protocols --------------------------------------
@@ -81,8 +78,7 @@ class Tensor(InPlaceUpdates, PyTorchSpellings):
         if hook is not None and not callable(getattr(hook, "op", None)):
             raise TypeError("backward: hook must be an object with methods op(fn, output, grad, handed) and "
                             f"leaf(tensor, grad), as minigrad.viz.BackwardTrace; got {hook!r}")
-        minigrad.autograd.run_backward(self, grad, retain_graph=retain_graph or create_graph,
-                                       create_graph=create_graph, hook=hook)
+        minigrad.autograd.run_backward(self, grad, retain_graph or create_graph, create_graph, hook=hook)
 
     def detach(self):
         """Same data, cut from the graph."""
