@@ -118,8 +118,9 @@ class Function:
         create_graph, where backward's args are Tensors, compute runs again on them, so
         the intermediate's own gradient is recorded.  One value per compute function.
         """
-        if any(isinstance(a, Tensor) for a in args):  # (nn.Parameter too: any Tensor subclass)
-            return compute(*args)
+        for a in args:  # (a loop, not any(...): a generator costs more than compute on small arrays)
+            if isinstance(a, Tensor):  # (nn.Parameter too: any Tensor subclass)
+                return compute(*args)
         kept = self.__dict__.setdefault("_kept", {})
         if compute not in kept:
             kept[compute] = compute(*args)
