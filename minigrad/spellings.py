@@ -20,3 +20,11 @@ class PyTorchSpellings:
 
 def refuse(pytorch_name, numpy_way):
     raise TypeError(f"Tensor.{pytorch_name}() is PyTorch's spelling; minigrad follows NumPy: use {numpy_way}")
+
+
+def refuse_two_axis_transpose(axes, shape):
+    """x.transpose(a, b) as PyTorch's swap of two axes: NumPy reads two axes as the whole
+    permutation, the identity for (0, 1) or (-2, -1) on 2-D, and refuses them on other shapes."""
+    raise ValueError(f"transpose{tuple(axes)} on shape {shape}: NumPy reads the axes as the whole permutation, "
+                     f"not PyTorch's swap of two axes; write x.swapaxes{tuple(axes)}, x.T (2-D), or x.mT "
+                     "(the last two axes)")

@@ -12,7 +12,7 @@ import numpy as np
 import minigrad  # the floors above, used at call time: minigrad.ops (the operators), minigrad.autograd (backward)
 from minigrad.grad_mode import mode
 from minigrad.in_place import InPlaceUpdates
-from minigrad.spellings import PyTorchSpellings
+from minigrad.spellings import PyTorchSpellings, refuse_two_axis_transpose
 
 
 class Tensor(InPlaceUpdates, PyTorchSpellings):
@@ -148,9 +148,13 @@ class Tensor(InPlaceUpdates, PyTorchSpellings):
     def squeeze(self, axis=None): return self.reshape(minigrad.ops.squeezed_shape(self.shape, axis))
 
     def transpose(self, *axes):
-        return minigrad.ops.Transpose.apply(self, axes=_one_tuple(axes) or None)
+        axes = _one_tuple(axes) or None
+        if axes is not None and len(axes) == 2 and (self.ndim != 2 or axes[0] % 2 == 0):
+            refuse_two_axis_transpose(axes, self.shape)  # PyTorch's swap, which NumPy reads otherwise
+        return minigrad.ops.Transpose.apply(self, axes=axes)
 
-    permute = transpose  # PyTorch's name for a transpose with every axis given
+    def permute(self, *axes):  # PyTorch's name for a transpose with every axis given
+        return minigrad.ops.Transpose.apply(self, axes=_one_tuple(axes) or None)
 
     def swapaxes(self, axis1, axis2):
         axes = list(range(self.ndim))
@@ -158,6 +162,7 @@ class Tensor(InPlaceUpdates, PyTorchSpellings):
         return minigrad.ops.Transpose.apply(self, axes=tuple(axes))
 
     T = property(lambda self: minigrad.ops.Transpose.apply(self, axes=None))
+    mT = property(lambda self: self.swapaxes(-1, -2))  # the last two axes swapped (a batch of matrices)
 
     def astype(self, dtype, copy=True):
         """self as `dtype`.  To a float dtype the gradient flows back (cast to self's dtype); to

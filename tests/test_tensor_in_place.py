@@ -157,3 +157,18 @@ def test_dividing_by_size_keeps_float32():
     x = Tensor(np.arange(4, dtype=np.float32))
     mean = x.sum() / x.size  # as NumPy: a Python int does not promote float32
     assert mean.dtype == (x.data.sum() / x.data.size).dtype == np.float32
+
+
+@pytest.mark.parametrize("shape, axes", [((2, 3), (0, 1)), ((2, 3), (-2, -1)), ((4, 2, 3), (-2, -1)), ((4, 2, 3), (1, 2))])
+def test_a_pytorch_style_two_axis_transpose_gets_a_hint(shape, axes):
+    # q @ k.transpose(-2, -1) would silently be q @ k on 2-D: NumPy reads (0, 1) as the identity
+    with pytest.raises(ValueError, match=r"swapaxes.*\.T.*\.mT"):
+        Tensor(np.ones(shape)).transpose(*axes)
+
+
+def test_mT_swaps_the_last_two_axes_and_a_real_transpose_still_works():
+    x = np.arange(24.0).reshape(2, 3, 4)
+    np.testing.assert_array_equal(Tensor(x).mT.data, np.swapaxes(x, -1, -2))
+    np.testing.assert_array_equal(Tensor(x[0]).transpose(1, 0).data, x[0].T)
+    np.testing.assert_array_equal(Tensor(x).transpose(2, 0, 1).data, x.transpose(2, 0, 1))
+    np.testing.assert_array_equal(Tensor(x[0]).permute(0, 1).data, x[0])
