@@ -7,7 +7,6 @@ given as separate ints or as one tuple, `zeros(2, 3)` or `zeros((2, 3))`.  `rand
 `rng=` (a np.random.Generator) when given.
 """
 import operator
-import types
 
 import numpy as np
 
@@ -71,18 +70,6 @@ def randn(*shape, dtype=None, requires_grad=False, rng=None):
     """Standard normal samples N(0, 1): float64 draws, cast to dtype (float32 gives the same numbers, rounded)."""
     draws = generator(rng, where="randn").standard_normal(_shape("randn", shape))
     return _leaf("randn", _cast("randn", draws, dtype), requires_grad)
-
-
-class CallableModule(types.ModuleType):
-    """The class given to the module minigrad/tensor.py so that `minigrad.tensor(data)` makes a Tensor.
-
-    `minigrad.tensor` must stay the module (`import minigrad.tensor as t`, `minigrad.tensor.Tensor`)
-    and also be the factory PyTorch users type; a callable module is both.
-    """
-
-    def __call__(self, data, dtype=None, requires_grad=False):
-        """A new leaf Tensor holding a copy of `data` (a list, number, array or Tensor), as torch.tensor."""
-        return tensor(data, dtype=dtype, requires_grad=requires_grad)
 
 
 def _shape(name, shape):

@@ -19,9 +19,10 @@ supported, with an error saying so: vmap inside vmap.
 import numpy as np
 
 from minigrad import transforms
-from minigrad.autograd import enable_grad, run_backward
+from minigrad.autograd import run_backward
+from minigrad.grad_mode import enable_grad
 from minigrad.ops import BroadcastTo, Reshape, Stack, Transpose
-from minigrad.tensor import Tensor, as_tensor, wrap
+from minigrad.tensor import Tensor, as_tensor
 from minigrad.transforms import TangentLevel, BatchLevel, is_batched, mark_batched, state, switched
 
 __all__ = ["jvp", "vjp", "grad", "value_and_grad", "jacrev", "jacfwd", "hessian", "hvp", "vmap"]
@@ -63,7 +64,7 @@ def _tangent_of(out, level):
     tangent = level.tangents.get(out)
     if tangent is None:
         tangent = np.zeros(out.data.shape, _float(out.dtype))
-    t = tangent if isinstance(tangent, Tensor) else wrap(np.array(tangent))
+    t = tangent if isinstance(tangent, Tensor) else Tensor(np.array(tangent), copy=False)
     return mark_batched(t, state.batching) if is_batched(out) else t
 
 
@@ -123,7 +124,7 @@ def _watched(p):
             p = mark_batched(BroadcastTo.apply(p, shape=(level.size,) + p.shape), level)
     if p.requires_grad:
         return Reshape.apply(p, shape=p.shape)
-    leaf = wrap(p.data, True)
+    leaf = Tensor(p.data, True, copy=False)
     for tangent_level in state.tangents:
         if p in tangent_level.tangents:
             tangent_level.tangents[leaf] = tangent_level.tangents[p]
@@ -131,12 +132,12 @@ def _watched(p):
 
 
 def _result(g, like):
-    g = g if isinstance(g, Tensor) else wrap(np.array(g))
+    g = g if isinstance(g, Tensor) else Tensor(np.array(g), copy=False)
     return mark_batched(g, state.batching) if is_batched(like) else g
 
 
 def _zeros_like(x):
-    return _result(wrap(np.zeros(x.data.shape, x.dtype)), x)
+    return _result(Tensor(np.zeros(x.data.shape, x.dtype), copy=False), x)
 
 
 def value_and_grad(f, argnums=0):
@@ -225,7 +226,7 @@ def _assemble(parts, out_shape, x, columns_last=False):
     """Jacobian rows (each x's shape) or columns (each the output's shape) into out_shape + x.shape."""
     shape = tuple(out_shape) + tuple(x.shape)
     if not parts:
-        return wrap(np.zeros(shape))
+        return Tensor(np.zeros(shape), copy=False)
     if columns_last:  # columns of the output's shape: stacked on a last axis, as x's elements
         return Reshape.apply(Stack.apply(*parts, axis=-1), shape=shape)
     return Reshape.apply(Stack.apply(*parts, axis=0), shape=shape)

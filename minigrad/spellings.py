@@ -20,15 +20,16 @@ class PyTorchSpellings:
     def clamp(self, min=None, max=None): refuse("clamp", "F.maximum(x, min) and F.minimum(x, max) (F.relu(x) for min=0)")
     def std(self, *dim, **kwargs): refuse("std", "x.var(axis=...) ** 0.5 (ddof=1 for PyTorch's unbiased default)")
     def detach_(self): refuse("detach_", "x = x.detach(), a new tensor cut from the graph")
+    # (x.size() fails as Python's "'int' object is not callable": x.size is NumPy's element count, a plain int)
 
 
 def refuse(pytorch_name, numpy_way):
     raise TypeError(f"Tensor.{pytorch_name}() is PyTorch's spelling; minigrad follows NumPy: use {numpy_way}")
 
 
-class ElementCount(int):
-    """Tensor.size: NumPy's element count, a plain int except that calling it (PyTorch's
-    size()) explains."""
-
-    def __call__(self, *dim):
-        refuse("size", ".shape (x.shape[d] for one axis), or .size without () for the count")
+def refuse_two_axis_transpose(axes, shape):
+    """x.transpose(a, b) as PyTorch's swap of two axes: NumPy reads two axes as the whole
+    permutation, the identity for (0, 1) or (-2, -1) on 2-D, and refuses them on other shapes."""
+    raise ValueError(f"transpose{tuple(axes)} on shape {shape}: NumPy reads the axes as the whole permutation, "
+                     f"not PyTorch's swap of two axes; write x.swapaxes{tuple(axes)}, x.T (2-D), or x.mT "
+                     "(the last two axes)")

@@ -26,8 +26,8 @@ import inspect
 
 import numpy as np
 
-from minigrad.autograd import state as engine  # (defined before autograd imports function.py, which imports this)
-from minigrad.tensor import Tensor, unwrap, wrap
+from minigrad.grad_mode import mode as engine
+from minigrad.tensor import Tensor, unwrap
 
 
 class TransformState:
@@ -99,23 +99,23 @@ def _compared(ufunc, *operands):
     arrays; inside, on the batch lined up as elementwise ops line it up, the result Batched."""
     level = state.batching
     if level is None:
-        return wrap(np.asarray(ufunc(*map(unwrap, operands))))
+        return Tensor(np.asarray(ufunc(*map(unwrap, operands))), copy=False)
     batched = [is_batched(v) for v in operands]
     ndim = max(logical_ndim(v, b) for v, b in zip(operands, batched))
     arrays = [_lined_up(unwrap(v), b, ndim) for v, b in zip(operands, batched)]
-    return mark_batched(wrap(np.asarray(ufunc(*arrays))), level)
+    return mark_batched(Tensor(np.asarray(ufunc(*arrays)), copy=False), level)
 
 
 def _arg(find, x, axis, keepdims):
     """argmax/argmin of a Batched x: of each example inside vmap (a flat index for axis=None)."""
     if state.batching is None:
-        return wrap(np.asarray(find(x.data, axis, keepdims=keepdims)))
+        return Tensor(np.asarray(find(x.data, axis, keepdims=keepdims)), copy=False)
     if axis is None:
         found = find(x.data.reshape(len(x.data), -1), 1)  # (B,): flat indices into each example
         found = found.reshape(found.shape + (1,) * (x.data.ndim - 1)) if keepdims else found
     else:
         found = find(x.data, shifted_axis(axis, x.data.ndim - 1), keepdims=keepdims)
-    return mark_batched(wrap(np.asarray(found)), state.batching)
+    return mark_batched(Tensor(np.asarray(found), copy=False), state.batching)
 
 
 def _lined_up(array, batched, ndim):
@@ -186,7 +186,7 @@ def _recorded(out, tangents):
 
 
 def _as_tensor(t):
-    return t if t is None or isinstance(t, Tensor) else wrap(t)
+    return t if t is None or isinstance(t, Tensor) else Tensor(t, copy=False)
 
 
 def _fitted_tensor(tangent, out, fn):

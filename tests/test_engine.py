@@ -436,3 +436,81 @@ def test_a_gradient_that_fits_neither_way_names_the_op_and_both_shapes():
     x = Tensor(np.ones((3, 4)), requires_grad=True)
     with pytest.raises(RuntimeError, match=r"_Wrong.backward returned a gradient of shape \(5,\) for an input of shape \(3, 4\)"):
         _Wrong.apply(x).backward()
+
+
+# ---- the seams: grad mode, empty batches, shared gradients, wrong rules (each failed before) ----
+
+def test_set_grad_enabled_works_as_a_plain_call():
+    x = leaf(2)
+    minigrad.set_grad_enabled(False)
+    try:
+        assert (x * 2.0).grad_fn is None and not minigrad.is_grad_enabled()
+    finally:
+        minigrad.set_grad_enabled(True)
+    assert (x * 2.0).grad_fn is not None
+
+
+def test_no_grad_on_a_generator_covers_what_it_yields():
+    x = leaf(2)
+
+    @no_grad()
+    def doubles(n):
+        for _ in range(n):
+            yield x * 2.0
+
+    made = list(doubles(2))
+    assert all(y.grad_fn is None for y in made) and minigrad.is_grad_enabled()
+
+
+def test_complex_tensors_are_refused():
+    with pytest.raises(TypeError, match="complex"):
+        Tensor(np.array([1 + 2j]), requires_grad=True)
+
+
+def test_a_rule_returning_the_wrong_number_of_gradients_is_named():
+    class _TwoForOne(Function):
+        def forward(self, x):
+            return x * 2
+
+        def backward(self, grad, x, out):
+            return grad, grad
+
+    with pytest.raises(RuntimeError, match="_TwoForOne.backward returned 2 gradients for 1 inputs"):
+        _TwoForOne.apply(leaf(3)).sum().backward()
+
+
+def test_a_plain_function_as_hook_is_refused_clearly():
+    with pytest.raises(TypeError, match="hook must be an object with methods op"):
+        (leaf(2) * 2.0).sum().backward(hook=lambda *args: None)
+
+
+@pytest.mark.parametrize("x_shape, w_shape", [((0, 3), (1, 3)), ((1, 0), (1, 1)), ((2, 0, 3), (1, 1, 3))])
+def test_an_empty_batch_against_a_parameter_gives_zero_gradients(x_shape, w_shape):
+    w = leaf(*w_shape)
+    (Tensor(np.zeros(x_shape)) * w + w).sum().backward()
+    np.testing.assert_array_equal(w.grad.data, np.zeros(w_shape))  # d/dw of a sum over nothing
+
+
+def test_gradients_under_create_graph_are_tensors_of_their_own():
+    x, z = leaf(3), leaf(3, seed=1)
+    c = Tensor([1.0, 2.0, 3.0])
+    ((x + z) * c).sum().backward(create_graph=True)
+    assert x.grad is not z.grad
+    x.grad.zero_()  # writable, and z's is untouched
+    np.testing.assert_array_equal(z.grad.data, c.data)
+    gx, gz = minigrad.grad(((x + z) * c).sum(), [x, z], create_graph=True)
+    assert gx is not gz
+
+
+def test_kept_intermediates_see_parameters_as_tensors():
+    # d/dx <v, d/dx gelu(x).sum()> = v gelu''(x): a Parameter input must not reuse forward's kept tanh
+    x = minigrad.nn.Parameter(np.array([0.3, -1.2, 2.0]))
+    v = np.array([1.0, -2.0, 0.5])
+    g, = minigrad.grad(F.gelu(x).sum(), [x], create_graph=True)
+    (g * v).sum().backward()
+    h = 1e-5
+    def d_gelu(t):
+        return 0.5 * (1 + np.tanh(np.sqrt(2 / np.pi) * (t + 0.044715 * t ** 3))) + 0.5 * t * (
+            1 - np.tanh(np.sqrt(2 / np.pi) * (t + 0.044715 * t ** 3)) ** 2) * np.sqrt(2 / np.pi) * (1 + 3 * 0.044715 * t * t)
+    second = (d_gelu(x.data + h) - d_gelu(x.data - h)) / (2 * h)  # finite differences of the hand-derived gelu'
+    np.testing.assert_allclose(x.grad.data, v * second, rtol=1e-6)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from minigrad import Tensor
-from minigrad.ops import ARRAY_FUNCTIONS
+from minigrad.numpy_protocol import ARRAY_FUNCTIONS
 
 A = np.arange(6.0).reshape(2, 3)
 

@@ -1,0 +1,113 @@
+"""Grad mode, whether ops record a graph now, and the numbers that order the graph.
+The bottom floor of the engine: it imports nothing of minigrad.
+
+`set_grad_enabled(False)` works as a plain call, a `with` block and a decorator, as in
+PyTorch; a decorated generator function runs under the mode each time it resumes.  The mode
+is one for the process (a thread-local one costs ~800 instructions on every op's read).
+"""
+import functools
+import inspect
+import itertools
+
+
+class _Mode:
+    """Whether ops record a graph now: read by every op (Function.apply)."""
+    __slots__ = ("grad_enabled",)
+
+    def __init__(self):
+        self.grad_enabled = True
+
+
+class _Changes:
+    """The number of the latest in-place change of any tensor, in any thread: a backward
+    checks what ops saved only when some change came after them."""
+    __slots__ = ("last",)
+
+    def __init__(self):
+        self.last = 0
+
+
+mode = _Mode()
+changes = _Changes()
+next_number = itertools.count(1).__next__  # each recorded op and each in-place change takes the next
+                                           # number: an op's output is newer (larger) than its inputs
+
+
+class _Switch:
+    """A `with` block or decorator that sets grad mode to `enabled` inside and restores it after."""
+    enabled = True
+
+    def __init__(self, enabled=None):
+        if enabled is not None:
+            self.enabled = enabled
+
+    def __enter__(self):
+        self.previous, mode.grad_enabled = mode.grad_enabled, self.enabled
+
+    def __exit__(self, *exc):
+        mode.grad_enabled = self.previous
+
+    def __call__(self, func):
+        return _decorate(func, self.enabled)
+
+
+class no_grad(_Switch):
+    """Record no graph inside: `with no_grad(): ...`, or `@no_grad()` on a function (or generator)."""
+    enabled = False
+
+
+class enable_grad(_Switch):
+    """Record graphs again, e.g. inside a `no_grad()` block."""
+    enabled = True
+
+
+class set_grad_enabled(_Switch):
+    """Switch recording on or off now (a plain call), for a `with` block, or for a decorated function."""
+
+    def __init__(self, enabled):
+        self.enabled, self.previous = bool(enabled), mode.grad_enabled
+        mode.grad_enabled = self.enabled  # as PyTorch: the call itself switches
+
+    def __enter__(self):
+        pass  # already switched by the call
+
+    def __call__(self, func):
+        mode.grad_enabled = self.previous  # as a decorator it switches only while func runs
+        return super().__call__(func)
+
+
+def is_grad_enabled():
+    return mode.grad_enabled
+
+
+def _decorate(func, enabled):
+    """func run with grad mode `enabled`; a generator function runs with it each time it resumes."""
+    if not inspect.isgeneratorfunction(func):
+        @functools.wraps(func)
+        def run(*args, **kwargs):
+            with _Switch(enabled):
+                return func(*args, **kwargs)
+        return run
+
+    @functools.wraps(func)
+    def run_generator(*args, **kwargs):
+        generator = func(*args, **kwargs)
+        try:
+            with _Switch(enabled):
+                request = next(generator)
+            while True:
+                try:
+                    response = yield request
+                except GeneratorExit:
+                    with _Switch(enabled):
+                        generator.close()
+                    raise
+                except BaseException as err:  # thrown in by the caller: passed on to func
+                    with _Switch(enabled):
+                        request = generator.throw(err)
+                else:
+                    with _Switch(enabled):
+                        request = generator.send(response)
+        except StopIteration as stop:
+            return stop.value
+    return run_generator
