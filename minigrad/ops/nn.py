@@ -101,15 +101,41 @@ class LayerNorm(Function):
 _GELU_C = math.sqrt(2.0 / math.pi)
 
 
-def _gelu_tanh(x):
-    return np.tanh(_GELU_C * (x + 0.044715 * x * x * x))
+def _gelu_gate(x):
+    """s = 0.5 (1 + tanh(c (x + 0.044715 x³))), so that gelu(x) = x s.
+
+    Each step writes into the one array it made (on Tensors, under create_graph, each
+    rebinds to a new one): no full-size temporaries beyond it.
+    """
+    z = x * x
+    z *= _GELU_C * 0.044715
+    z += _GELU_C
+    z *= x                                   # c (x + 0.044715 x³)
+    s = np.tanh(z)
+    s += 1.0
+    s *= 0.5
+    return s
+
+
+def _gelu_slope(x, s):
+    """d gelu / dx = s + x s (1 - s) (2c + 6c 0.044715 x²), with s = _gelu_gate(x):
+    0.5 (1 - tanh²) = 2 s (1 - s)."""
+    slope = x * x
+    slope *= 6.0 * _GELU_C * 0.044715
+    slope += 2.0 * _GELU_C
+    slope *= x
+    spread = 1.0 - s
+    spread *= s
+    slope *= spread
+    slope += s
+    return slope
 
 
 class Gelu(Function):
     """0.5 x (1 + tanh(c (x + 0.044715 x³))), c = sqrt(2/π): GELU's tanh approximation (as GPT-2).
 
-    Backward: d/dx = 0.5 (1 + t) + 0.5 x (1 - t²) c (1 + 3 * 0.044715 x²), with t the tanh above.
-    It reads x (and the tanh forward kept).
+    Backward: d/dx = s + x s (1 - s) 2c (1 + 3 * 0.044715 x²), with s = 0.5 (1 + tanh(...)),
+    the gate forward kept (out = x s).  It reads x.
     """
     examples = [Example((3, 4), domain=(-4.0, 4.0)), Example((0, 3))]
     boundary = [Boundary([0.0], expected=[0.0], grads=[[0.5]])]
@@ -118,17 +144,18 @@ class Gelu(Function):
 
     def forward(self, x):
         x = as_float(x)
-        return 0.5 * x * (1.0 + self.kept(_gelu_tanh, x))  # kept: tanh is the costly part
+        return x * self.kept(_gelu_gate, x)  # kept: tanh is the costly part
 
     def backward(self, grad, x, out):
-        t = self.kept(_gelu_tanh, x)
-        return grad * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * _GELU_C * (1.0 + 3 * 0.044715 * x * x))
+        x = as_float(x)
+        slope = _gelu_slope(x, self.kept(_gelu_gate, x))
+        slope *= grad
+        return slope
 
     def jvp(self, tangents, x, out):
         """ṫ times backward's derivative."""
-        t = self.kept(_gelu_tanh, x)
-        slope = 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * _GELU_C * (1.0 + 3 * 0.044715 * x * x)
-        return tangents[0] * slope
+        x = as_float(x)
+        return tangents[0] * _gelu_slope(x, self.kept(_gelu_gate, x))
 
     batch = elementwise_batch
 
