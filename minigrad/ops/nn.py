@@ -23,9 +23,10 @@ def _statistics(x, eps):
     taken again on scaled rows, so the result is right instead of a plausible 0.
     """
     mean = x.mean(axis=-1, keepdims=True)
-    centred = x - mean
+    squares = x - mean
     with np.errstate(over="ignore"):  # an overflow is caught just below
-        var = (centred * centred).mean(axis=-1, keepdims=True)
+        squares *= squares  # (into the one array made here: no second full-size temporary)
+        var = squares.mean(axis=-1, keepdims=True)
     if not np.isfinite(unwrap(var)).all():  # an overflow (or an inf or NaN in x, which stays NaN)
         return _scaled_statistics(x, eps)
     return mean, 1.0 / np.sqrt(var + eps)
@@ -67,19 +68,29 @@ class LayerNorm(Function):
         self.eps = eps
         x, weight, bias = as_float(x, weight, bias)
         mean, rstd = self.kept(_statistics, x, eps)  # small, (..., 1): kept for backward
-        out = (x - mean) * rstd
+        # One new array, of the shape and type the three inputs make together; every step writes into it.
+        given = [a for a in (x, weight, bias) if a is not None]
+        out = np.empty(np.broadcast_shapes(*(a.shape for a in given)), np.result_type(*given))
+        np.subtract(x, mean, out=out)
+        out *= rstd
         if weight is not None:
-            out = out * weight
+            out *= weight
         if bias is not None:
-            out = out + bias
+            out += bias
         return out
 
     def backward(self, grad, x, weight, bias, out):
         mean, rstd = self.kept(_statistics, x, self.eps)
-        x_hat = (x - mean) * rstd
+        x_hat = x - mean
+        x_hat *= rstd
         g = grad if weight is None else grad * weight
-        grad_x = rstd * (g - g.mean(axis=-1, keepdims=True) - x_hat * (g * x_hat).mean(axis=-1, keepdims=True))
-        return (grad_x if self.needs_grad[0] else None,
+        grad_x = None
+        if self.needs_grad[0]:  # r (g - mean(g) - x̂ mean(g x̂)), each step into the one array grad_x
+            grad_x = x_hat * -(g * x_hat).mean(axis=-1, keepdims=True)
+            grad_x += g
+            grad_x -= g.mean(axis=-1, keepdims=True)
+            grad_x *= rstd
+        return (grad_x,
                 grad * x_hat if self.needs_grad[1] else None,
                 grad if self.needs_grad[2] else None)
 
