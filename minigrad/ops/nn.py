@@ -235,11 +235,11 @@ class CrossEntropy(Function):
 
     def backward(self, grad, logits, out):
         # Any constant shift gives the same softmax; the forward's max cannot overflow.
-        e = np.exp(self._kept_rows(logits) - self.shift)
-        probs = e / e.sum(axis=-1, keepdims=True)
-        onehot = (np.arange(logits.shape[-1]) == self.targets[..., None]).astype(logits.dtype)  # (..., C)
-        weight = np.where(self.keep, grad, 0).reshape(grad.shape + (1,))  # (..., 1)
-        return weight * (probs - onehot)
+        probs = np.exp(self._kept_rows(logits) - self.shift)
+        probs /= probs.sum(axis=-1, keepdims=True)  # each step from here into this one array
+        probs -= np.arange(logits.shape[-1]) == self.targets[..., None]  # the one-hot, boolean (..., C)
+        probs *= np.where(self.keep, grad, 0).reshape(grad.shape + (1,))  # (..., 1)
+        return probs
 
     def _kept_rows(self, logits):
         """logits with the ignored rows read as 0: an inf or NaN there must not reach the loss."""
