@@ -23,9 +23,10 @@ def _statistics(x, eps):
     taken again on scaled rows, so the result is right instead of a plausible 0.
     """
     mean = x.mean(axis=-1, keepdims=True)
-    centred = x - mean
+    squares = x - mean
     with np.errstate(over="ignore"):  # an overflow is caught just below
-        var = (centred * centred).mean(axis=-1, keepdims=True)
+        squares *= squares  # (into the one array made here: no second full-size temporary)
+        var = squares.mean(axis=-1, keepdims=True)
     if not np.isfinite(unwrap(var)).all():  # an overflow (or an inf or NaN in x, which stays NaN)
         return _scaled_statistics(x, eps)
     return mean, 1.0 / np.sqrt(var + eps)
@@ -67,19 +68,29 @@ class LayerNorm(Function):
         self.eps = eps
         x, weight, bias = as_float(x, weight, bias)
         mean, rstd = self.kept(_statistics, x, eps)  # small, (..., 1): kept for backward
-        out = (x - mean) * rstd
+        # One new array, of the shape and type the three inputs make together; every step writes into it.
+        given = [a for a in (x, weight, bias) if a is not None]
+        out = np.empty(np.broadcast_shapes(*(a.shape for a in given)), np.result_type(*given))
+        np.subtract(x, mean, out=out)
+        out *= rstd
         if weight is not None:
-            out = out * weight
+            out *= weight
         if bias is not None:
-            out = out + bias
+            out += bias
         return out
 
     def backward(self, grad, x, weight, bias, out):
         mean, rstd = self.kept(_statistics, x, self.eps)
-        x_hat = (x - mean) * rstd
+        x_hat = x - mean
+        x_hat *= rstd
         g = grad if weight is None else grad * weight
-        grad_x = rstd * (g - g.mean(axis=-1, keepdims=True) - x_hat * (g * x_hat).mean(axis=-1, keepdims=True))
-        return (grad_x if self.needs_grad[0] else None,
+        grad_x = None
+        if self.needs_grad[0]:  # r (g - mean(g) - x̂ mean(g x̂)), each step into the one array grad_x
+            grad_x = x_hat * -(g * x_hat).mean(axis=-1, keepdims=True)
+            grad_x += g
+            grad_x -= g.mean(axis=-1, keepdims=True)
+            grad_x *= rstd
+        return (grad_x,
                 grad * x_hat if self.needs_grad[1] else None,
                 grad if self.needs_grad[2] else None)
 
@@ -101,15 +112,41 @@ class LayerNorm(Function):
 _GELU_C = math.sqrt(2.0 / math.pi)
 
 
-def _gelu_tanh(x):
-    return np.tanh(_GELU_C * (x + 0.044715 * x * x * x))
+def _gelu_gate(x):
+    """s = 0.5 (1 + tanh(c (x + 0.044715 x³))), so that gelu(x) = x s.
+
+    Each step writes into the one array it made (on Tensors, under create_graph, each
+    rebinds to a new one): no full-size temporaries beyond it.
+    """
+    z = x * x
+    z *= _GELU_C * 0.044715
+    z += _GELU_C
+    z *= x                                   # c (x + 0.044715 x³)
+    s = np.tanh(z)
+    s += 1.0
+    s *= 0.5
+    return s
+
+
+def _gelu_slope(x, s):
+    """d gelu / dx = s + x s (1 - s) (2c + 6c 0.044715 x²), with s = _gelu_gate(x):
+    0.5 (1 - tanh²) = 2 s (1 - s)."""
+    slope = x * x
+    slope *= 6.0 * _GELU_C * 0.044715
+    slope += 2.0 * _GELU_C
+    slope *= x
+    spread = 1.0 - s
+    spread *= s
+    slope *= spread
+    slope += s
+    return slope
 
 
 class Gelu(Function):
     """0.5 x (1 + tanh(c (x + 0.044715 x³))), c = sqrt(2/π): GELU's tanh approximation (as GPT-2).
 
-    Backward: d/dx = 0.5 (1 + t) + 0.5 x (1 - t²) c (1 + 3 * 0.044715 x²), with t the tanh above.
-    It reads x (and the tanh forward kept).
+    Backward: d/dx = s + x s (1 - s) 2c (1 + 3 * 0.044715 x²), with s = 0.5 (1 + tanh(...)),
+    the gate forward kept (out = x s).  It reads x.
     """
     examples = [Example((3, 4), domain=(-4.0, 4.0)), Example((0, 3))]
     boundary = [Boundary([0.0], expected=[0.0], grads=[[0.5]])]
@@ -118,17 +155,18 @@ class Gelu(Function):
 
     def forward(self, x):
         x = as_float(x)
-        return 0.5 * x * (1.0 + self.kept(_gelu_tanh, x))  # kept: tanh is the costly part
+        return x * self.kept(_gelu_gate, x)  # kept: tanh is the costly part
 
     def backward(self, grad, x, out):
-        t = self.kept(_gelu_tanh, x)
-        return grad * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * _GELU_C * (1.0 + 3 * 0.044715 * x * x))
+        x = as_float(x)
+        slope = _gelu_slope(x, self.kept(_gelu_gate, x))
+        slope *= grad
+        return slope
 
     def jvp(self, tangents, x, out):
         """ṫ times backward's derivative."""
-        t = self.kept(_gelu_tanh, x)
-        slope = 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * _GELU_C * (1.0 + 3 * 0.044715 * x * x)
-        return tangents[0] * slope
+        x = as_float(x)
+        return tangents[0] * _gelu_slope(x, self.kept(_gelu_gate, x))
 
     batch = elementwise_batch
 
@@ -197,11 +235,11 @@ class CrossEntropy(Function):
 
     def backward(self, grad, logits, out):
         # Any constant shift gives the same softmax; the forward's max cannot overflow.
-        e = np.exp(self._kept_rows(logits) - self.shift)
-        probs = e / e.sum(axis=-1, keepdims=True)
-        onehot = (np.arange(logits.shape[-1]) == self.targets[..., None]).astype(logits.dtype)  # (..., C)
-        weight = np.where(self.keep, grad, 0).reshape(grad.shape + (1,))  # (..., 1)
-        return weight * (probs - onehot)
+        probs = np.exp(self._kept_rows(logits) - self.shift)
+        probs /= probs.sum(axis=-1, keepdims=True)  # each step from here into this one array
+        probs -= np.arange(logits.shape[-1]) == self.targets[..., None]  # the one-hot, boolean (..., C)
+        probs *= np.where(self.keep, grad, 0).reshape(grad.shape + (1,))  # (..., 1)
+        return probs
 
     def _kept_rows(self, logits):
         """logits with the ignored rows read as 0: an inf or NaN there must not reach the loss."""
