@@ -77,7 +77,8 @@ def names_in(node):
         if isinstance(n, ast.Name):
             names.add(n.id)
         elif isinstance(n, ast.Attribute):
-            if not (isinstance(n.value, ast.Name) and n.value.id in OP_MODULES):
+            module = n.value.id if isinstance(n.value, ast.Name) else getattr(n.value, "attr", None)
+            if module not in OP_MODULES:  # (`ops.Tanh`, `_ops.Tanh` and `minigrad.ops.Tanh` alike)
                 names.add(n.attr)
         elif isinstance(n, ast.Constant) and isinstance(n.value, str) and n.value.isidentifier():
             names.add(n.value)
