@@ -8,7 +8,6 @@ numpy_protocol.py (np.exp(x) and friends on tensors), spellings.py (PyTorch's na
 import numpy as np
 
 import minigrad  # the floors above, used at call time: minigrad.ops (the operators), minigrad.autograd (backward)
-from minigrad.grad_mode import mode
 from minigrad.in_place import InPlaceUpdates
 from minigrad.spellings import PyTorchSpellings, refuse_two_axis_transpose
 
