@@ -79,7 +79,7 @@ def names_in(node):
             names.add(n.id)
         elif isinstance(n, ast.Attribute):
             module = n.value.id if isinstance(n.value, ast.Name) else getattr(n.value, "attr", None)
-            if module not in OP_MODULES:  # (ops.Tanh and minigrad.ops.Tanh alike)
+            if module not in OP_MODULES:  # (`ops.Tanh`, `_ops.Tanh` and `minigrad.ops.Tanh` alike)
                 names.add(n.attr)
         elif isinstance(n, ast.Constant) and isinstance(n.value, str) and n.value.isidentifier():
             names.add(n.value)

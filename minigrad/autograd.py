@@ -28,16 +28,14 @@ from minigrad.tensor import Tensor, unwrap
 def run_backward(root, grad=None, retain_graph=False, create_graph=False, accumulate=True, wanted=(), hook=None):
     """The sweep from `root`, newest tensor first; returns the gradients of `wanted`.
 
-    Under create_graph the rules get Tensors, so (with grad mode on, as usual) the sweep
-    records itself; otherwise they get arrays, and nothing is recorded.
-
+    Under create_graph the rules get Tensors, so (grad mode on) the sweep records itself.
     accumulate: add into leaves' (and retain_grad tensors') `.grad`.  retain_graph: keep
     each op's saved inputs (else dropped once used).  hook: `op(fn, output, grad, handed)`
     and `leaf(tensor, grad)` are told each step (minigrad.viz.explain_backward draws them).
     """
     grads = {root: seed(root, grad, create_graph)}  # 1. seed.  tensor (by identity) -> the sum of its gradients so far
-    waiting, leaves = [], []  # waiting: a heap of (-op number, tensor), newest first; leaves: in arrival order
-    wait_turn(root, waiting, leaves)
+    waiting = [(-root.grad_fn.number, root)] if root.grad_fn else []  # a heap of (-op number, tensor): newest first
+    leaves = [] if waiting else [root]  # in arrival order
     found = dict.fromkeys(wanted)  # wanted tensor -> its gradient, once the sweep has it
     while waiting:
         t = heappop(waiting)[1]  # 2. the newest waiting tensor
@@ -84,14 +82,6 @@ def seed(root, grad, create_graph):
     if create_graph:
         grad = Tensor(grad, copy=False) if type(grad) is np.ndarray else grad.astype(out.dtype, copy=False)
     return grad
-
-
-def wait_turn(t, waiting, leaves):
-    """t waits its turn: on the heap by its op's number (newest first), or as a leaf."""
-    if t.grad_fn is None:
-        leaves.append(t)
-    else:
-        heappush(waiting, (-t.grad_fn.number, t))
 
 
 def keep(t, g, found, accumulate):

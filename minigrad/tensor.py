@@ -1,16 +1,13 @@
 """Tensor: an array that remembers how it was computed.  The ground floor of minigrad.
 
-A Tensor wraps a NumPy array (`.data`).  Every op on tensors that require gradients
-records itself (`.grad_fn`, minigrad/function.py) with its inputs, building the graph that
-`backward()` walks from the output back to the leaves (minigrad/autograd.py).
-
+A Tensor wraps a NumPy array (`.data`).  Every op on tensors that require gradients records
+itself (`.grad_fn`, function.py), building the graph `backward()` walks (autograd.py).
 Beside this file, each readable alone: in_place.py (x += 1, x.add_(...), x[i] = v),
 numpy_protocol.py (np.exp(x) and friends on tensors), spellings.py (PyTorch's names, answered).
 """
 import numpy as np
 
 import minigrad  # the floors above, used at call time: minigrad.ops (the operators), minigrad.autograd (backward)
-from minigrad.grad_mode import mode
 from minigrad.in_place import InPlaceUpdates
 from minigrad.spellings import PyTorchSpellings, refuse_two_axis_transpose
 
@@ -18,9 +15,8 @@ from minigrad.spellings import PyTorchSpellings, refuse_two_axis_transpose
 class Tensor(InPlaceUpdates, PyTorchSpellings):
     """An n-dimensional array that remembers how it was computed.
 
-    Tensor(data, requires_grad=False, dtype=None): a copy of `data`.  Float data keeps its
-    dtype (float32 stays float32); Python floats and lists become float64 like NumPy.
-    Ops make their results with copy=False (the fresh array itself) and grad_fn (the op).
+    Tensor(data, requires_grad=False, dtype=None): a copy of `data`; float32 stays float32, Python
+    floats and lists become float64 like NumPy.  Ops pass their fresh result with copy=False, grad_fn.
     """
 
     __slots__ = ("data", "grad", "requires_grad", "grad_fn", "retains_grad", "_version", "__weakref__")
