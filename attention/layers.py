@@ -13,7 +13,7 @@ import numpy as np
 import minigrad.functional as F
 from minigrad.nn import Linear, Module, Parameter, check_float_dtype, check_last_axis, layer_name
 from minigrad.random import generator
-from minigrad.tensor import unwrap
+from minigrad.tensor import Tensor, unwrap
 from attention.functional import check_mask, scaled_dot_product_attention
 
 
@@ -97,12 +97,12 @@ class MultiHeadAttention(Module):
     def _allowed(self, mask, key_padding_mask, B, H, T, S):
         """mask and key_padding_mask as one boolean mask, True = may attend, or None."""
         where = layer_name(self)
-        if mask is not None and np.ndim(unwrap(mask)) == 3:               # (B, T|1, S): one for every head
+        if mask is not None and len(_shape(mask)) == 3:               # (B, T|1, S): one for every head
             mask = check_mask(mask, (B, T, S), where)[:, None]            # (B, 1, T|1, S)
         try:
             mask = check_mask(mask, (B, H, T, S), where)
         except ValueError as err:
-            if np.shape(unwrap(mask)) != (B, S):
+            if _shape(mask) != (B, S):
                 raise
             raise ValueError(f"{err}; a (B, S) mask of padded keys is PyTorch's key_padding_mask: pass it as "
                              "key_padding_mask= (True = padding), not mask= (True = may attend)") from err
@@ -113,6 +113,11 @@ class MultiHeadAttention(Module):
 
     def extra_repr(self):
         return f"d_model={self.d_model}, n_heads={self.n_heads}, dropout={self.dropout}"
+
+
+def _shape(x):
+    """x's shape as its user sees it: inside vmap, one example's."""
+    return x.shape if isinstance(x, Tensor) else np.shape(x)
 
 
 def _check_key_padding_mask(key_padding_mask, B, S, where):

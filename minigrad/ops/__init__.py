@@ -17,6 +17,7 @@ from minigrad.ops.reduce import LogSoftmax, LogSumExp, Max, Mean, Min, Softmax, 
 from minigrad.ops.shape import (BroadcastTo, Concatenate, GetItem, Reshape, ScatterAdd, Stack, Transpose, expanded_shape,
                                 plain_index, squeezed_shape)
 from minigrad.tensor import Tensor, unwrap, wrap
+from minigrad.transforms import is_batched
 
 
 def _constant(ufunc):
@@ -78,7 +79,7 @@ def _stack(arrays, axis=0):
 
 
 def _where(condition, x, y):
-    return Where.apply(x, y, cond=unwrap(condition))
+    return Where.apply(x, y, cond=condition if is_batched(condition) else unwrap(condition))
 
 
 ARRAY_FUNCTIONS = {
