@@ -14,6 +14,7 @@ import minigrad.functional as F
 from minigrad.nn import Linear, Module, Parameter, check_float_dtype, check_last_axis, layer_name
 from minigrad.random import generator
 from minigrad.tensor import Tensor, unwrap
+from minigrad.transforms import is_batched
 from attention.functional import check_mask, scaled_dot_product_attention
 
 
@@ -109,7 +110,7 @@ class MultiHeadAttention(Module):
         if key_padding_mask is None:
             return mask
         keep = ~_check_key_padding_mask(key_padding_mask, B, S, where)[:, None, None, :]  # (B, 1, 1, S)
-        return keep if mask is None else mask & keep
+        return keep if mask is None else np.logical_and(mask, keep)
 
     def extra_repr(self):
         return f"d_model={self.d_model}, n_heads={self.n_heads}, dropout={self.dropout}"
@@ -122,7 +123,7 @@ def _shape(x):
 
 def _check_key_padding_mask(key_padding_mask, B, S, where):
     """key_padding_mask as a boolean array (B, S), PyTorch's convention: True = a padding key."""
-    padding = np.asarray(unwrap(key_padding_mask))
+    padding = key_padding_mask if is_batched(key_padding_mask) else np.asarray(unwrap(key_padding_mask))
     if padding.dtype != bool:
         raise TypeError(f"{where}: key_padding_mask must be boolean (True = padding, as PyTorch), got dtype "
                         f"{padding.dtype} (shape {padding.shape}); float (additive) masks are not taken")

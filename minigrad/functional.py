@@ -324,7 +324,8 @@ def _reduce(loss, reduction, count, where):
         return loss
     if reduction == "sum":
         return loss.sum()
-    if (count.data == 0).any() if _transforms.is_batched(count) else count == 0:  # (inside vmap: a count per example)
+    empty = (count.data == 0).any() if _transforms.is_batched(count) else count == 0  # (vmap: per example)
+    if empty:
         raise ValueError(f"{where}: reduction='mean' over no elements (every target ignored?) is undefined; "
                          "use reduction='sum' for such a batch")
     return loss.sum() / count

@@ -272,7 +272,8 @@ def elementwise_batch(fn, batched, *inputs, **params):
     A mask setting counts as an input: one that holds the batch (a Batched tensor) is lined up too."""
     masks = batched_masks(params)
     ndim = max([logical_ndim(x, b) for x, b in zip(inputs, batched) if x is not None]
-               + [logical_ndim(params[name], name in masks) for name in MASKS if params.get(name) is not None])
+               + [logical_ndim(params[name], name in masks)
+                  for name in MASKS if params.get(name) is not None])
     params.update({name: _lined_up(m.data, True, ndim) for name, m in masks.items()})
     return type(fn).apply(*align(inputs, batched, ndim), **params)
 

@@ -287,6 +287,7 @@ def stacked(f, *batches, shared=()):
 def test_inside_vmap_attention_functions_read_one_examples_shape():
     values, queries = random(3, 4, 2, seed=32), random(3, 5, 2, seed=33)  # 3 examples
     for f in (lambda v, q: self_attention(v)[0],
-              lambda v, q: scaled_dot_product_attention(q, v, v, is_causal=True, mask=np.tri(5, 4, 1, bool))[1]):
+              lambda v, q: scaled_dot_product_attention(q, v, v, is_causal=True,
+                                                        mask=np.tri(5, 4, 1, bool))[1]):
         mapped = func.vmap(f)(Tensor(values), Tensor(queries))
         np.testing.assert_allclose(mapped.data, stacked(f, values, queries), rtol=1e-14)

@@ -347,7 +347,7 @@ def test_inside_vmap_a_mask_of_each_examples_gradients():
 
 def test_inside_vmap_a_shared_mask_broadcasts_against_each_example():
     X = rng.standard_normal((4, 3))
-    shared = rng.standard_normal((2, 3)) > 0  # more axes than one example of x: the result is (2, 3) per example
+    shared = rng.standard_normal((2, 3)) > 0  # more axes than an example of x: (2, 3) per example
     for f in (lambda x: F.where(shared, x, 0 * x), lambda x: F.masked_fill(x, Tensor(shared), 1.0),
               lambda x: F.softmax(x * 1.0 + np.zeros((2, 3)), where=shared[0])):
         np.testing.assert_allclose(func.vmap(f)(Tensor(X)).data, loop(f, X), rtol=1e-14)
@@ -375,7 +375,8 @@ def test_vmap_of_grad_of_cross_entropy_with_batched_targets_equals_a_loop(ignore
     values = func.vmap(loss, in_axes=(None, 0, 0))(Tensor(W), Tensor(X), Tensor(y))
     grads = func.vmap(func.grad(loss), in_axes=(None, 0, 0))(Tensor(W), Tensor(X), Tensor(y))
     np.testing.assert_allclose(values.data, loop(lambda x, t: loss(Tensor(W), x, t), X, y), rtol=1e-14)
-    np.testing.assert_allclose(grads.data, loop(lambda x, t: func.grad(loss)(Tensor(W), x, t), X, y), rtol=1e-13)
+    expected = loop(lambda x, t: func.grad(loss)(Tensor(W), x, t), X, y)
+    np.testing.assert_allclose(grads.data, expected, rtol=1e-13)
     logits = X @ W
     probs = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)  # NumPy's own: the loss of example 1
     np.testing.assert_allclose(values.data[1], -np.log(probs[1, np.arange(5), y[1]]).mean(), rtol=1e-13)
@@ -383,9 +384,9 @@ def test_vmap_of_grad_of_cross_entropy_with_batched_targets_equals_a_loop(ignore
 
 def test_inside_vmap_mean_losses_average_over_one_example():
     P, Q = rng.standard_normal((4, 3, 2)), rng.standard_normal((4, 3, 2))
-    np.testing.assert_allclose(func.vmap(F.mse_loss)(Tensor(P), Tensor(Q)).data, ((P - Q) ** 2).mean(axis=(1, 2)),
-                               rtol=1e-14)
-    with pytest.raises(ValueError, match=r"cross_entropy: targets have shape \(3,\) but logits have shape \(2, 5\)"):
+    mapped = func.vmap(F.mse_loss)(Tensor(P), Tensor(Q))
+    np.testing.assert_allclose(mapped.data, ((P - Q) ** 2).mean(axis=(1, 2)), rtol=1e-14)
+    with pytest.raises(ValueError, match=r"targets have shape \(3,\) but logits have shape \(2, 5"):
         func.vmap(F.cross_entropy)(Tensor(np.ones((4, 2, 5))), Tensor(np.zeros((4, 3), int)))
 
 
