@@ -16,6 +16,7 @@ import numpy as np
 
 import minigrad.functional as F
 from minigrad.tensor import Tensor, unwrap
+from minigrad.transforms import is_batched
 
 
 def causal_mask(T, S=None):
@@ -65,7 +66,7 @@ one-element Tensor (a learnable temperature) stays in the graph and gets its gra
     T, S = weights_shape[-2:]
     allowed = check_mask(mask, weights_shape, "scaled_dot_product_attention")
     if is_causal:
-        allowed = causal_mask(T, S) if allowed is None else allowed & causal_mask(T, S)
+        allowed = causal_mask(T, S) if allowed is None else np.logical_and(allowed, causal_mask(T, S))
     if scale is None:
         scale = 1.0 / math.sqrt(q.shape[-1])
     if isinstance(scale, Tensor):
@@ -105,11 +106,12 @@ def check_mask(mask, weights_shape, where):
     the attention weights' shape weights_shape (..., T, S); `where` names the caller in
     the error.  The array goes to F.softmax's `where`, which leaves the blocked scores out
     inside the one fused op: weight exactly 0, gradient exactly 0, and a row with nothing
-    allowed gets zeros.
+    allowed gets zeros.  Inside vmap a mask that holds the batch stays a tensor (one mask per
+    example; its shape is one example's), for the ops' batch rules.
     """
     if mask is None:
         return None
-    mask = np.asarray(unwrap(mask))
+    mask = mask if is_batched(mask) else np.asarray(unwrap(mask))
     if mask.dtype != bool:
         raise TypeError(f"{where}: mask must be boolean (True = may attend), got dtype {mask.dtype} "
                         f"(shape {mask.shape})")

@@ -13,7 +13,8 @@ import numpy as np
 import minigrad.functional as F
 from minigrad.nn import Linear, Module, Parameter, check_float_dtype, check_last_axis, layer_name
 from minigrad.random import generator
-from minigrad.tensor import unwrap
+from minigrad.tensor import Tensor, unwrap
+from minigrad.transforms import is_batched
 from attention.functional import check_mask, scaled_dot_product_attention
 
 
@@ -97,27 +98,32 @@ class MultiHeadAttention(Module):
     def _allowed(self, mask, key_padding_mask, B, H, T, S):
         """mask and key_padding_mask as one boolean mask, True = may attend, or None."""
         where = layer_name(self)
-        if mask is not None and np.ndim(unwrap(mask)) == 3:               # (B, T|1, S): one for every head
+        if mask is not None and len(_shape(mask)) == 3:               # (B, T|1, S): one for every head
             mask = check_mask(mask, (B, T, S), where)[:, None]            # (B, 1, T|1, S)
         try:
             mask = check_mask(mask, (B, H, T, S), where)
         except ValueError as err:
-            if np.shape(unwrap(mask)) != (B, S):
+            if _shape(mask) != (B, S):
                 raise
             raise ValueError(f"{err}; a (B, S) mask of padded keys is PyTorch's key_padding_mask: pass it as "
                              "key_padding_mask= (True = padding), not mask= (True = may attend)") from err
         if key_padding_mask is None:
             return mask
         keep = ~_check_key_padding_mask(key_padding_mask, B, S, where)[:, None, None, :]  # (B, 1, 1, S)
-        return keep if mask is None else mask & keep
+        return keep if mask is None else np.logical_and(mask, keep)
 
     def extra_repr(self):
         return f"d_model={self.d_model}, n_heads={self.n_heads}, dropout={self.dropout}"
 
 
+def _shape(x):
+    """x's shape as its user sees it: inside vmap, one example's."""
+    return x.shape if isinstance(x, Tensor) else np.shape(x)
+
+
 def _check_key_padding_mask(key_padding_mask, B, S, where):
     """key_padding_mask as a boolean array (B, S), PyTorch's convention: True = a padding key."""
-    padding = np.asarray(unwrap(key_padding_mask))
+    padding = key_padding_mask if is_batched(key_padding_mask) else np.asarray(unwrap(key_padding_mask))
     if padding.dtype != bool:
         raise TypeError(f"{where}: key_padding_mask must be boolean (True = padding, as PyTorch), got dtype "
                         f"{padding.dtype} (shape {padding.shape}); float (additive) masks are not taken")

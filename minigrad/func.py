@@ -240,10 +240,9 @@ def vmap(f, in_axes=0, out_axes=0):
     in_axes: for each argument, the axis holding the batch, or None for an argument shared by
     all examples; one int (or None) applies to every argument.  out_axes: where the batch axis
     goes in each output (one int, or one per output).  vmap(f)(X) equals stacking f(X[i]).
-    Inside f a batched tensor shows one example's shape.  A mask passed as a setting (F.where's
-    cond, F.softmax's where, F.masked_fill's mask) reaches its op as a plain array, so it must
-    have one example's shape: one that may hold the batch is refused with an error.  Likewise
-    F.cross_entropy reads its targets as an array: inside vmap give them unbatched (in_axes None).
+    Inside f a batched tensor shows one example's shape.  Masks made from batched data (F.where's
+    cond, F.softmax's where, F.masked_fill's mask, F.dropout's) and F.cross_entropy's targets may
+    hold the batch: each example gets its own; an array from outside is shared by all examples.
     """
     def mapped(*args):
         axes = _in_axes(in_axes, args)

@@ -13,6 +13,7 @@ import numpy as np
 from minigrad import ops
 from minigrad.axis_names import takes_axis
 from minigrad.tensor import Tensor, as_tensor, unwrap  # noqa: F401  (as_tensor: part of this API)
+from minigrad import transforms as _transforms
 
 
 def array_like(x, caller="array_like", name="x", beside=()):
@@ -124,7 +125,7 @@ def softmax(x, axis=-1, where=None):
     out (weight exactly 0, gradient exactly 0), and a row with none left gets all zeros.
     """
     if where is not None:
-        where = np.asarray(unwrap(where))
+        where = _mask(where)
         if where.dtype != bool:
             raise TypeError(f"softmax: where must be boolean (True = take part), got dtype {where.dtype}")
     return ops.Softmax.apply(x, axis=axis, where=where)
@@ -177,17 +178,23 @@ def stack(tensors, axis=0):
 @takes_array_likes("a", "b")
 def where(cond, a, b):
     """a where cond is True, else b; cond is boolean and carries no gradient."""
-    return ops.Where.apply(a, b, cond=np.asarray(unwrap(cond), dtype=bool))
+    return ops.Where.apply(a, b, cond=_mask(cond))  # (Where reads cond as boolean)
 
 
 @takes_array_likes("x", "value")
 def masked_fill(x, mask, value):
     """x with `value` where the boolean `mask` is True (mask broadcasts against x).  value may be a
     number or a tensor (broadcasting against x); a tensor value gets its gradient."""
-    mask = np.asarray(unwrap(mask))
+    mask = _mask(mask)
     if mask.dtype != bool:
         raise TypeError(f"masked_fill: mask must be boolean (True = fill), got dtype {mask.dtype}")
     return ops.MaskedFill.apply(x, value, mask=mask)
+
+
+def _mask(mask):
+    """A mask setting as its op takes it: an array, or inside vmap a mask made from batched data
+    as the Batched tensor it is, so the op's batch rule lines each example's mask up with its data."""
+    return mask if _transforms.is_batched(mask) else np.asarray(unwrap(mask))
 
 
 @takes_array_likes("x")
@@ -273,7 +280,8 @@ from minigrad import random as _random  # noqa: E402  (the default generator for
 
 
 def _shape(x):
-    return np.shape(unwrap(x))
+    """x's shape as its user sees it: inside vmap, one example's."""
+    return x.shape if isinstance(x, Tensor) else np.shape(x)
 
 
 @takes_array_likes("x", "weight", "bias")
@@ -302,7 +310,9 @@ def dropout(x, p=0.5, training=True, rng=None):
         raise ValueError(f"dropout: p is the probability of zeroing an element and must be in [0, 1), got {p}")
     if not training or p == 0.0:
         return as_tensor(x)
-    keep = _random.generator(rng, "dropout").random(_shape(x)) >= p  # True with probability 1 - p
+    keep = _random.generator(rng, "dropout").random(np.shape(unwrap(x))) >= p  # True with probability 1 - p
+    if _transforms.is_batched(x):  # inside vmap: a mask per example, the numbers a loop would draw
+        keep = _transforms.batched_array(keep)
     return ops.Dropout.apply(x, mask=keep, p=p)
 
 
@@ -314,7 +324,8 @@ def _reduce(loss, reduction, count, where):
         return loss
     if reduction == "sum":
         return loss.sum()
-    if count == 0:
+    empty = (count.data == 0).any() if _transforms.is_batched(count) else count == 0  # (vmap: per example)
+    if empty:
         raise ValueError(f"{where}: reduction='mean' over no elements (every target ignored?) is undefined; "
                          "use reduction='sum' for such a batch")
     return loss.sum() / count
@@ -330,15 +341,16 @@ def cross_entropy(logits, targets, ignore_index=None, reduction="mean"):
     """
     if reduction not in _REDUCTIONS:
         raise ValueError(f"cross_entropy: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
-    shape = _shape(logits)
+    shape, targets_shape = _shape(logits), _shape(targets)  # (inside vmap: one example's)
+    batched_targets = _transforms.is_batched(targets)  # then kept a tensor, for the op's batch rule
     targets = np.asarray(unwrap(targets))
     if len(shape) == 0:
         raise ValueError("cross_entropy: logits must have at least one axis (the classes), got a scalar")
     if targets.dtype.kind not in "iu":
         raise TypeError(f"cross_entropy: targets must be integer class indices, got dtype {targets.dtype} "
                         f"(shape {targets.shape})")
-    if targets.shape != shape[:-1]:
-        raise ValueError(f"cross_entropy: targets have shape {targets.shape} but logits have shape {shape}; "
+    if targets_shape != shape[:-1]:
+        raise ValueError(f"cross_entropy: targets have shape {targets_shape} but logits have shape {shape}; "
                          f"expected targets of shape {shape[:-1]} (one class index per row of logits)")
     keep = np.ones(targets.shape, bool) if ignore_index is None else targets != ignore_index
     bad = keep & ((targets < 0) | (targets >= shape[-1]))
@@ -346,8 +358,17 @@ def cross_entropy(logits, targets, ignore_index=None, reduction="mean"):
         raise IndexError(f"cross_entropy: target {targets[bad].flat[0]} is out of range for {shape[-1]} classes "
                          f"(logits shape {shape}); targets must be in [0, {shape[-1]})"
                          + ("" if ignore_index is None else f" or equal ignore_index={ignore_index}"))
+    if batched_targets:
+        targets, keep = _transforms.batched_array(targets), _transforms.batched_array(keep)
     loss = ops.CrossEntropy.apply(logits, targets=targets, ignore_index=ignore_index)  # (...)
-    return _reduce(loss, reduction, int(keep.sum()), "cross_entropy")
+    return _reduce(loss, reduction, _count(keep), "cross_entropy")
+
+
+def _count(keep):
+    """The number of True in a boolean mask: an int, or inside vmap for a batched mask each example's."""
+    if not _transforms.is_batched(keep):
+        return int(keep.sum())
+    return _transforms.batched_array(keep.data.reshape(len(keep.data), -1).sum(axis=1))  # (B,)
 
 
 @takes_array_likes("pred", "target")
@@ -360,4 +381,4 @@ def mse_loss(pred, target, reduction="mean"):
         raise ValueError(f"mse_loss: pred has shape {_shape(pred)} but target has shape {_shape(target)}; "
                          "they must match exactly")
     diff = as_tensor(pred) - target
-    return _reduce(diff * diff, reduction, diff.data.size, "mse_loss")  # (a plain int: float32 stays float32)
+    return _reduce(diff * diff, reduction, int(diff.size), "mse_loss")  # (a plain int: float32 stays float32)

@@ -189,8 +189,9 @@ def check_last_axis(module, x, size, name="input"):
     """The shape of x, after checking that its last axis has `size` entries, as `module` needs.
 
     The error names the module with its settings, the shape it got and the one expected.
+    Inside vmap the shape is one example's, as x.shape shows it.
     """
-    shape = np.shape(unwrap(x))
+    shape = x.shape if isinstance(x, Tensor) else np.shape(x)
     if shape[-1:] != (size,):
         raise ValueError(f"{layer_name(module)}: {name} has shape {shape}, "
                          f"expected (..., {size})")

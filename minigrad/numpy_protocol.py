@@ -14,6 +14,7 @@ from minigrad.ops import (Abs, Add, BroadcastTo, Concatenate, Div, Einsum, Exp, 
                           Neg, Pow, Reshape, Sqrt, Stack, Sub, Sum, Tanh, Transpose, Where, expanded_shape,
                           squeezed_shape)
 from minigrad.tensor import Tensor, unwrap
+from minigrad.transforms import is_batched
 
 
 def call_ufunc(ufunc, method, inputs, kwargs):
@@ -94,7 +95,7 @@ def _stack(arrays, axis=0):
 
 
 def _where(condition, x, y):
-    return Where.apply(x, y, cond=unwrap(condition))
+    return Where.apply(x, y, cond=condition if is_batched(condition) else unwrap(condition))
 
 
 ARRAY_FUNCTIONS = {

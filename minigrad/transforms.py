@@ -138,6 +138,11 @@ def mark_batched(t, level):
     return t
 
 
+def batched_array(array):
+    """Inside vmap: a Batched tensor around an array whose axis 0 is the batch."""
+    return mark_batched(wrap(array), state.batching)
+
+
 class switched:
     """Within: the transform state has these values (`with switched(batching=None): ...`)."""
 
@@ -263,21 +268,24 @@ def align(inputs, batched, ndim):
 
 
 def elementwise_batch(fn, batched, *inputs, **params):
-    """The batch rule of elementwise ops: the batch axis goes in front of the broadcast shape."""
-    ndim = max(logical_ndim(x, b) for x, b in zip(inputs, batched) if x is not None)
-    refuse_a_mask_holding_the_batch(fn, params, ndim)
+    """The batch rule of elementwise ops: the batch axis goes in front of the broadcast shape.
+    A mask setting counts as an input: one that holds the batch (a Batched tensor) is lined up too."""
+    masks = batched_masks(params)
+    ndim = max([logical_ndim(x, b) for x, b in zip(inputs, batched) if x is not None]
+               + [logical_ndim(params[name], name in masks)
+                  for name in MASKS if params.get(name) is not None])
+    params.update({name: _lined_up(m.data, True, ndim) for name, m in masks.items()})
     return type(fn).apply(*align(inputs, batched, ndim), **params)
 
 
-def refuse_a_mask_holding_the_batch(fn, params, ndim):
-    """A mask setting (cond, mask, where) reaches an op as a plain array, so vmap cannot see
-    whether it holds the batch: one with more axes than an example of the inputs is refused."""
-    for name in ("cond", "mask", "where"):
-        if np.ndim(params.get(name)) > ndim:
-            raise NotImplementedError(
-                f"vmap cannot batch {type(fn).__name__}: its {name} has shape {np.shape(params[name])}, more axes "
-                f"than one example of its input ({ndim}), so it may hold the batch, which vmap cannot line up; "
-                f"use a {name} of one example's shape, or apply it outside vmap")
+MASKS = ("cond", "mask", "where")  # the settings of ops (Where, MaskedFill, Dropout, Softmax) that are masks
+
+
+def batched_masks(params):
+    """{name: mask} for the mask settings that hold the batch.  F.where, F.softmax, F.masked_fill
+    and F.dropout pass a mask made from batched data as the Batched tensor it is; any other mask
+    is one example's, and broadcasts against each example from the right."""
+    return {name: params[name] for name in MASKS if type(params.get(name)) is Batched}
 
 
 def shifted_axis(axis, ndim):
@@ -316,8 +324,12 @@ def _default_axis(cls):
 
 
 def axis_batch(fn, batched, x, **params):
-    """The batch rule of an op along an axis (a reduction, softmax): the same axes of each example."""
-    refuse_a_mask_holding_the_batch(fn, params, x.data.ndim - 1)
+    """The batch rule of an op along an axis (a reduction, softmax): the same axes of each example.
+    A mask (softmax's where) that holds the batch is lined up with x, which gets the batch if it lacks it."""
+    masks = batched_masks(params)
+    if masks and not batched[0]:
+        x, = batched_everywhere([x], [False], masks[next(iter(masks))].data.shape[0])
+    params.update({name: _lined_up(m.data, True, x.data.ndim - 1) for name, m in masks.items()})
     return type(fn).apply(x, **axis_shifted(fn, x, params))
 
 

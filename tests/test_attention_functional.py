@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import minigrad.functional as F
-from minigrad import Tensor, gradcheck, gradgradcheck
+from minigrad import Tensor, func, gradcheck, gradgradcheck
 from attention import causal_mask, padding_mask, scaled_dot_product_attention, self_attention
 
 
@@ -277,3 +277,17 @@ def test_non_boolean_mask_is_an_error():
 def test_one_dimensional_inputs_are_an_error():
     with pytest.raises(ValueError, match="at least 2 dimensions"):
         scaled_dot_product_attention(Q[0, 0], K, V)
+
+
+def stacked(f, *batches, shared=()):
+    """f over the examples of each batch (axis 0), the shared arguments the same for all: stacked."""
+    return np.stack([f(*(Tensor(b[i]) for b in batches), *shared).data for i in range(len(batches[0]))])
+
+
+def test_inside_vmap_attention_functions_read_one_examples_shape():
+    values, queries = random(3, 4, 2, seed=32), random(3, 5, 2, seed=33)  # 3 examples
+    for f in (lambda v, q: self_attention(v)[0],
+              lambda v, q: scaled_dot_product_attention(q, v, v, is_causal=True,
+                                                        mask=np.tri(5, 4, 1, bool))[1]):
+        mapped = func.vmap(f)(Tensor(values), Tensor(queries))
+        np.testing.assert_allclose(mapped.data, stacked(f, values, queries), rtol=1e-14)

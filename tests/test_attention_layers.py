@@ -9,7 +9,8 @@ import math
 import numpy as np
 import pytest
 
-from minigrad import Tensor, gradcheck, gradgradcheck
+import minigrad.functional as F
+from minigrad import Tensor, func, gradcheck, gradgradcheck
 from minigrad.nn import Module
 from attention import (LearnedPositionalEmbedding, MultiHeadAttention, SelfAttention, SinusoidalPositionalEncoding,
                        causal_mask, padding_mask)
@@ -338,3 +339,43 @@ def test_a_pytorch_padding_mask_passed_as_mask_is_not_taken_silently():
         layer(Tensor(X), Tensor(CONTEXT), key_padding_mask=PADDING.astype(float))
     with pytest.raises(ValueError, match=r"key_padding_mask must have shape \(B, S\) = \(2, 4\)"):
         layer(Tensor(X), Tensor(CONTEXT), key_padding_mask=PADDING[:, None])
+
+
+def stacked(f, *batches, shared=()):
+    """f over the examples of each batch (axis 0), the shared arguments the same for all: stacked."""
+    return np.stack([f(*(Tensor(b[i]) for b in batches), *shared).data for i in range(len(batches[0]))])
+
+
+def test_vmap_of_grad_through_multi_head_attention_equals_a_loop():
+    """Per-example gradients of a small attention classifier: each example, a sequence (T, D),
+    goes through the layer as a batch of one, as outside vmap."""
+    rng = np.random.default_rng(31)
+    mha = MultiHeadAttention(4, 2, rng=np.random.default_rng(1))
+    X, head, y = rng.standard_normal((3, 5, 4)), rng.standard_normal((4, 3)), rng.integers(0, 3, (3, 5))
+
+    def loss(head, x, targets):
+        out, _ = mha(x[None], is_causal=True, key_padding_mask=np.array([[False] * 4 + [True]]))  # (1, T, D)
+        return F.cross_entropy(out[0] @ head, targets)
+
+    per_example = func.vmap(func.grad(loss, argnums=(0, 1)), in_axes=(None, 0, 0))
+    mapped = per_example(Tensor(head), Tensor(X), Tensor(y))
+    for k in range(2):
+        expected = stacked(lambda x, t: func.grad(loss, argnums=(0, 1))(Tensor(head), x, t)[k], X, y)
+        np.testing.assert_allclose(mapped[k].data, expected, rtol=1e-12)
+    assert mapped[0].shape == (3, 4, 3) and np.abs(mapped[0].data).max() > 0
+
+
+def test_inside_vmap_each_examples_own_masks_are_applied():
+    """A key_padding_mask and a mask per example, batched along with the sequences."""
+    rng = np.random.default_rng(34)
+    mha = MultiHeadAttention(4, 2, rng=np.random.default_rng(2))
+    X = rng.standard_normal((3, 5, 4))
+    padding = np.array([[False] * 5, [False] * 3 + [True] * 2, [False] + [True] * 4])  # (3, S)
+    allowed = rng.standard_normal((3, 5, 5)) > -0.5  # (3, T, S)
+
+    def attend(x, pad, mask):
+        return mha(x[None], mask=mask[None], key_padding_mask=pad[None], is_causal=True)[1]  # (1, H, T, S)
+
+    mapped = func.vmap(attend)(Tensor(X), Tensor(padding), Tensor(allowed))
+    np.testing.assert_allclose(mapped.data, stacked(attend, X, padding, allowed), rtol=1e-14)
+    assert np.all(mapped.data[2, 0, :, :, 1:] == 0)  # example 2 sees its first key only

@@ -316,12 +316,78 @@ def test_inside_vmap_a_comparison_holds_the_batch():
     np.testing.assert_array_equal(func.vmap(lambda x: ~(w < x) * 1.0)(Tensor(X)).data, ~(w.data < X) * 1.0)
 
 
-def test_a_mask_that_may_hold_the_batch_is_refused_not_misread():
-    X, M = Tensor(rng.standard_normal((3, 3))), Tensor(rng.standard_normal((3, 3)) > 0)
-    with pytest.raises(NotImplementedError, match=r"vmap cannot batch Where: its cond has shape \(3, 3\)"):
-        func.vmap(lambda x, m: F.where(m, x, 0 * x))(X, M)
-    with pytest.raises(NotImplementedError, match=r"vmap cannot batch Softmax: its where has shape \(3, 3\)"):
-        func.vmap(lambda x, m: F.softmax(x, where=m))(X, M)
+def loop(f, *batches, shared=()):
+    """f over the examples of each batch (axis 0), the shared arguments the same for all: stacked."""
+    return np.stack([f(*(Tensor(b[i]) for b in batches), *shared).data for i in range(len(batches[0]))])
+
+
+MASKED = {  # a mask made from the batched data itself, or from a second batched argument m
+    "where": lambda x, m: F.where(m, x, 2 * x),
+    "np.where": lambda x, m: np.where(x > 0.5, x, -x),
+    "softmax where": lambda x, m: F.softmax(x, where=m),
+    "masked_fill": lambda x, m: F.masked_fill(x, x < m * 1.0, -3.0),
+    "masked_fill of a tensor": lambda x, m: F.masked_fill(x.sum() * 0 + 1.0, m, x),
+    "where of shared values": lambda x, m: F.where(m, Tensor(np.arange(3.0)), Tensor(-np.ones(3))),
+}
+
+
+@pytest.mark.parametrize("name", MASKED)
+def test_inside_vmap_a_mask_made_from_batched_data_is_each_examples(name):
+    X, M = rng.standard_normal((4, 3)), rng.standard_normal((4, 3)) > 0
+    mapped = func.vmap(MASKED[name])(Tensor(X), Tensor(M))
+    np.testing.assert_allclose(mapped.data, loop(MASKED[name], X, M), rtol=1e-14)
+
+
+def test_inside_vmap_a_mask_of_each_examples_gradients():
+    X, M = rng.standard_normal((4, 2, 3)), rng.standard_normal((4, 2, 3)) > 0
+    loss = lambda x, m: (F.softmax(F.masked_fill(x, ~m, 0.0) * x, where=m) ** 2).sum()  # noqa: E731
+    mapped = func.vmap(func.grad(loss))(Tensor(X), Tensor(M))
+    np.testing.assert_allclose(mapped.data, loop(func.grad(loss), X, M), rtol=1e-13)
+
+
+def test_inside_vmap_a_shared_mask_broadcasts_against_each_example():
+    X = rng.standard_normal((4, 3))
+    shared = rng.standard_normal((2, 3)) > 0  # more axes than an example of x: (2, 3) per example
+    for f in (lambda x: F.where(shared, x, 0 * x), lambda x: F.masked_fill(x, Tensor(shared), 1.0),
+              lambda x: F.softmax(x * 1.0 + np.zeros((2, 3)), where=shared[0])):
+        np.testing.assert_allclose(func.vmap(f)(Tensor(X)).data, loop(f, X), rtol=1e-14)
+
+
+def test_inside_vmap_dropout_draws_each_examples_mask_as_a_loop_would():
+    X = rng.standard_normal((5, 2, 3)) + 3.0  # (no zeros: a zero out means dropped)
+    f = lambda x: F.dropout(x, 0.5, rng=np.random.default_rng(7))  # noqa: E731
+    generator = np.random.default_rng(7)
+    by_loop = np.stack([F.dropout(Tensor(x), 0.5, rng=generator).data for x in X])
+    np.testing.assert_array_equal(func.vmap(f)(Tensor(X)).data, by_loop)
+    assert 0 < (by_loop == 0).mean() < 1
+
+
+@pytest.mark.parametrize("ignore_index", [None, -1])
+def test_vmap_of_grad_of_cross_entropy_with_batched_targets_equals_a_loop(ignore_index):
+    X, W = rng.standard_normal((6, 5, 4)), rng.standard_normal((4, 3))  # 6 examples of 5 rows, 3 classes
+    y = rng.integers(0, 3, (6, 5))
+    if ignore_index is not None:
+        y[0, :3] = y[2, 1:] = ignore_index  # examples with different numbers of rows counted
+
+    def loss(w, x, targets):
+        return F.cross_entropy(x @ w, targets, ignore_index=ignore_index)
+
+    values = func.vmap(loss, in_axes=(None, 0, 0))(Tensor(W), Tensor(X), Tensor(y))
+    grads = func.vmap(func.grad(loss), in_axes=(None, 0, 0))(Tensor(W), Tensor(X), Tensor(y))
+    np.testing.assert_allclose(values.data, loop(lambda x, t: loss(Tensor(W), x, t), X, y), rtol=1e-14)
+    expected = loop(lambda x, t: func.grad(loss)(Tensor(W), x, t), X, y)
+    np.testing.assert_allclose(grads.data, expected, rtol=1e-13)
+    logits = X @ W
+    probs = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)  # NumPy's own: the loss of example 1
+    np.testing.assert_allclose(values.data[1], -np.log(probs[1, np.arange(5), y[1]]).mean(), rtol=1e-13)
+
+
+def test_inside_vmap_mean_losses_average_over_one_example():
+    P, Q = rng.standard_normal((4, 3, 2)), rng.standard_normal((4, 3, 2))
+    mapped = func.vmap(F.mse_loss)(Tensor(P), Tensor(Q))
+    np.testing.assert_allclose(mapped.data, ((P - Q) ** 2).mean(axis=(1, 2)), rtol=1e-14)
+    with pytest.raises(ValueError, match=r"targets have shape \(3,\) but logits have shape \(2, 5"):
+        func.vmap(F.cross_entropy)(Tensor(np.ones((4, 2, 5))), Tensor(np.zeros((4, 3), int)))
 
 
 def test_inside_vmap_numpy_tests_and_argmax_are_per_example():
@@ -331,3 +397,4 @@ def test_inside_vmap_numpy_tests_and_argmax_are_per_example():
     for axis in (None, 0, -1):
         found = func.vmap(lambda x: x.argmax(axis=axis) * 1.0)(Tensor(X))
         np.testing.assert_array_equal(found.data, [x.argmax(axis=axis) for x in X])
+
