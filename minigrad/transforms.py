@@ -140,7 +140,7 @@ def mark_batched(t, level):
 
 def batched_array(array):
     """Inside vmap: a Batched tensor around an array whose axis 0 is the batch."""
-    return mark_batched(wrap(array), state.batching)
+    return mark_batched(Tensor(array, copy=False), state.batching)
 
 
 class switched:
