@@ -20,7 +20,9 @@ An op is one class with `forward` and `backward` side by side:
   that needs none).  Write it with NumPy functions and operators only: the engine
   passes arrays normally and Tensors under create_graph=True, where the same code then
   records a graph (see Tensor.__array_ufunc__).  Anything else backward needs
-  (masks, shapes) forward may keep on `self`, as arrays.
+  (masks, shapes) forward may keep on `self`, as arrays.  Masks and indices the caller
+  passed are named in `copied_when_recorded`: the engine copies them when it records the
+  op, so a caller who changes its mask afterwards cannot change the gradient.
 - Never write into `grad`, the inputs or `out`: they may be shared with other ops.
   In-place steps on an array backward made itself are fine (and save memory).
 - A gradient may have the broadcast shape, and the engine sums it back to the input's
@@ -82,6 +84,7 @@ class Function:
     examples = []    # every op lists some: the test sweep gradient-checks each one
     reference = None  # an independent NumPy formula for forward, checked by the sweep
     boundary = []    # Boundary cases: exact values at the edges (0, inf, NaN), checked by the sweep
+    copied_when_recorded = ()  # names of the caller's masks and indices forward keeps on self for backward
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -117,6 +120,8 @@ class Function:
         # Tensor(data, requires_grad, dtype, grad_fn, copy): positional, as keywords cost ~40% more here.
         if True in needs and mode.grad_enabled:
             fn.inputs, fn.arrays, fn.needs_grad, fn.number = inputs, arrays, needs, next_number()
+            for name in cls.copied_when_recorded:  # (copied only here: no cost under no_grad)
+                fn.__dict__[name] = copy_arrays(fn.__dict__[name])
             out = Tensor(out, True, None, fn, False)
         else:
             out = Tensor(out, False, None, None, False)
@@ -154,6 +159,15 @@ class Function:
 
     def __repr__(self):
         return f"<{type(self).__name__}>"
+
+
+def copy_arrays(value):
+    """value with every array in it copied (also inside tuples and lists, as in an index)."""
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, (tuple, list)):
+        return type(value)(map(copy_arrays, value))
+    return value
 
 
 def op_error(fn, stage, err, arrays):

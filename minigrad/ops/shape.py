@@ -79,6 +79,7 @@ class GetItem(Function):
                 Example((3, 4), index=np.arange(12).reshape(3, 4) % 2 == 0),
                 Example((2, 3, 4), index=(Ellipsis, None, slice(None, None, -2))), Example((0, 5), index=(slice(None), 2))]
     reference = staticmethod(lambda x, index: np.take(x.ravel(), np.arange(x.size).reshape(x.shape)[index]))
+    copied_when_recorded = ("index",)
 
     def forward(self, x, index):
         self.index = plain_index(index)

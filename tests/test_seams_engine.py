@@ -1,0 +1,41 @@
+"""The engine at its seams: what backward reads is what forward saw, gradients are the
+caller's own, grad mode behaves as in PyTorch.  Each expected value is derived by hand,
+by NumPy or by finite differences, never by the code under test."""
+import numpy as np
+
+import minigrad.functional as F
+from minigrad import Tensor
+
+
+# ---- masks and indices are copied when the op is recorded ----------------------------------
+def test_where_mask_changed_after_the_call_does_not_change_the_gradient():
+    x = Tensor([1.0, 1.0, 1.0], requires_grad=True)
+    mask, out = np.zeros(3, bool), 0
+    for i in range(3):  # mask i has True at 0..i, so x[j] is picked by 3 - j of the wheres
+        mask[i] = True
+        out = out + F.where(mask, x, 0.0).sum()
+    out.backward()
+    np.testing.assert_array_equal(x.grad.data, [3.0, 2.0, 1.0])
+
+
+def test_masked_fill_mask_changed_after_the_call_does_not_change_the_gradient():
+    x = Tensor([1.0, 1.0, 1.0], requires_grad=True)
+    mask, out = np.zeros(3, bool), 0
+    for i in range(3):  # x[j] survives the fills where mask is False: j of them
+        mask[i] = True
+        out = out + F.masked_fill(x, mask, 0.0).sum()
+    out.backward()
+    np.testing.assert_array_equal(x.grad.data, [0.0, 1.0, 2.0])
+
+
+def test_index_changed_after_the_call_does_not_change_the_gradient():
+    for make_index in (np.array, Tensor):
+        x = Tensor([1.0, 2.0, 3.0], requires_grad=True)
+        index = make_index([0, 0])
+        y = x[index].sum()  # picks x[0] twice: d/dx = [2, 0, 0]
+        (index.data if isinstance(index, Tensor) else index)[:] = 2
+        mask = np.array([True, False, True])
+        z = x[mask].sum()  # d/dx = [1, 0, 1]
+        mask[:] = False
+        (y + z).backward()
+        np.testing.assert_array_equal(x.grad.data, [3.0, 0.0, 1.0])
