@@ -5,14 +5,18 @@ itself (`.grad_fn`, function.py), building the graph `backward()` walks (autogra
 Beside this file, each readable alone: in_place.py (x += 1, x.add_(...), x[i] = v),
 numpy_protocol.py (np.exp(x) and friends on tensors), spellings.py (PyTorch's names, answered).
 """
+import inspect
+
 import numpy as np
 
 import minigrad  # the floors above, used at call time: minigrad.ops (the operators), minigrad.autograd (backward)
+from minigrad.axis_names import takes_axis
 from minigrad.in_place import InPlaceUpdates
+from minigrad.printing import Printing
 from minigrad.spellings import PyTorchSpellings, refuse_two_axis_transpose
 
 
-class Tensor(InPlaceUpdates, PyTorchSpellings):
+class Tensor(InPlaceUpdates, Printing, PyTorchSpellings):
     """An n-dimensional array that remembers how it was computed.
 
     Tensor(data, requires_grad=False, dtype=None): a copy of `data`; float32 stays float32, Python
@@ -43,15 +47,9 @@ class Tensor(InPlaceUpdates, PyTorchSpellings):
     def __float__(self): return float(self.item())
     def __int__(self): return int(self.item())
 
-    def __format__(self, spec):
-        """f"{loss:.3f}": a one-element tensor formats like its number; no spec gives repr."""
-        if not spec:
-            return str(self)
-        if self.data.size != 1:
-            raise TypeError(f"format: only a one-element tensor formats like a number (spec {spec!r}); this one "
-                            f"has shape {self.shape}: format its elements, e.g. np.array2string(x.data, precision=3)")
-        return format(self.data.item(), spec)
-    def __array__(self, dtype=None, copy=None): return self.data if dtype is None else self.data.astype(dtype, copy=False)
+    def __array__(self, dtype=None, copy=None):
+        return self.data if dtype is None else self.data.astype(dtype, copy=False)
+
     def numpy(self): return self.data
     def tolist(self): return self.data.tolist()
 
@@ -59,16 +57,6 @@ class Tensor(InPlaceUpdates, PyTorchSpellings):
         if self.size != 1:
             raise ValueError(f"item: only a one-element tensor has one value; this one has shape {self.shape}")
         return self.data.item()
-
-    def __repr__(self):
-        body = np.array2string(self.data, precision=4, separator=", ", prefix="Tensor(")
-        extra = f", shape={self.shape}" if self.ndim > 1 else ""
-        extra += f", dtype={self.dtype}" if self.dtype != np.float64 else ""
-        if self.grad_fn is not None:
-            extra += f", grad_fn={type(self.grad_fn).__name__}"
-        elif self.requires_grad:
-            extra += ", requires_grad=True"
-        return f"Tensor({body}{extra})"
 
     # ---- the graph ----------------------------------------------------------------
     def backward(self, grad=None, retain_graph=False, create_graph=False, hook=None):
@@ -126,19 +114,21 @@ class Tensor(InPlaceUpdates, PyTorchSpellings):
     def __invert__(self): return _constant(~self.data)
 
     # ---- methods mirroring NumPy ---------------------------------------------------------
-    def sum(self, axis=None, keepdims=False, **pytorch_style): return self._reduce(minigrad.ops.Sum, axis, keepdims, pytorch_style)
-    def mean(self, axis=None, keepdims=False, **pytorch_style): return self._reduce(minigrad.ops.Mean, axis, keepdims, pytorch_style)
-    def max(self, axis=None, keepdims=False, **pytorch_style): return self._reduce(minigrad.ops.Max, axis, keepdims, pytorch_style)
-    def min(self, axis=None, keepdims=False, **pytorch_style): return self._reduce(minigrad.ops.Min, axis, keepdims, pytorch_style)
+    # (PyTorch's dim= and keepdim= get a hint naming axis= and keepdims=: see after the class.)
+    def sum(self, axis=None, keepdims=False):
+        return minigrad.ops.Sum.apply(self, axis=axis, keepdims=keepdims)
 
-    def var(self, axis=None, keepdims=False, ddof=0, **pytorch_style):
-        return self._reduce(minigrad.ops.Var, axis, keepdims, pytorch_style, ddof=ddof)
+    def mean(self, axis=None, keepdims=False):
+        return minigrad.ops.Mean.apply(self, axis=axis, keepdims=keepdims)
 
-    def _reduce(self, op, axis, keepdims, pytorch_style, **params):
-        if pytorch_style:
-            raise TypeError(f"{op.__name__.lower()}() got {', '.join(map(repr, pytorch_style))}: minigrad follows "
-                            "NumPy, so write axis= (and keepdims=) where PyTorch writes dim= (and keepdim=)")
-        return op.apply(self, axis=axis, keepdims=keepdims, **params)
+    def max(self, axis=None, keepdims=False):
+        return minigrad.ops.Max.apply(self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis=None, keepdims=False):
+        return minigrad.ops.Min.apply(self, axis=axis, keepdims=keepdims)
+
+    def var(self, axis=None, keepdims=False, ddof=0):
+        return minigrad.ops.Var.apply(self, axis=axis, keepdims=keepdims, ddof=ddof)
 
     # Indices of the extreme elements: integers, so no gradient (like comparisons).
     def argmax(self, axis=None, keepdims=False): return _constant(self.data.argmax(axis, keepdims=keepdims))
@@ -196,6 +186,13 @@ class Tensor(InPlaceUpdates, PyTorchSpellings):
 
     def __array_function__(self, func, types, args, kwargs):
         return minigrad.numpy_protocol.call_function(func, args, kwargs)
+
+
+# Every method with an `axis` answers PyTorch's dim= (keepdim=) with a hint naming axis= (keepdims=).
+for _name, _method in list(vars(Tensor).items()):
+    if inspect.isfunction(_method) and "axis" in inspect.signature(_method).parameters:
+        setattr(Tensor, _name, takes_axis(_method))
+del _name, _method
 
 
 def unwrap(x):

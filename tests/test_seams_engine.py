@@ -2,6 +2,7 @@
 caller's own, grad mode behaves as in PyTorch.  Each expected value is derived by hand,
 by NumPy or by finite differences, never by the code under test."""
 import numpy as np
+import pytest
 
 import minigrad.functional as F
 from minigrad import Tensor
@@ -39,3 +40,24 @@ def test_index_changed_after_the_call_does_not_change_the_gradient():
         mask[:] = False
         (y + z).backward()
         np.testing.assert_array_equal(x.grad.data, [3.0, 0.0, 1.0])
+
+
+# ---- PyTorch's dim= on Tensor methods ----------------------------------------------------------------
+@pytest.mark.parametrize("name", ["softmax", "log_softmax", "argmax", "argmin", "sum", "mean", "max", "min", "var",
+                                  "squeeze"])
+def test_tensor_methods_with_an_axis_answer_dim_with_the_hint(name):
+    x = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    with pytest.raises(TypeError, match=rf"^Tensor\.{name}\(\) got dim=: minigrad follows NumPy, so write axis= "):
+        getattr(x, name)(dim=1)
+    with pytest.raises(TypeError, match="write axis= and keepdims= where PyTorch writes dim= and keepdim="):
+        getattr(x, name)(dim=1, keepdim=True)
+
+
+def test_tensor_methods_with_an_axis_still_compute_numpys_answer():
+    x0 = np.array([[0.5, -1.0, 2.0], [3.0, 0.0, -2.0]])
+    x = Tensor(x0)
+    e = np.exp(x0 - x0.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(x.softmax(axis=1).data, e / e.sum(axis=1, keepdims=True))
+    np.testing.assert_array_equal(x.argmax(axis=1).data, x0.argmax(axis=1))
+    np.testing.assert_array_equal(x.sum(axis=0, keepdims=True).data, x0.sum(axis=0, keepdims=True))
+    np.testing.assert_allclose(x.var(axis=1, ddof=1).data, x0.var(axis=1, ddof=1))
