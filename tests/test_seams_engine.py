@@ -61,3 +61,26 @@ def test_tensor_methods_with_an_axis_still_compute_numpys_answer():
     np.testing.assert_array_equal(x.argmax(axis=1).data, x0.argmax(axis=1))
     np.testing.assert_array_equal(x.sum(axis=0, keepdims=True).data, x0.sum(axis=0, keepdims=True))
     np.testing.assert_allclose(x.var(axis=1, ddof=1).data, x0.var(axis=1, ddof=1))
+
+
+# ---- grad mode is per thread, as PyTorch's ------------------------------------------------------
+def test_another_threads_no_grad_does_not_stop_this_threads_graph():
+    import threading
+    from minigrad import no_grad
+    inside, release, seen = threading.Event(), threading.Event(), {}
+
+    def other():
+        with no_grad():
+            seen["other"] = (Tensor([1.0], requires_grad=True) * 2).requires_grad
+            inside.set()
+            release.wait(5)
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    assert inside.wait(5)
+    try:
+        y = Tensor([3.0], requires_grad=True) * 2  # recorded here while the other thread is in no_grad
+    finally:
+        release.set()
+        thread.join()
+    assert seen["other"] is False and y.requires_grad and y.grad_fn is not None
