@@ -95,7 +95,7 @@ def keep(t, g, found, accumulate):
 def run_rule(fn, grad, out, create_graph, hook):
     """fn's backward rule, run on what forward saw: one gradient (or None) per input."""
     if fn.inputs is None or fn.number < changes.last:  # (rare: a freed graph, or a change in place since)
-        check_saved_inputs(fn)
+        check_saved_inputs(fn, out)
     try:
         if create_graph:
             in_grads = fn.backward(grad, *inputs_as_recorded(fn), out)
@@ -168,18 +168,25 @@ def own_gradient(current, g):
     return g.copy() if isinstance(g, Tensor) else Tensor(np.array(g), copy=False)
 
 
-def check_saved_inputs(fn):
-    """Refuse a backward through a freed graph, or at values an in-place change has
-    overwritten since fn ran."""
+def check_saved_inputs(fn, out):
+    """Refuse a backward through a freed graph, or one that would read a value an in-place
+    change has overwritten since fn ran: an input or the output that fn's backward reads
+    (Function.reads; an input it does not read may change freely)."""
+    name = type(fn).__name__
     if fn.inputs is None:
-        raise RuntimeError(f"backward: the graph through {type(fn).__name__} was already freed by an earlier "
+        raise RuntimeError(f"backward: the graph through {name} was already freed by an earlier "
                            "backward(); pass retain_graph=True to the first backward() to go through it twice")
     for i, x in enumerate(fn.inputs):
-        if isinstance(x, Tensor) and x._version > fn.number:
+        if isinstance(x, Tensor) and x._version > fn.number and (fn.read_inputs is None or i in fn.read_inputs):
             raise RuntimeError(
-                f"{type(fn).__name__}.backward: its input {i} (shape {x.shape}) was modified by an in-place "
-                f"operation after {type(fn).__name__} used it, so its gradient would be wrong; change a copy "
+                f"{name}.backward: its input {i} (shape {x.shape}) was modified by an in-place operation after "
+                f"{name} used it, and {name}.backward reads it, so its gradient would be wrong; change a copy "
                 "instead, or compute the forward again after the change")
+    if fn.reads_out and out._version > fn.number:
+        raise RuntimeError(
+            f"{name}.backward: its output (shape {out.shape}) was modified by an in-place operation after {name} "
+            f"computed it, and {name}.backward reads it, so its gradient would be wrong; change a copy instead "
+            "(e.g. `y = y * 2`, or `F.masked_fill(y, mask, 0)` for `y[mask] = 0`)")
 
 
 def inputs_as_recorded(fn):
@@ -192,6 +199,7 @@ def inputs_as_recorded(fn):
 
 class _AsRecorded(Function):
     """x as it was when an op used it: forward returns that array, backward passes grad to x."""
+    reads = ()
 
     def forward(self, x, value):
         return value

@@ -23,6 +23,12 @@ An op is one class with `forward` and `backward` side by side:
   (masks, shapes) forward may keep on `self`, as arrays.  Masks and indices the caller
   passed are named in `copied_when_recorded`: the engine copies them when it records the
   op, so a caller who changes its mask afterwards cannot change the gradient.
+- `reads` names the arguments of backward whose values it reads: `reads = ("out",)` for Exp,
+  `reads = ("b", "out")` for Div, `reads = ()` for Add; "inputs" stands for all inputs.
+  (Shapes and dtypes do not count: no in-place change alters them; nor does what forward
+  kept on `self`.)  The engine checks exactly those: a backward whose input or output was
+  changed in place after the op ran refuses to run, while an input it does not read may
+  change freely.  The default, ("inputs", "out"), is the safe one: say less only when true.
 - Never write into `grad`, the inputs or `out`: they may be shared with other ops.
   In-place steps on an array backward made itself are fine (and save memory).
 - A gradient may have the broadcast shape, and the engine sums it back to the input's
@@ -85,6 +91,8 @@ class Function:
     reference = None  # an independent NumPy formula for forward, checked by the sweep
     boundary = []    # Boundary cases: exact values at the edges (0, inf, NaN), checked by the sweep
     copied_when_recorded = ()  # names of the caller's masks and indices forward keeps on self for backward
+    reads = ("inputs", "out")  # the arguments of backward whose values it reads (see the module's docstring)
+    read_inputs, reads_out = None, True  # `reads` as the engine checks it: input positions (None: all), out
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -94,6 +102,7 @@ class Function:
             raise TypeError(f"{cls.__name__} defines __init__ with arguments, but the engine makes each op with "
                             f"{cls.__name__}(): settings go to apply as keywords, e.g. {cls.__name__}.apply(x, k=2), "
                             "and forward takes them (def forward(self, x, k))")
+        cls.read_inputs, cls.reads_out = _what_backward_reads(cls)
         if not cls.__name__.startswith("_"):  # _Names are shared bases, not ops
             ALL_OPS.append(cls)
 
@@ -159,6 +168,20 @@ class Function:
 
     def __repr__(self):
         return f"<{type(self).__name__}>"
+
+
+def _what_backward_reads(cls):
+    """cls.reads as (positions of the inputs backward reads, or None for all; whether it reads out)."""
+    names = (cls.reads,) if isinstance(cls.reads, str) else tuple(cls.reads)
+    arguments = [p.name for p in list(inspect.signature(cls.backward).parameters.values())[2:]
+                 if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    inputs = arguments[:-1]  # backward(self, grad, *inputs, out)
+    for name in names:
+        if name not in inputs and name not in ("inputs", "out"):
+            raise TypeError(f"{cls.__name__}.reads names {name!r}, which is not an argument of its backward: name "
+                            f"those whose values backward reads, among {inputs + ['out']}, or 'inputs' for all")
+    read_inputs = None if "inputs" in names else frozenset(inputs.index(name) for name in names if name in inputs)
+    return read_inputs, "out" in names
 
 
 def copy_arrays(value):

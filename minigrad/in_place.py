@@ -3,8 +3,8 @@
 Outside a graph (an optimizer step under no_grad) they change `x.data` itself and keep the
 tensor's identity.  Inside a graph, `y += x` makes a new tensor and rebinds y (recorded, like
 y = y + x); the explicit methods are refused there, as the graph would not see the change.
-Each change takes a number (grad_mode.next_number): a backward through an op that saved the
-tensor before the change refuses to run (autograd.check_saved_inputs).
+Each change takes a number (grad_mode.next_number): a backward that reads the tensor (an op's
+input or output, Function.reads) from before the change refuses to run (autograd.check_saved_inputs).
 """
 import numpy as np
 

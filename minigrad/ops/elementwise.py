@@ -34,6 +34,7 @@ class Add(Function):
     """a + b.  Backward: d/da = 1, d/db = 1."""
     examples = _BINARY
     reference = staticmethod(lambda a, b: a + b)
+    reads = ()
 
     def forward(self, a, b):
         return a + b
@@ -53,6 +54,7 @@ class Sub(Function):
     """a - b.  Backward: d/da = 1, d/db = -1."""
     examples = _BINARY + [Example((), (2, 3))]
     reference = staticmethod(lambda a, b: a - b)
+    reads = ()
 
     def forward(self, a, b):
         return a - b
@@ -72,6 +74,7 @@ class Mul(Function):
     """a * b.  Backward: d/da = b, d/db = a."""
     examples = _BINARY
     reference = staticmethod(lambda a, b: a * b)
+    reads = ("a", "b")
 
     def forward(self, a, b):
         return a * b
@@ -93,6 +96,7 @@ class Div(Function):
     examples = [Example((3, 4), (3, 4), domain=(0.5, 2.0)), Example((2, 3), (3,), domain=(0.5, 2.0)),
                 Example(3.0, (2, 2), domain=(0.5, 2.0)), Example((0, 3), (3,), domain=(0.5, 2.0))]
     reference = staticmethod(lambda a, b: a * (1.0 / b))
+    reads = ("b", "out")
 
     def forward(self, a, b):
         return a / b
@@ -118,6 +122,7 @@ class Pow(Function):
                 Boundary([0.0, 0.0], [2.0, 0.5], expected=[0.0, 0.0], grads=[[0.0, inf], [0.0, 0.0]]),
                 Boundary(0.0, [2.0, 0.5], expected=[0.0, 0.0], grads=[[0.0, 0.0]])]  # out ln a -> 0 as a -> 0
     reference = staticmethod(np.power)
+    reads = ("a", "b", "out")
 
     def forward(self, a, b):
         return a ** b
@@ -147,6 +152,7 @@ class Neg(Function):
     examples = _UNARY
     boundary = [Boundary([0.0, inf], expected=[-0.0, -inf], grads=[[-1.0, -1.0]])]
     reference = staticmethod(lambda x: 0.0 - x)
+    reads = ()
 
     def forward(self, x):
         return -x
@@ -167,6 +173,7 @@ class Exp(Function):
     examples = _UNARY + [Example(())]
     boundary = [Boundary([-inf, 0.0, inf], expected=[0.0, 1.0, inf], grads=[[0.0, 1.0, inf]])]
     reference = staticmethod(lambda x: np.e ** x)
+    reads = ("out",)
 
     def forward(self, x):
         return np.exp(as_float(x))
@@ -187,6 +194,7 @@ class Log(Function):
     examples = [Example((3, 4), domain=(0.2, 3.0)), Example((0, 3))]
     boundary = [Boundary([0.0, 1.0, inf], expected=[-inf, 0.0, inf], grads=[[inf, 1.0, 0.0]])]
     reference = staticmethod(lambda x: np.log2(x) / np.log2(np.e))
+    reads = ("x",)
 
     def forward(self, x):
         return np.log(as_float(x))
@@ -207,6 +215,7 @@ class Sqrt(Function):
     examples = [Example((3, 4), domain=(0.2, 3.0)), Example((0, 3))]
     boundary = [Boundary([0.0, 4.0, inf], expected=[0.0, 2.0, inf], grads=[[inf, 0.25, 0.0]])]
     reference = staticmethod(lambda x: x ** 0.5)
+    reads = ("out",)
 
     def forward(self, x):
         return np.sqrt(as_float(x))
@@ -227,6 +236,7 @@ class Tanh(Function):
     examples = _UNARY
     boundary = [Boundary([-inf, 0.0, inf], expected=[-1.0, 0.0, 1.0], grads=[[0.0, 1.0, 0.0]])]
     reference = staticmethod(lambda x: (np.exp(2 * x) - 1) / (np.exp(2 * x) + 1))
+    reads = ("out",)
 
     def forward(self, x):
         return np.tanh(as_float(x))
@@ -250,6 +260,7 @@ class Sigmoid(Function):
     examples = [Example((3, 4), domain=(-5.0, 5.0)), Example((0, 3))]
     boundary = [Boundary([-inf, 0.0, inf], expected=[0.0, 0.5, 1.0], grads=[[0.0, 0.25, 0.0]])]
     reference = staticmethod(lambda x: 1 / (1 + np.exp(-x)))
+    reads = ("out",)
 
     def forward(self, x):
         x = as_float(x)  # (-|x| of an unsigned integer would wrap around)
@@ -275,6 +286,7 @@ class Relu(Function):
                 Boundary([nan], expected=[nan]),
                 Boundary([-1.0, 2.0], upstream=[inf, 1.0], grads=[[0.0, 1.0]])]  # an inf gradient where flat stays out
     reference = staticmethod(lambda x: np.maximum(x, 0.0))
+    reads = ()  # the sign kept by forward
 
     def forward(self, x):
         self.positive = x > 0
@@ -296,6 +308,7 @@ class Abs(Function):
     examples = _UNARY
     boundary = [Boundary([-inf, 0.0, 2.0], expected=[inf, 0.0, 2.0], grads=[[-1.0, 0.0, 1.0]])]
     reference = staticmethod(lambda x: np.sqrt(x * x))
+    reads = ("x",)
 
     def forward(self, x):
         return np.abs(x)
@@ -315,6 +328,7 @@ class _Pick(Function):
     """Backward, shared by maximum and minimum: the gradient goes to the chosen input; ties split
     it in half."""
     examples = [Example((3, 4), (3, 4)), Example((2, 3), (3,)), Example((3, 4), 0.3), Example((0, 3), (3,))]
+    reads = ()  # the winners kept by forward
 
     def forward(self, a, b):
         out = self.pick(a, b)
@@ -362,6 +376,7 @@ class Where(Function):
                 Boundary([1.0, 2.0], [3.0, 4.0], cond=np.array([True, False]), upstream=[inf, inf],
                          grads=[[inf, 0.0], [0.0, inf]])]
     copied_when_recorded = ("cond",)
+    reads = ()  # the mask kept by forward
 
     def forward(self, a, b, cond):
         self.cond = np.asarray(cond, dtype=bool)
@@ -391,6 +406,7 @@ class MaskedFill(Function):
                          upstream=[inf, 1.0], grads=[[0.0, 1.0]])]
     reference = staticmethod(lambda x, value, mask: np.choose(mask, [x, value + 0 * x]))
     copied_when_recorded = ("mask",)
+    reads = ()  # the mask kept by forward
 
     def forward(self, x, value, mask):
         self.mask = np.asarray(mask, dtype=bool)
@@ -412,6 +428,7 @@ class Cast(Function):
     """x converted to `dtype`.  Backward: d/dx = 1, converted back to x's dtype."""
     examples = [Example((3, 4), dtype=np.dtype(np.float64)), Example((0, 3), dtype=np.dtype(np.float64))]
     reference = staticmethod(lambda x, dtype: np.array(x, dtype=dtype))
+    reads = ()  # the dtype only
 
     def forward(self, x, dtype):
         return x.astype(dtype)

@@ -35,6 +35,7 @@ class MatMul(Function):
                          grads=[np.zeros((2, 0)), np.zeros((0, 3))])]
     reference = staticmethod(lambda a, b: np.einsum("...ij,...jk->...ik", a, b) if a.ndim > 1 and b.ndim > 1
                              else np.tensordot(a, b, axes=([-1], [-2 if b.ndim > 1 else 0])))
+    reads = ("a", "b")
 
     def forward(self, a, b):
         try:
@@ -135,6 +136,7 @@ class Einsum(Function):
                 Example((3, 1), (4, 2), subscripts="ij,jk->ik"), Example((1,), (4,), subscripts="i,i->"),
                 Example((0, 4), (4, 2), subscripts="ij,jk->ik")]
     reference = staticmethod(lambda *ops, subscripts: np.einsum(subscripts, *ops, optimize=True))
+    reads = ("inputs",)
 
     def forward(self, *operands, subscripts):
         self.inputs_sub, self.output_sub = _parse_subscripts(subscripts, len(operands))
@@ -215,6 +217,7 @@ class CosineSimilarity(Function):
     reference = staticmethod(lambda a, b, axis=-1, eps=1e-8: np.sum(a * b, axis=axis) / (
         np.maximum(np.linalg.norm(a + 0 * b, axis=axis), eps)
         * np.maximum(np.linalg.norm(b + 0 * a, axis=axis), eps)))
+    reads = ("a", "b", "out")
 
     def forward(self, a, b, axis=-1, eps=1e-8):
         self.axis, self.eps = axis, eps

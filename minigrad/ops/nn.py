@@ -63,6 +63,7 @@ class LayerNorm(Function):
                 Example((0, 4), (4,), (4,)), Example((3, 1), (1,), (1,))]
     boundary = [Boundary([[2.0, 2.0, 2.0]], None, None, expected=[[0.0, 0.0, 0.0]], grads=[[[0.0, 0.0, 0.0]]])]
     reference = staticmethod(_layer_norm_reference)
+    reads = ("x", "weight")
 
     def forward(self, x, weight, bias, eps=1e-5):
         self.eps = eps
@@ -152,6 +153,7 @@ class Gelu(Function):
     boundary = [Boundary([0.0], expected=[0.0], grads=[[0.5]])]
     # 0.5 (1 + tanh z) = 1 / (1 + exp(-2z)): the same function written another way.
     reference = staticmethod(lambda x: x / (1.0 + np.exp(-2.0 * _GELU_C * (x + 0.044715 * x ** 3))))
+    reads = ("x",)
 
     def forward(self, x):
         x = as_float(x)
@@ -183,6 +185,7 @@ class Dropout(Function):
     boundary = [Boundary([np.inf, 1.0], mask=np.array([False, True]), p=0.5, expected=[0.0, 2.0],
                          upstream=[np.inf, 1.0], grads=[[0.0, 2.0]])]
     reference = staticmethod(lambda x, mask, p: np.where(mask, x / (1 - p), 0.0))
+    reads = ()  # the mask kept by forward
 
     def forward(self, x, mask, p):
         self.mask, self.scale = mask, 1.0 / (1.0 - p)
@@ -221,6 +224,7 @@ class CrossEntropy(Function):
                          expected=[np.log1p(np.exp(-1.0)), 0.0],
                          grads=[[[1 / (1 + np.e), -1 / (1 + np.e)], [0.0, 0.0]]])]  # softmax - onehot
     reference = staticmethod(_cross_entropy_reference)
+    reads = ("logits",)
 
     def forward(self, logits, targets, ignore_index=None):
         self.keep = np.ones(targets.shape, bool) if ignore_index is None else targets != ignore_index

@@ -41,6 +41,7 @@ class Sum(Function):
     examples = _AXES
     reference = staticmethod(lambda x, axis=None, keepdims=False: np.add.reduce(x, axis=axis, keepdims=keepdims))
     boundary = [Boundary(np.zeros(0), expected=0.0, grads=[np.zeros(0)]), Boundary([inf, 1.0], expected=inf, grads=[[1.0, 1.0]])]
+    reads = ()
 
     def forward(self, x, axis=None, keepdims=False):
         self.kshape = _keepdims_shape(x.shape, axis)
@@ -62,6 +63,7 @@ class Mean(Function):
     reference = staticmethod(lambda x, axis=None, keepdims=False: np.add.reduce(x, axis=axis, keepdims=keepdims)
                              / np.add.reduce(np.ones_like(x), axis=axis, keepdims=keepdims))
     boundary = [Boundary(np.zeros((0, 3)), axis=0, expected=[nan, nan, nan], grads=[np.zeros((0, 3))])]  # NumPy's mean of nothing
+    reads = ()
 
     def forward(self, x, axis=None, keepdims=False):
         self.kshape = _keepdims_shape(x.shape, axis)
@@ -87,6 +89,7 @@ class Var(Function):
         / (np.add.reduce(np.ones_like(x), axis=axis, keepdims=keepdims) - ddof))
     boundary = [Boundary([2.0], ddof=1, expected=nan, grads=[[nan]]),  # N - ddof = 0: NumPy's NaN, and 0/0
                 Boundary([5.0, 5.0], expected=0.0, grads=[[0.0, 0.0]])]
+    reads = ("x",)
 
     def forward(self, x, axis=None, keepdims=False, ddof=0):
         self.axis, self.kshape = axis, _keepdims_shape(x.shape, axis)
@@ -110,6 +113,7 @@ class _Extremum(Function):
     """Backward, shared by max and min: the gradient goes to the extreme element; ties share it evenly
     (as torch.amax), so the gradient of a constant row is 1/n each."""
     examples = _AXES
+    reads = ()  # the extreme positions kept by forward
 
     def forward(self, x, axis=None, keepdims=False):
         self.kshape = _keepdims_shape(x.shape, axis)
@@ -202,6 +206,7 @@ class Softmax(Function):
                 Boundary([[1.0, 2.0]], where=np.array([False, False]), expected=[[0.0, 0.0]], grads=[[[0.0, 0.0]]]),
                 Boundary([-inf, -inf], expected=[0.0, 0.0]),
                 Boundary([-inf, 0.0], expected=[0.0, 1.0], upstream=[3.0, 1.0], grads=[[0.0, 0.0]])]
+    reads = ("out",)
 
     @staticmethod
     def reference(x, axis=-1, where=True):
@@ -246,6 +251,7 @@ class LogSoftmax(Function):
     examples = [Example((3, 4)), Example((2, 3, 4), axis=0), Example((3, 1)), Example((0, 4))]
     boundary = [Boundary([-inf, 0.0], expected=[-inf, 0.0], grads=[[1.0, -1.0]])]  # d/dx_i sum = 1 - 2 s_i
     reference = staticmethod(lambda x, axis=-1: np.log(np.exp(x) / np.sum(np.exp(x), axis=axis, keepdims=True)))
+    reads = ("out",)
 
     def forward(self, x, axis=-1):
         _need_an_axis(x)
@@ -273,6 +279,7 @@ class LogSumExp(Function):
     boundary = [Boundary([inf, 0.0], expected=inf), Boundary([-inf, -inf], expected=-inf),  # as NumPy's log(sum(exp))
                 Boundary([-inf, 0.0], expected=0.0, grads=[[0.0, 1.0]]), Boundary(np.zeros((2, 0)), expected=[-inf, -inf])]
     reference = staticmethod(lambda x, axis=-1, keepdims=False: np.log(np.sum(np.exp(x), axis=axis, keepdims=keepdims)))
+    reads = ("x", "out")
 
     def forward(self, x, axis=-1, keepdims=False):
         if axis is not None:

@@ -15,6 +15,7 @@ class Reshape(Function):
     examples = [Example((3, 4), shape=(2, 6)), Example((2, 3, 4), shape=(-1, 4)), Example((6,), shape=(1, 2, 3)),
                 Example((0, 3), shape=(3, 0))]
     reference = staticmethod(lambda x, shape: np.array(x.ravel()).reshape(shape))
+    reads = ()
 
     def forward(self, x, shape):
         return np.reshape(x, shape)
@@ -37,6 +38,7 @@ class Transpose(Function):
                 Example((2, 3, 4), axes=(-1, 0, -2)), Example((0, 3, 2), axes=(2, 0, 1))]
     reference = staticmethod(lambda x, axes: np.einsum(
         "abc->" + "".join("abc"[i] for i in axes), x) if axes else np.array(x.T))
+    reads = ()
 
     def forward(self, x, axes=None):
         self.axes = axes
@@ -80,6 +82,7 @@ class GetItem(Function):
                 Example((2, 3, 4), index=(Ellipsis, None, slice(None, None, -2))), Example((0, 5), index=(slice(None), 2))]
     reference = staticmethod(lambda x, index: np.take(x.ravel(), np.arange(x.size).reshape(x.shape)[index]))
     copied_when_recorded = ("index",)
+    reads = ()  # the index kept by forward
 
     def forward(self, x, index):
         self.index = plain_index(index)
@@ -117,6 +120,7 @@ class ScatterAdd(Function):
                 Example((0,), index=np.zeros(0, dtype=int), shape=(4,))]
     reference = staticmethod(lambda x, index, shape: np.bincount(np.arange(np.prod(shape)).reshape(shape)[index].ravel(),
                                                                  x.ravel(), int(np.prod(shape))).reshape(shape))
+    reads = ()
 
     def forward(self, x, index, shape):
         self.index = index
@@ -139,6 +143,7 @@ class Concatenate(Function):
     """Inputs joined along an existing axis.  Backward: each input gets its slice of the gradient."""
     examples = [Example((2, 3), (4, 3), axis=0), Example((2, 3), (2, 1), (2, 2), axis=-1), Example((2, 0), (2, 3), axis=-1)]
     reference = staticmethod(lambda *xs, axis=0: np.block([list(xs)]) if axis in (-1, 1) else np.vstack(xs))
+    reads = ()
 
     def forward(self, *xs, axis=0):
         self.axis = axis % xs[0].ndim
@@ -166,6 +171,7 @@ class Stack(Function):
     """Inputs of one shape joined along a new axis.  Backward: input i gets index i of the gradient."""
     examples = [Example((2, 3), (2, 3), axis=0), Example((3,), (3,), (3,), axis=-1), Example((0, 3), (0, 3), axis=0)]
     reference = staticmethod(lambda *xs, axis=0: np.moveaxis(np.array(xs), 0, axis))
+    reads = ()
 
     def forward(self, *xs, axis=0):
         self.axis = axis % (xs[0].ndim + 1)
@@ -191,6 +197,7 @@ class BroadcastTo(Function):
     """x repeated to `shape` by NumPy's broadcasting rules.  Backward: the engine sums the gradient back."""
     examples = [Example((3, 1), shape=(2, 3, 4)), Example((4,), shape=(3, 4)), Example((0, 1), shape=(2, 0, 3))]
     reference = staticmethod(lambda x, shape: x + np.zeros(shape))
+    reads = ()
 
     def forward(self, x, shape):
         return np.broadcast_to(x, shape)
