@@ -520,6 +520,7 @@ def measure_memory(cfg, log):
     arrays = W.w1_inputs(*W.MEMORY_SIZE, np.float64)
     wl = W.Workload(key, "w1", arrays, {"threads": cfg.threads, "shape": W.MEMORY_SIZE},
                     {"numpy": W.numpy_w1, "minigrad": W.minigrad_w1,
+                     "minigrad[ops]": W.minigrad_w1_ops,
                      "autograd": W.autograd_w1, "mygrad": W.mygrad_w1}, np.float64)
     if not cfg.peers:
         wl.factories = {k: v for k, v in wl.factories.items() if k not in W.PEERS}

@@ -12,9 +12,11 @@ Implementations:
 * ``numpy``     the hand-written baseline (``bench.numpy_baseline``)
 * ``minigrad``  the engine under test (on T, the train step, shown for
   information: it has no target)
-* ``minigrad[ops]`` (W2 only) multi-head attention assembled from minigrad
-  primitives, shown for information while ``attention.MultiHeadAttention``
-  is what the W2 target is judged on
+* ``minigrad[ops]`` attention assembled from minigrad primitives, shown for
+  information: on W1 op by op as a student writes it (additive mask,
+  ``F.softmax``), while ``scaled_dot_product_attention`` is what the W1
+  targets are judged on; on W2 multi-head, while
+  ``attention.MultiHeadAttention`` is what the W2 target is judged on
 * ``floor bare``, ``floor checked`` (chain only) two minimal engines that
   show how cheap one op can be, without and with minigrad's checks
   (``bench.floor``), for information
@@ -254,6 +256,36 @@ def minigrad_w1(wl):
         v = x @ Wv
         a, _ = scaled_dot_product_attention(q, k, v, is_causal=True)
         out = a @ Wo
+        loss = (out ** 2).sum()
+        loss.backward()
+        return loss.data, tuple(t.grad.data for t in ts)
+
+    return run
+
+
+def minigrad_w1_ops(wl):
+    """W1 op by op, as a student writes it (information only)::
+
+        s = (q @ k.swapaxes(-1, -2)) * scale + additive_mask    # (B, T, T)
+        out = (F.softmax(s, axis=-1) @ v) @ Wo                  # (B, T, D)
+
+    ``additive_mask`` is (T, T): 0 where key j <= query i, -1e9 above the diagonal.
+    """
+    Tensor, F = _minigrad()
+    arrays = wl.arrays
+    T, D = arrays[0].shape[1:]
+    additive_mask = np.where(nb.causal_mask(T), -1e9, 0.0).astype(wl.dtype)
+    scale = 1.0 / math.sqrt(D)
+
+    def run():
+        ts = [Tensor(a, requires_grad=True) for a in arrays]
+        x, Wq, Wk, Wv, Wo = ts
+        q = x @ Wq
+        k = x @ Wk
+        v = x @ Wv
+        s = (q @ k.swapaxes(-1, -2)) * scale + additive_mask
+        p = F.softmax(s, axis=-1)
+        out = (p @ v) @ Wo
         loss = (out ** 2).sum()
         loss.backward()
         return loss.data, tuple(t.grad.data for t in ts)
@@ -684,8 +716,10 @@ def build_workloads(threads=1, peers=True):
         for dtype in W1_DTYPES:
             wls.append(Workload(w1_key(shape, dtype), "w1", w1_inputs(*shape, dtype),
                                 dict(common, shape=shape),
-                                impls(numpy=numpy_w1, minigrad=minigrad_w1, torch=torch_w1,
-                                      autograd=autograd_w1, mygrad=mygrad_w1), dtype))
+                                impls(numpy=numpy_w1, minigrad=minigrad_w1,
+                                      **{"minigrad[ops]": minigrad_w1_ops}, torch=torch_w1,
+                                      autograd=autograd_w1, mygrad=mygrad_w1),
+                                dtype, info_only=("minigrad[ops]",)))
     wls.append(Workload(W2_KEY, "w2", w2_inputs(*W2_SIZE, W2_DTYPE),
                         dict(common, shape=W2_SIZE, n_heads=W2_HEADS),
                         impls(numpy=numpy_w2, minigrad=minigrad_w2_module,

@@ -495,3 +495,18 @@ def test_train_workload_minigrad_matches_baseline_on_every_call():
     first = res["numpy"].fn()
     for name in ("numpy", "minigrad"):
         assert harness.compare(res[name].fn(), first, np.float64, check_dtype=True) == ""
+
+
+def test_w1_op_by_op_matches_baseline_in_both_dtypes():
+    # The student's form (additive mask, F.softmax) must give the baseline's loss and
+    # gradients, and keep float32 as float32, or its timing and memory rows mean nothing.
+    from bench import harness
+    from bench import workloads as W
+    for dtype in W.W1_DTYPES:
+        shape = (2, 8, 16)
+        wl = W.Workload(W.w1_key(shape, dtype), "w1", W.w1_inputs(*shape, dtype), {"shape": shape},
+                        {"numpy": W.numpy_w1, "minigrad[ops]": W.minigrad_w1_ops}, dtype)
+        res = harness.prepare(wl, log=lambda msg: None)
+        assert res["minigrad[ops]"].status == "ok", res["minigrad[ops]"].detail
+    w1 = [wl for wl in W.build_workloads(peers=False) if wl.kind == "w1"]
+    assert all("minigrad[ops]" in wl.factories and "minigrad[ops]" in wl.info_only for wl in w1)
