@@ -22,7 +22,6 @@ import time
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # before NumPy loads; one BLAS thread suits small matrices
 
 import numpy as np
-from tqdm.auto import tqdm                                         # the progress bar (in the demos extra)
 
 import minigrad
 import minigrad.functional as F
@@ -78,6 +77,7 @@ def train(run, train_ids, val_ids, seconds, checkpoint, quick, fit_to_time=False
     fit_to_time: at the end of the warm-up (where the learning rate does not depend on the
     total yet), and every 100 steps in the first half of the time, set the schedule's total
     to the steps that fit in the time left at the speed so far (a busy machine varies)."""
+    from tqdm.auto import tqdm  # the progress bar (demos extra): imported here, so --list needs none
     model, opt, schedule, rng = run["model"], run["opt"], run["schedule"], run["rng"]
     every, first, start = 10 if quick else 100, run["step"], time.perf_counter()
     bar = tqdm(total=schedule.total_steps, initial=first, unit="step", mininterval=1.0)
