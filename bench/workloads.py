@@ -244,23 +244,8 @@ def minigrad_chain(wl):
 
 def minigrad_w1(wl):
     """Single-head causal attention through ``attention.scaled_dot_product_attention``."""
-    Tensor, F = _minigrad()
     from attention import scaled_dot_product_attention
-    arrays = wl.arrays
-
-    def run():
-        ts = [Tensor(a, requires_grad=True) for a in arrays]
-        x, Wq, Wk, Wv, Wo = ts
-        q = x @ Wq
-        k = x @ Wk
-        v = x @ Wv
-        a, _ = scaled_dot_product_attention(q, k, v, is_causal=True)
-        out = a @ Wo
-        loss = (out ** 2).sum()
-        loss.backward()
-        return loss.data, tuple(t.grad.data for t in ts)
-
-    return run
+    return _minigrad_w1_step(wl, lambda q, k, v: scaled_dot_product_attention(q, k, v, is_causal=True)[0])
 
 
 def minigrad_w1_ops(wl):
@@ -271,21 +256,23 @@ def minigrad_w1_ops(wl):
 
     ``additive_mask`` is (T, T): 0 where key j <= query i, -1e9 above the diagonal.
     """
-    Tensor, F = _minigrad()
-    arrays = wl.arrays
-    T, D = arrays[0].shape[1:]
+    _, F = _minigrad()
+    T, D = wl.arrays[0].shape[1:]
     additive_mask = np.where(nb.causal_mask(T), -1e9, 0.0).astype(wl.dtype)
     scale = 1.0 / math.sqrt(D)
+    return _minigrad_w1_step(wl, lambda q, k, v: F.softmax((q @ k.swapaxes(-1, -2)) * scale + additive_mask,
+                                                           axis=-1) @ v)
+
+
+def _minigrad_w1_step(wl, attend):
+    """One W1 step: project x to q, k, v, attend(q, k, v) -> (B, T, D), project with Wo, loss sum(out²)."""
+    Tensor, _ = _minigrad()
+    arrays = wl.arrays
 
     def run():
         ts = [Tensor(a, requires_grad=True) for a in arrays]
         x, Wq, Wk, Wv, Wo = ts
-        q = x @ Wq
-        k = x @ Wk
-        v = x @ Wv
-        s = (q @ k.swapaxes(-1, -2)) * scale + additive_mask
-        p = F.softmax(s, axis=-1)
-        out = (p @ v) @ Wo
+        out = attend(x @ Wq, x @ Wk, x @ Wv) @ Wo
         loss = (out ** 2).sum()
         loss.backward()
         return loss.data, tuple(t.grad.data for t in ts)
