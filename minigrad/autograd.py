@@ -33,9 +33,8 @@ def run_backward(root, grad=None, retain_graph=False, create_graph=False, accumu
     each op's saved inputs (else dropped once used).  hook: `op(fn, output, grad, handed)`
     and `leaf(tensor, grad)` are told each step (minigrad.viz.explain_backward draws them).
     """
-    grads = {root: seed(root, grad, create_graph)}  # 1. seed.  tensor (by identity) -> the sum of its gradients so far
-    waiting = [(-root.grad_fn.number, root)] if root.grad_fn else []  # a heap of (-op number, tensor): newest first
-    leaves = [] if waiting else [root]  # in arrival order
+    grads = {root: seed(root, grad, create_graph)}  # 1. seed.  tensor -> the sum of its gradients so far
+    waiting = [(-root.grad_fn.number, root)] if root.grad_fn else []  # a heap of (-op number, tensor)
     found = dict.fromkeys(wanted)  # wanted tensor -> its gradient, once the sweep has it
     while waiting:
         t = heappop(waiting)[1]  # 2. the newest waiting tensor
@@ -51,36 +50,44 @@ def run_backward(root, grad=None, retain_graph=False, create_graph=False, accumu
                 gx = fit(gx, like, fn, create_graph)  # (the check inline: most gradients fit already)
             if x in grads:
                 grads[x] = grads[x] + gx  # (a new sum: gx may be shared with another input)
-            elif x.grad_fn is None:  # the first gradient to reach x: x now waits its turn
+            else:  # the first gradient to reach x
                 grads[x] = gx
-                leaves.append(x)
-            else:
-                grads[x] = gx
-                heappush(waiting, (-x.grad_fn.number, x))
+                if x.grad_fn is not None:  # x waits its turn; a leaf stays in grads until the end
+                    heappush(waiting, (-x.grad_fn.number, x))
         if not retain_graph:
             fn.inputs = fn.arrays = None  # the saved inputs can go now
-    for x in leaves:  # 4. leaves last
-        finish_leaf(x, grads.pop(x), found, accumulate, hook)
-    return [found[t] for t in wanted]
+    for x, g in grads.items():  # 4. leaves last: what is left in grads, in arrival order
+        if hook is not None:
+            hook.leaf(x, g)
+        if accumulate:
+            x.grad = own_gradient(x.grad, g)
+    return [grads[t] if t in grads else found[t] for t in wanted]
 
 
 def seed(root, grad, create_graph):
-    """The gradient the sweep starts from: ones for a one-element output, else `grad`."""
+    """The gradient the sweep starts from: 1 for a one-element output (a loss), else `grad`."""
+    if grad is None and root.requires_grad and root.data.size == 1:  # loss.backward()
+        grad = np.array(1, root.data.dtype).reshape(root.data.shape)  # (np.ones costs 2k instructions more)
+    else:
+        grad = given_seed(root, grad, create_graph)
+    return Tensor(grad, copy=False) if create_graph and type(grad) is np.ndarray else grad
+
+
+def given_seed(root, grad, create_graph):
+    """`grad` as backward's seed, checked against the output `root`."""
     if not root.requires_grad:
         raise RuntimeError("backward: this tensor does not require grad and has no grad_fn "
                            "(was it computed under no_grad(), or from tensors without requires_grad=True?)")
     out = root.data
     if grad is None:
-        if out.size != 1:
-            raise RuntimeError(f"backward: grad can be implicit only for a one-element output, but the "
-                               f"output has shape {out.shape}; pass grad= of that shape (e.g. ones)")
-        grad = np.array(1, out.dtype).reshape(out.shape)  # (np.ones is Python code: 2k instructions more)
-    elif not (create_graph and isinstance(grad, Tensor)):  # (a Tensor grad under create_graph stays in the graph)
+        raise RuntimeError(f"backward: grad can be implicit only for a one-element output, but the "
+                           f"output has shape {out.shape}; pass grad= of that shape (e.g. ones)")
+    if create_graph and isinstance(grad, Tensor):  # (a Tensor grad under create_graph stays in the graph)
+        grad = grad.astype(out.dtype, copy=False)
+    else:
         grad = np.asarray(unwrap(grad), dtype=out.dtype)
     if grad.shape != out.shape:
         raise ValueError(f"backward: grad has shape {grad.shape} but the output has shape {out.shape}")
-    if create_graph:
-        grad = Tensor(grad, copy=False) if type(grad) is np.ndarray else grad.astype(out.dtype, copy=False)
     return grad
 
 
@@ -103,15 +110,19 @@ def run_rule(fn, grad, out, create_graph, hook):
             in_grads = fn.backward(grad, *fn.arrays, out.data)
     except Exception as err:  # name the op, and keep the line of its backward that failed
         raise op_error(fn, "backward", err, fn.arrays) from err
-    if type(in_grads) is not tuple:
-        in_grads = (in_grads,)
+    in_grads = in_grads if type(in_grads) is tuple else (in_grads,)  # (one input: a bare gradient)
     if len(in_grads) != len(fn.arrays):
         raise RuntimeError(f"{type(fn).__name__}.backward returned {len(in_grads)} gradients for "
                            f"{len(fn.arrays)} inputs: give one per input (None where an input needs none)")
     if hook is not None:
-        hook.op(fn, out, grad, [(x, gx, fit(gx, like, fn, create_graph)) for x, like, need, gx
-                                in zip(fn.inputs, fn.arrays, fn.needs_grad, in_grads) if need and gx is not None])
+        tell_hook(hook, fn, out, grad, in_grads, create_graph)
     return in_grads
+
+
+def tell_hook(hook, fn, out, grad, in_grads, create_graph):
+    """Show a hook (minigrad.viz.BackwardTrace) one step: the op, its output, the gradient in and out."""
+    hook.op(fn, out, grad, [(x, gx, fit(gx, like, fn, create_graph)) for x, like, need, gx
+                            in zip(fn.inputs, fn.arrays, fn.needs_grad, in_grads) if need and gx is not None])
 
 
 def fit(grad, like, fn, create_graph):
@@ -120,9 +131,7 @@ def fit(grad, like, fn, create_graph):
         grad = grad.data
     if grad.shape != like.shape:
         grad = to_shape(grad, like.shape, fn)
-    if grad.dtype != like.dtype:
-        grad = grad.astype(like.dtype)
-    return grad
+    return grad if grad.dtype == like.dtype else grad.astype(like.dtype)
 
 
 def to_shape(grad, shape, fn):
@@ -148,16 +157,6 @@ def sum_to_shape(grad, shape):
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
     return grad.sum(axis=axes, keepdims=True).reshape(shape)
-
-
-def finish_leaf(x, g, found, accumulate, hook):
-    """Step 4 for one leaf: tell the hook, hand g to minigrad.grad, add it into x.grad."""
-    if hook is not None:
-        hook.leaf(x, g)
-    if x in found:
-        found[x] = g
-    if accumulate:
-        x.grad = own_gradient(x.grad, g)
 
 
 def own_gradient(current, g):

@@ -36,9 +36,10 @@ An op is one class with `forward` and `backward` side by side:
   `grad.reshape(kept_shape)`), and the engine repeats it along them.
 - One backward serves both modes: never test what kind of object `grad` is.
 - `self.needs_grad[i]` says whether input i needs a gradient, to skip costly work.
-- An intermediate that forward made and backward needs again goes through
-  `self.kept(compute, *args)` (see there): the engine, not the op, decides when the
-  kept array may be reused.  A backward may also call other ops (`Op.apply`).
+- An intermediate that forward made and backward needs again: forward makes it with
+  `self.keep(compute, *args)`, backward takes it with `self.kept(compute, *args)` (see
+  there): the engine, not the op, decides when the kept array may be reused.
+- A backward may also call other ops (`Op.apply`).
 """
 import inspect
 
@@ -138,22 +139,26 @@ class Function:
             transforms.push_tangents(fn, inputs, arrays, out)
         return out
 
-    def kept(self, compute, *args):
-        """compute(*args), computed once in forward and kept for backward.
+    def keep(self, compute, *args):
+        """compute(*args), computed in forward and kept for backward (which takes it with `kept`).
 
-        For an op whose backward needs an intermediate that forward has already made
-        (layer norm's statistics, GELU's tanh).  The engine decides whether the kept
-        value may be used: a plain backward gets forward's array back, while under
-        create_graph, where backward's args are Tensors, compute runs again on them, so
-        the intermediate's own gradient is recorded.  One value per compute function.
+        For an intermediate that backward needs again (layer norm's statistics, GELU's tanh).
+        One value per compute function.
+        """
+        value = self.__dict__.setdefault("_kept", {})[compute] = compute(*args)
+        return value
+
+    def kept(self, compute, *args):
+        """What forward kept with `self.keep(compute, *args)`, in backward (or a jvp rule).
+
+        The engine decides whether the kept value may be used: a plain backward gets forward's
+        array back, while under create_graph, where backward's args are Tensors, compute runs
+        again on them, so the intermediate's own gradient is recorded.
         """
         for a in args:  # (a loop, not any(...): a generator costs more than compute on small arrays)
             if isinstance(a, Tensor):  # (nn.Parameter too: any Tensor subclass)
                 return compute(*args)
-        kept = self.__dict__.setdefault("_kept", {})
-        if compute not in kept:
-            kept[compute] = compute(*args)
-        return kept[compute]
+        return self._kept[compute]
 
     def forward(self, *arrays, **params):
         raise NotImplementedError(f"{type(self).__name__}.forward")
@@ -186,11 +191,9 @@ def _what_backward_reads(cls):
 
 def copy_arrays(value):
     """value with every array in it copied (also inside tuples and lists, as in an index)."""
-    if isinstance(value, np.ndarray):
-        return value.copy()
     if isinstance(value, (tuple, list)):
         return type(value)(map(copy_arrays, value))
-    return value
+    return value.copy() if isinstance(value, np.ndarray) else value
 
 
 def op_error(fn, stage, err, arrays):

@@ -23,15 +23,17 @@ class Tensor(InPlaceUpdates, Printing, PyTorchSpellings):
     floats and lists become float64 like NumPy.  Ops pass their fresh result with copy=False, grad_fn.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "retains_grad", "_version", "__weakref__")
+    __slots__ = ("data", "requires_grad", "grad_fn", "__dict__", "__weakref__")  # set by every op
+    grad = None  # what backward() adds up for this tensor (leaves, and tensors that retain_grad)
+    retains_grad = False
+    _version = 0  # the number (grad_mode.next_number) of this tensor's last in-place change
 
     def __init__(self, data, requires_grad=False, dtype=None, grad_fn=None, copy=True):
-        if copy:  # a copy, so later changes to `data` don't leak in
-            data = np.array(unwrap(data), dtype=dtype)
-            _check_dtype("Tensor", data.dtype, requires_grad)
+        if copy:  # a copy, so later changes to `data` don't leak in (a Tensor gives its array: __array__)
+            data = np.array(data, dtype=dtype)
+            if data.dtype.kind == "c" or (requires_grad and data.dtype.kind != "f"):
+                raise dtype_refused("Tensor", data.dtype)
         self.data, self.requires_grad, self.grad_fn = data, requires_grad, grad_fn
-        self.grad, self.retains_grad = None, False
-        self._version = 0  # the number (grad_mode.next_number) of this tensor's last in-place change
 
     # ---- array facts and Python protocols --------------------------------------
     shape = property(lambda self: self.data.shape)
@@ -78,7 +80,8 @@ class Tensor(InPlaceUpdates, Printing, PyTorchSpellings):
         return Tensor(self.data, copy=False)
 
     def requires_grad_(self, requires_grad=True):
-        _check_dtype("requires_grad_", self.dtype, requires_grad)
+        if requires_grad and self.dtype.kind != "f":
+            raise dtype_refused("requires_grad_", self.dtype)
         self.requires_grad = requires_grad
         return self
 
@@ -210,14 +213,13 @@ def _one_tuple(args):
     return tuple(args[0]) if len(args) == 1 and isinstance(args[0], (tuple, list)) else tuple(args)
 
 
-def _check_dtype(name, dtype, requires_grad):
-    """Refuse what minigrad cannot differentiate: complex data, and gradients of integers."""
+def dtype_refused(name, dtype):
+    """The error for what minigrad cannot differentiate: complex data, and gradients of integers."""
     if dtype.kind == "c":
-        raise TypeError(f"{name}: complex tensors are not supported (got dtype {dtype}); "
-                        "split them into real and imaginary parts")
-    if requires_grad and dtype.kind != "f":
-        raise TypeError(f"{name}: only floating-point tensors can require gradients, got dtype {dtype}; "
-                        "pass dtype=np.float64 (or float32) or float data")
+        return TypeError(f"{name}: complex tensors are not supported (got dtype {dtype}); "
+                         "split them into real and imaginary parts")
+    return TypeError(f"{name}: only floating-point tensors can require gradients, got dtype {dtype}; "
+                     "pass dtype=np.float64 (or float32) or float data")
 
 
 def _constant(result):

@@ -222,7 +222,7 @@ class CosineSimilarity(Function):
     def forward(self, a, b, axis=-1, eps=1e-8):
         self.axis, self.eps = axis, eps
         a, b = _broadcast_pair(*as_float(a, b))  # (integers squared in their own type overflow)
-        na, nb = self.kept(_clamped_norms, a, b, axis, eps)  # small: kept for backward
+        na, nb = self.keep(_clamped_norms, a, b, axis, eps)  # small: kept for backward
         out = (a * b).sum(axis=axis, keepdims=True)
         out /= na * nb
         self.kshape = out.shape  # keepdims: what grad is reshaped to, to broadcast against a and b

@@ -68,7 +68,7 @@ class LayerNorm(Function):
     def forward(self, x, weight, bias, eps=1e-5):
         self.eps = eps
         x, weight, bias = as_float(x, weight, bias)
-        mean, rstd = self.kept(_statistics, x, eps)  # small, (..., 1): kept for backward
+        mean, rstd = self.keep(_statistics, x, eps)  # small, (..., 1): kept for backward
         # One new array, of the shape and type the three inputs make together; every step writes into it.
         given = [a for a in (x, weight, bias) if a is not None]
         out = np.empty(np.broadcast_shapes(*(a.shape for a in given)), np.result_type(*given))
@@ -157,7 +157,7 @@ class Gelu(Function):
 
     def forward(self, x):
         x = as_float(x)
-        return x * self.kept(_gelu_gate, x)  # kept: tanh is the costly part
+        return x * self.keep(_gelu_gate, x)  # kept: tanh is the costly part
 
     def backward(self, grad, x, out):
         x = as_float(x)

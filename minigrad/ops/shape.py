@@ -5,7 +5,7 @@ import operator
 import numpy as np
 
 from minigrad.function import Example, Function
-from minigrad.tensor import unwrap
+from minigrad.tensor import Tensor
 from minigrad.transforms import (align, batch_size, batched_everywhere, batched_index, holds_batched,
                                  is_batched)
 
@@ -65,7 +65,7 @@ def plain_index(index):
     """Turn Tensors inside an index (also inside its tuples and lists) into arrays: indices carry no gradient."""
     if isinstance(index, (tuple, list)):
         return type(index)(plain_index(i) for i in index)
-    return unwrap(index)
+    return index.data if isinstance(index, Tensor) else index
 
 
 def _is_basic(index):
