@@ -130,8 +130,8 @@ class Function:
         # Tensor(data, requires_grad, dtype, grad_fn, copy): positional, as keywords cost ~40% more here.
         if True in needs and mode.grad_enabled:
             fn.inputs, fn.arrays, fn.needs_grad, fn.number = inputs, arrays, needs, next_number()
-            for name in cls.copied_when_recorded:  # (copied only here: no cost under no_grad)
-                fn.__dict__[name] = copy_arrays(fn.__dict__[name])
+            if cls.copied_when_recorded:  # (copied only here: no cost under no_grad)
+                copy_recorded(fn)
             out = Tensor(out, True, None, fn, False)
         else:
             out = Tensor(out, False, None, None, False)
@@ -187,6 +187,13 @@ def _what_backward_reads(cls):
                             f"those whose values backward reads, among {inputs + ['out']}, or 'inputs' for all")
     read_inputs = None if "inputs" in names else frozenset(inputs.index(name) for name in names if name in inputs)
     return read_inputs, "out" in names
+
+
+def copy_recorded(fn):
+    """Copy the masks and indices the caller gave fn (copied_when_recorded), so that changing
+    them later cannot change fn's gradient."""
+    for name in fn.copied_when_recorded:
+        fn.__dict__[name] = copy_arrays(fn.__dict__[name])
 
 
 def copy_arrays(value):

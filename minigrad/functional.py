@@ -11,7 +11,7 @@ import numbers
 import numpy as np
 
 from minigrad import ops
-from minigrad.axis_names import takes_axis
+from minigrad.axis_names import PYTORCH_NAMES, pytorch_names_error, takes_axis
 from minigrad.tensor import Tensor, as_tensor, unwrap  # noqa: F401  (as_tensor: part of this API)
 from minigrad import transforms as _transforms
 
@@ -43,11 +43,14 @@ def takes_array_likes(*names):
 
     Each goes through `array_like` before the function runs: arrays and lists first, then
     numbers, which take their dtype from them.  None (an optional input left out) stays None.
+    A function with an `axis` also answers PyTorch's dim= with a hint (minigrad.axis_names).
+    One wrapper does both, so a call costs one extra frame.
     """
     def decorate(fn):
         order = list(inspect.signature(fn).parameters)
         positions = {order.index(name): name for name in names}
         width = sorted(positions)[-1] + 1  # positions that may hold a tensor input (max here is F.max)
+        by_name = frozenset(names)
 
         def converted(args, kwargs):
             slots = [(args, i, name) for i, name in positions.items() if i < len(args)]
@@ -59,16 +62,33 @@ def takes_array_likes(*names):
                 dtypes.append(box[key].dtype)
             return args, kwargs
 
-        by_name = frozenset(names)
-
         @functools.wraps(fn)
         def with_arrays(*args, **kwargs):
             # Tensors and arrays given by position, settings by keyword: the usual call goes straight through.
-            if not all([isinstance(a, _READY) for a in args[:width]]) or (kwargs and not by_name.isdisjoint(kwargs)):
-                args, kwargs = converted(list(args), kwargs)
-            return fn(*args, **kwargs)
+            for a in args[:width]:  # (a loop: a comprehension costs a frame more)
+                if not isinstance(a, _READY):
+                    args, kwargs = converted(list(args), kwargs)
+                    break
+            else:
+                if kwargs and not by_name.isdisjoint(kwargs):
+                    args, kwargs = converted(list(args), kwargs)
+            try:
+                return fn(*args, **kwargs)
+            except TypeError as err:
+                hint = _pytorch_names_hint(fn, kwargs)
+                if hint is None:
+                    raise
+                raise hint from err
         return with_arrays
     return decorate
+
+
+def _pytorch_names_hint(fn, kwargs):
+    """The TypeError naming axis= if a call of fn used PyTorch's dim= (keepdim=), else None."""
+    used = [name for name in PYTORCH_NAMES if name in kwargs]
+    if not used or "axis" not in inspect.signature(fn).parameters:
+        return None
+    return pytorch_names_error(fn.__qualname__, used)
 
 
 _READY = (Tensor, np.ndarray, type(None))
@@ -116,7 +136,6 @@ def relu(x):
     return ops.Relu.apply(x)
 
 
-@takes_axis
 @takes_array_likes("x")
 def softmax(x, axis=-1, where=None):
     """exp(x) / sum(exp(x)) along axis, shifted by the max so large logits don't overflow.
@@ -131,21 +150,18 @@ def softmax(x, axis=-1, where=None):
     return ops.Softmax.apply(x, axis=axis, where=where)
 
 
-@takes_axis
 @takes_array_likes("x")
 def log_softmax(x, axis=-1):
     """log(softmax(x)) along axis, computed as x - logsumexp(x) (stable)."""
     return ops.LogSoftmax.apply(x, axis=axis)
 
 
-@takes_axis
 @takes_array_likes("x")
 def logsumexp(x, axis=-1, keepdims=False):
     """log(sum(exp(x))) along axis, stable."""
     return ops.LogSumExp.apply(x, axis=axis, keepdims=keepdims)
 
 
-@takes_axis
 @takes_array_likes("a", "b")
 def cosine_similarity(a, b, axis=-1, eps=1e-8):
     """a·b / (max(|a|, eps) max(|b|, eps)) along axis, broadcasting a against b (as PyTorch)."""
@@ -215,49 +231,42 @@ def minimum(a, b):
     return ops.Minimum.apply(a, b)
 
 
-@takes_axis
 @takes_array_likes("x")
 def sum(x, axis=None, keepdims=False):
     """Sum over axis (None: all)."""
     return ops.Sum.apply(x, axis=axis, keepdims=keepdims)
 
 
-@takes_axis
 @takes_array_likes("x")
 def mean(x, axis=None, keepdims=False):
     """Mean over axis (None: all)."""
     return ops.Mean.apply(x, axis=axis, keepdims=keepdims)
 
 
-@takes_axis
 @takes_array_likes("x")
 def var(x, axis=None, keepdims=False, ddof=0):
     """Variance over axis (None: all), dividing by N - ddof (NumPy's ddof: 0, PyTorch's default: 1)."""
     return ops.Var.apply(x, axis=axis, keepdims=keepdims, ddof=ddof)
 
 
-@takes_axis
 @takes_array_likes("x")
 def max(x, axis=None, keepdims=False):
     """Largest element over axis (None: all); its gradient goes to the largest (ties share it)."""
     return ops.Max.apply(x, axis=axis, keepdims=keepdims)
 
 
-@takes_axis
 @takes_array_likes("x")
 def min(x, axis=None, keepdims=False):
     """Smallest element over axis (None: all); its gradient goes to the smallest (ties share it)."""
     return ops.Min.apply(x, axis=axis, keepdims=keepdims)
 
 
-@takes_axis
 @takes_array_likes("x")
 def argmax(x, axis=None, keepdims=False):
     """Index of the largest element over axis (None: of the flattened x); no gradient."""
     return as_tensor(x).argmax(axis=axis, keepdims=keepdims)
 
 
-@takes_axis
 @takes_array_likes("x")
 def argmin(x, axis=None, keepdims=False):
     """Index of the smallest element over axis (None: of the flattened x); no gradient."""

@@ -11,8 +11,23 @@ import itertools
 import threading
 
 
-class _Mode(threading.local):
-    """Whether ops record a graph now, in this thread: read by every op (Function.apply)."""
+class _Mode:
+    """Whether ops record a graph now, in this thread: `mode.grad_enabled`, read by every op.
+
+    Every op reads it, so reading is kept quick: while every thread has grad mode on (the usual
+    case), grad_enabled is this class's plain True.  While some thread has it off, `mode` is a
+    _ModePerThread instead (switch_grad_mode swaps its class), which asks the reading thread.
+    """
+    __slots__ = ()
+    grad_enabled = True
+
+
+class _ModePerThread(_Mode):
+    __slots__ = ()
+    grad_enabled = property(lambda self: _threads.grad_enabled)
+
+
+class _ThreadModes(threading.local):
     grad_enabled = True  # (each thread starts with grad mode on)
 
 
@@ -27,6 +42,18 @@ class _Changes:
 
 mode = _Mode()
 changes = _Changes()
+_threads = _ThreadModes()
+_threads_off = 0  # how many threads have grad mode off now
+_lock = threading.Lock()
+
+
+def switch_grad_mode(enabled):
+    """Set this thread's grad mode (no_grad, enable_grad and set_grad_enabled call this)."""
+    global _threads_off
+    with _lock:
+        _threads_off += (not enabled) - (not _threads.grad_enabled)
+        _threads.grad_enabled = enabled
+        mode.__class__ = _ModePerThread if _threads_off else _Mode
 next_number = itertools.count(1).__next__  # each recorded op and each in-place change takes the next
                                            # number: an op's output is newer (larger) than its inputs
 
@@ -40,10 +67,11 @@ class _Switch:
             self.enabled = enabled
 
     def __enter__(self):
-        self.previous, mode.grad_enabled = mode.grad_enabled, self.enabled
+        self.previous = mode.grad_enabled
+        switch_grad_mode(self.enabled)
 
     def __exit__(self, *exc):
-        mode.grad_enabled = self.previous
+        switch_grad_mode(self.previous)
 
     def __call__(self, func):
         return _decorate(func, self.enabled)
@@ -64,13 +92,13 @@ class set_grad_enabled(_Switch):
 
     def __init__(self, enabled):
         self.enabled, self.previous = bool(enabled), mode.grad_enabled
-        mode.grad_enabled = self.enabled  # as PyTorch: the call itself switches
+        switch_grad_mode(self.enabled)  # as PyTorch: the call itself switches
 
     def __enter__(self):
         pass  # already switched by the call
 
     def __call__(self, func):
-        mode.grad_enabled = self.previous  # as a decorator it switches only while func runs
+        switch_grad_mode(self.previous)  # as a decorator it switches only while func runs
         return super().__call__(func)
 
 
