@@ -1,11 +1,23 @@
-"""How a Tensor prints: repr(x) shows its values and how it was made; f"{loss:.3f}" formats
-a one-element tensor like its number.  Tensor's base class, readable alone."""
+"""How a Tensor shows its values: repr(x) shows them and how it was made; f"{loss:.3f}" formats
+a one-element tensor like its number; float(x), x.item(), x.tolist() and x.numpy() hand them
+to Python and NumPy.  Tensor's base class, readable alone."""
 import numpy as np
 
 
 class Printing:
-    """Tensor's base: __repr__ and __format__."""
+    """Tensor's base: __repr__, __format__ and the conversions to Python and NumPy values."""
     __slots__ = ()
+
+    def __bool__(self): return bool(self.data)
+    def __float__(self): return float(self.item())
+    def __int__(self): return int(self.item())
+    def numpy(self): return self.data
+    def tolist(self): return self.data.tolist()
+
+    def item(self):
+        if self.data.size != 1:
+            raise ValueError(f"item: only a one-element tensor has one value; this one has shape {self.shape}")
+        return self.data.item()
 
     def __repr__(self):
         body = np.array2string(self.data, precision=4, separator=", ", prefix="Tensor(")

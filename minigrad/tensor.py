@@ -45,20 +45,9 @@ class Tensor(InPlaceUpdates, Printing, PyTorchSpellings):
 
     def __len__(self): return len(self.data)
     def __iter__(self): return (self[i] for i in range(len(self)))
-    def __bool__(self): return bool(self.data)
-    def __float__(self): return float(self.item())
-    def __int__(self): return int(self.item())
 
     def __array__(self, dtype=None, copy=None):
         return self.data if dtype is None else self.data.astype(dtype, copy=False)
-
-    def numpy(self): return self.data
-    def tolist(self): return self.data.tolist()
-
-    def item(self):
-        if self.size != 1:
-            raise ValueError(f"item: only a one-element tensor has one value; this one has shape {self.shape}")
-        return self.data.item()
 
     # ---- the graph ----------------------------------------------------------------
     def backward(self, grad=None, retain_graph=False, create_graph=False, hook=None):
