@@ -20,7 +20,7 @@ from heapq import heappop, heappush
 
 import numpy as np
 
-from minigrad.function import Function, op_error
+from minigrad.function import Function, inputs_itself, op_error
 from minigrad.grad_mode import changes
 from minigrad.tensor import Tensor, unwrap
 
@@ -101,7 +101,7 @@ def keep(t, g, found, accumulate):
 
 def run_rule(fn, grad, out, create_graph, hook):
     """fn's backward rule, run on what forward saw: one gradient (or None) per input."""
-    if fn.inputs is None or fn.number < changes.last:  # (rare: a freed graph, or a change in place since)
+    if fn.inputs is None or fn.number < changes.last or fn.released:  # (rare: see the functions called)
         check_saved_inputs(fn, out)
     try:
         if create_graph:
@@ -175,6 +175,8 @@ def check_saved_inputs(fn, out):
     if fn.inputs is None:
         raise RuntimeError(f"backward: the graph through {name} was already freed by an earlier "
                            "backward(); pass retain_graph=True to the first backward() to go through it twice")
+    if fn.released:  # an input released from the graph is handed its gradient as itself while alive
+        fn.inputs = inputs_itself(fn.inputs)
     for i, x in enumerate(fn.inputs):
         if isinstance(x, Tensor) and x._version > fn.number and (fn.read_inputs is None or i in fn.read_inputs):
             raise RuntimeError(

@@ -42,6 +42,7 @@ An op is one class with `forward` and `backward` side by side:
 - A backward may also call other ops (`Op.apply`).
 """
 import inspect
+import weakref
 
 import numpy as np
 
@@ -94,6 +95,7 @@ class Function:
     copied_when_recorded = ()  # names of the caller's masks and indices forward keeps on self for backward
     reads = ("inputs", "out")  # the arguments of backward whose values it reads (see the module's docstring)
     read_inputs, reads_out = None, True  # `reads` as the engine checks it: input positions (None: all), out
+    released = False  # whether the graph let go of an input's array here (see release_unread)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -104,6 +106,7 @@ class Function:
                             f"{cls.__name__}(): settings go to apply as keywords, e.g. {cls.__name__}.apply(x, k=2), "
                             "and forward takes them (def forward(self, x, k))")
         cls.read_inputs, cls.reads_out = _what_backward_reads(cls)
+        cls.keeps_less = bool(cls.copied_when_recorded) or cls.read_inputs is not None
         if not cls.__name__.startswith("_"):  # _Names are shared bases, not ops
             ALL_OPS.append(cls)
 
@@ -130,8 +133,8 @@ class Function:
         # Tensor(data, requires_grad, dtype, grad_fn, copy): positional, as keywords cost ~40% more here.
         if True in needs and mode.grad_enabled:
             fn.inputs, fn.arrays, fn.needs_grad, fn.number = inputs, arrays, needs, next_number()
-            if cls.copied_when_recorded:  # (copied only here: no cost under no_grad)
-                copy_recorded(fn)
+            if cls.keeps_less:  # masks to copy, or inputs backward does not read (no cost under no_grad)
+                keep_what_backward_needs(fn, out)
             out = Tensor(out, True, None, fn, False)
         else:
             out = Tensor(out, False, None, None, False)
@@ -189,11 +192,53 @@ def _what_backward_reads(cls):
     return read_inputs, "out" in names
 
 
-def copy_recorded(fn):
-    """Copy the masks and indices the caller gave fn (copied_when_recorded), so that changing
-    them later cannot change fn's gradient."""
+def keep_what_backward_needs(fn, out):
+    """What fn keeps for backward, beyond its inputs: a copy of the masks and indices the caller
+    gave it (copied_when_recorded), so that changing them later cannot change its gradient; and
+    no big array that its backward does not read (release_unread)."""
     for name in fn.copied_when_recorded:
         fn.__dict__[name] = copy_arrays(fn.__dict__[name])
+    if out.nbytes >= RELEASE_BYTES and fn.read_inputs is not None:
+        release_unread(fn)
+
+
+RELEASE_BYTES = 1 << 16  # (an array smaller than this costs less to keep than to stand in for)
+
+
+def release_unread(fn):
+    """Let the graph drop the arrays of fn's inputs that its backward does not read (Function.reads),
+    where no backward reads them at all (the op that made one does not read its output either):
+    a `Released` stand-in takes the input's place, so the array goes as soon as the caller's own
+    tensor does.  Scores scaled, masked and then normalised keep one array, not three."""
+    inputs = list(fn.inputs)
+    for i, x in enumerate(inputs):
+        if (i not in fn.read_inputs and isinstance(x, Tensor) and x.grad_fn is not None
+                and not x.grad_fn.reads_out and x.data.nbytes >= RELEASE_BYTES):
+            stand_in = x.__dict__.get("_stand_in")
+            if stand_in is None or stand_in.grad_fn is not x.grad_fn:  # (one per tensor, for every op it feeds)
+                stand_in = x._stand_in = Released(x)
+            inputs[i], fn.arrays[i], fn.released = stand_in, stand_in.data, True
+    fn.inputs = inputs
+
+
+class Released(Tensor):
+    """Stands in the graph for a tensor whose values no backward reads: its shape, dtype and grad_fn,
+    and no memory.  While the tensor itself is alive, the sweep and the drawings use it instead
+    (`original`), so a tensor is one node however many ops it feeds."""
+
+    def __init__(self, x):
+        super().__init__(np.broadcast_to(np.zeros((), x.dtype), x.shape), x.requires_grad, None, x.grad_fn, False)
+        self.original = weakref.ref(x)
+
+    def itself(self):
+        """The tensor this stands for, if it is alive and still made by the same op; else self."""
+        x = self.original()
+        return x if x is not None and x.grad_fn is self.grad_fn else self
+
+
+def inputs_itself(inputs):
+    """fn.inputs with each Released stand-in whose tensor is alive replaced by that tensor."""
+    return [x.itself() if type(x) is Released else x for x in inputs]
 
 
 def copy_arrays(value):

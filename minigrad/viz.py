@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from minigrad.function import inputs_itself
 from minigrad.tensor import Tensor
 
 _COLOURS = {"op": "#cfe2f3", "leaf": "#f9cb9c", "constant": "#eeeeee"}
@@ -45,7 +46,7 @@ def graph_nodes(root):
         if fn.inputs is None:
             raise RuntimeError("draw_graph: the graph was freed by backward(); draw it before calling "
                                "backward(), or call backward(retain_graph=True)")
-        for x in fn.inputs:
+        for x in inputs_itself(fn.inputs):
             if isinstance(x, Tensor):
                 edges.append((x, t))
                 if id(x) not in seen:

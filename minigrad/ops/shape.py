@@ -62,10 +62,14 @@ class Transpose(Function):
 
 
 def plain_index(index):
-    """Turn Tensors inside an index (also inside its tuples and lists) into arrays: indices carry no gradient."""
+    """The index as arrays of its own: Tensors inside it (also inside its tuples and lists) become
+    arrays, as indices carry no gradient, and arrays are copied, so that the caller changing
+    theirs later cannot change the gradient (an index is small beside what it picks)."""
     if isinstance(index, (tuple, list)):
         return type(index)(plain_index(i) for i in index)
-    return index.data if isinstance(index, Tensor) else index
+    if isinstance(index, Tensor):
+        index = index.data
+    return index.copy() if isinstance(index, np.ndarray) else index
 
 
 def _is_basic(index):
@@ -81,8 +85,7 @@ class GetItem(Function):
                 Example((3, 4), index=np.arange(12).reshape(3, 4) % 2 == 0),
                 Example((2, 3, 4), index=(Ellipsis, None, slice(None, None, -2))), Example((0, 5), index=(slice(None), 2))]
     reference = staticmethod(lambda x, index: np.take(x.ravel(), np.arange(x.size).reshape(x.shape)[index]))
-    copied_when_recorded = ("index",)
-    reads = ()  # the index kept by forward
+    reads = ()  # the index kept by forward (a copy: plain_index)
 
     def forward(self, x, index):
         self.index = plain_index(index)
