@@ -105,8 +105,8 @@ class Function:
             raise TypeError(f"{cls.__name__} defines __init__ with arguments, but the engine makes each op with "
                             f"{cls.__name__}(): settings go to apply as keywords, e.g. {cls.__name__}.apply(x, k=2), "
                             "and forward takes them (def forward(self, x, k))")
-        cls.read_inputs, cls.reads_out = _what_backward_reads(cls)
-        cls.keeps_less = bool(cls.copied_when_recorded) or cls.read_inputs is not None
+        cls.read_inputs, cls.reads_out, some_unread = _what_backward_reads(cls)
+        cls.keeps_less = bool(cls.copied_when_recorded) or some_unread
         if not cls.__name__.startswith("_"):  # _Names are shared bases, not ops
             ALL_OPS.append(cls)
 
@@ -179,7 +179,8 @@ class Function:
 
 
 def _what_backward_reads(cls):
-    """cls.reads as (positions of the inputs backward reads, or None for all; whether it reads out)."""
+    """cls.reads as (positions of the inputs backward reads, or None for all; whether it reads out;
+    whether some input may go unread)."""
     names = (cls.reads,) if isinstance(cls.reads, str) else tuple(cls.reads)
     arguments = [p.name for p in list(inspect.signature(cls.backward).parameters.values())[2:]
                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
@@ -189,7 +190,8 @@ def _what_backward_reads(cls):
             raise TypeError(f"{cls.__name__}.reads names {name!r}, which is not an argument of its backward: name "
                             f"those whose values backward reads, among {inputs + ['out']}, or 'inputs' for all")
     read_inputs = None if "inputs" in names else frozenset(inputs.index(name) for name in names if name in inputs)
-    return read_inputs, "out" in names
+    some_unread = read_inputs is not None and (len(read_inputs) < len(inputs) or not inputs)  # (not inputs: *args)
+    return read_inputs, "out" in names, some_unread
 
 
 def keep_what_backward_needs(fn, out):
