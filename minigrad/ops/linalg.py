@@ -6,6 +6,7 @@ import numpy as np
 
 from minigrad.function import Boundary, Example, Function
 from minigrad.ops.elementwise import Add, as_float
+from minigrad.ops.reduce import sum_rows
 from minigrad.ops.shape import Reshape
 from minigrad.transforms import align, elementwise_batch, is_batched, logical_ndim, shifted_axis, sum_tangents
 
@@ -142,7 +143,7 @@ class Affine(Function):
         grad_rows = _rows(grad)                                             # (R, N)
         grad_x = (grad_rows @ weight.T).reshape(x.shape) if self.needs_grad[0] else None
         grad_weight = _rows(x).T @ grad_rows if self.needs_grad[1] else None
-        grad_bias = grad_rows.sum(axis=0) if self.needs_grad[2] else None
+        grad_bias = sum_rows(grad) if self.needs_grad[2] else None
         return grad_x, grad_weight, grad_bias
 
     def jvp(self, tangents, x, weight, bias, out):

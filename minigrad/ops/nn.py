@@ -9,7 +9,7 @@ import numpy as np
 
 from minigrad.function import Boundary, Example, Function
 from minigrad.ops.elementwise import as_float
-from minigrad.ops.reduce import exp_shift
+from minigrad.ops.reduce import exp_shift, row_dot, row_sum, sum_rows
 from minigrad.tensor import unwrap
 from minigrad.transforms import batched_everywhere, elementwise_batch, is_batched, sum_tangents
 
@@ -22,11 +22,11 @@ def _statistics(x, eps):
     the squares overflow (deviations beyond 1e154 in float64, 1e19 in float32), it is
     taken again on scaled rows, so the result is right instead of a plausible 0.
     """
-    mean = x.mean(axis=-1, keepdims=True)
-    squares = x - mean
-    with np.errstate(over="ignore"):  # an overflow is caught just below
-        squares *= squares  # (into the one array made here: no second full-size temporary)
-        var = squares.mean(axis=-1, keepdims=True)
+    size = x.shape[-1]
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow (inf - inf too) is caught just below
+        mean = row_sum(x, -1) / size
+        centred = x - mean
+        var = row_dot(centred, centred, -1) / size  # (no full-size array of squares)
     if not np.isfinite(unwrap(var)).all():  # an overflow (or an inf or NaN in x, which stays NaN)
         return _scaled_statistics(x, eps)
     return mean, 1.0 / np.sqrt(var + eps)
@@ -85,15 +85,21 @@ class LayerNorm(Function):
         x_hat = x - mean
         x_hat *= rstd
         g = grad if weight is None else grad * weight
-        grad_x = None
+        grad_x = grad_weight = grad_bias = None
         if self.needs_grad[0]:  # r (g - mean(g) - x̂ mean(g x̂)), each step into the one array grad_x
-            grad_x = x_hat * -(g * x_hat).mean(axis=-1, keepdims=True)
+            size = x.shape[-1]
+            grad_x = x_hat * (row_dot(g, x_hat, -1) / -size)
             grad_x += g
-            grad_x -= g.mean(axis=-1, keepdims=True)
+            grad_x -= row_sum(g, -1) / size
             grad_x *= rstd
-        return (grad_x,
-                grad * x_hat if self.needs_grad[1] else None,
-                grad if self.needs_grad[2] else None)
+        # A weight and bias of shape (D,) get their gradients summed over the rows here, in one
+        # product each; any other shape (inside vmap) is summed back by the engine.
+        if self.needs_grad[1]:
+            grad_weight = grad * x_hat
+            grad_weight = sum_rows(grad_weight) if weight.ndim == 1 else grad_weight
+        if self.needs_grad[2]:
+            grad_bias = sum_rows(grad) if bias.ndim == 1 else grad
+        return grad_x, grad_weight, grad_bias
 
     def jvp(self, tangents, x, weight, bias, out):
         """ẋ̂ weight + x̂ ṫweight + ṫbias, with ẋ̂ = r (ṫx - mean(ṫx) - x̂ mean(x̂ ṫx)) (as in backward)."""
