@@ -214,12 +214,17 @@ def _cross_entropy_reference(logits, targets, ignore_index=None):
     return np.where(keep, -np.log(picked), 0.0)
 
 
+def _exp_shifted(logits, shift):
+    """exp(logits - shift): shifted by the row's max, so nothing overflows."""
+    return np.exp(logits - shift)
+
+
 class CrossEntropy(Function):
     """-log softmax(logits)[target], one loss per row: logits (..., C), targets (...) integer
     class indices -> (...).  Rows whose target is ignore_index give 0.
 
     Backward: dL/dlogits = g (softmax(logits) - onehot(target)), zero on ignored rows.
-    Backward reads logits (and the shift and targets forward kept).
+    Backward reads logits (and what forward kept: the shift, the targets and exp(logits - shift)).
     """
     examples = [Example((4, 5), targets=np.array([0, 3, 1, 4])),
                 Example((2, 3, 4), targets=np.array([[0, 1, 3], [2, -100, 0]]), ignore_index=-100),
@@ -237,16 +242,15 @@ class CrossEntropy(Function):
         self.ignoring = not self.keep.all()
         self.targets = np.where(self.keep, targets, 0)  # ignored rows pick class 0, then count 0
         logits = self._kept_rows(as_float(logits))
-        self.shift = exp_shift(logits, -1)
-        shifted = logits - self.shift
-        log_sum = np.log(np.sum(np.exp(shifted), axis=-1))  # (...)
-        picked = np.take_along_axis(shifted, self.targets[..., None], axis=-1)[..., 0]  # (...)
-        return np.where(self.keep, log_sum - picked, 0)
+        self.shift = exp_shift(logits, -1)                                  # (..., 1)
+        e = self.kept(_exp_shifted, logits, self.shift)  # (..., C): kept, backward's softmax is e / its sum
+        log_sum = np.log(row_sum(e, -1))[..., 0]                            # (...)
+        picked = np.take_along_axis(logits, self.targets[..., None], axis=-1) - self.shift
+        return np.where(self.keep, log_sum - picked[..., 0], 0)
 
     def backward(self, grad, logits, out):
-        # Any constant shift gives the same softmax; the forward's max cannot overflow.
-        probs = np.exp(self._kept_rows(logits) - self.shift)
-        probs /= probs.sum(axis=-1, keepdims=True)  # each step from here into this one array
+        e = self.kept(_exp_shifted, self._kept_rows(logits), self.shift)
+        probs = e / row_sum(e, -1)  # each step from here into this one array
         probs -= np.arange(logits.shape[-1]) == self.targets[..., None]  # the one-hot, boolean (..., C)
         probs *= np.where(self.keep, grad, 0).reshape(grad.shape + (1,))  # (..., 1)
         return probs
@@ -257,8 +261,8 @@ class CrossEntropy(Function):
 
     def jvp(self, tangents, logits, out):
         """sum((softmax(logits) - onehot(target)) ṫ) over the classes; 0 on ignored rows."""
-        e = np.exp(self._kept_rows(logits) - self.shift)
-        probs = e / e.sum(axis=-1, keepdims=True)
+        e = self.kept(_exp_shifted, self._kept_rows(logits), self.shift)
+        probs = e / row_sum(e, -1)
         onehot = np.arange(logits.shape[-1]) == self.targets[..., None]  # (..., C)
         return np.where(self.keep, ((probs - onehot) * self._kept_rows(tangents[0])).sum(axis=-1), 0)
 
