@@ -14,26 +14,32 @@ from minigrad.tensor import unwrap
 from minigrad.transforms import batched_everywhere, elementwise_batch, is_batched, sum_tangents
 
 
-def _statistics(x, eps):
-    """The mean and 1 / sqrt(var + eps) over the last axis, each (..., 1).
+def _normalized(x, eps):
+    """(x̂, r): x̂ = (x - mean) r, r = 1 / sqrt(var + eps), over the last axis; r is (..., 1).
 
     The variance is the mean of squared deviations (two passes), not E[x²] - E[x]²,
     which cancels catastrophically when |mean| is much larger than the spread.  Where
     the squares overflow (deviations beyond 1e154 in float64, 1e19 in float32), it is
     taken again on scaled rows, so the result is right instead of a plausible 0.
+    Each full-size step writes into x̂, the one array made here (under create_graph, on
+    Tensors, each rebinds to a new one).
     """
     size = x.shape[-1]
     with np.errstate(over="ignore", invalid="ignore"):  # an overflow (inf - inf too) is caught just below
         mean = row_sum(x, -1) / size
-        centred = x - mean
-        var = row_dot(centred, centred, -1) / size  # (no full-size array of squares)
-    if not np.isfinite(unwrap(var)).all():  # an overflow (or an inf or NaN in x, which stays NaN)
-        return _scaled_statistics(x, eps)
-    return mean, 1.0 / np.sqrt(var + eps)
+        x_hat = x - mean
+        var = row_dot(x_hat, x_hat, -1) / size  # (no full-size array of squares)
+    if np.isfinite(unwrap(var)).all():
+        rstd = 1.0 / np.sqrt(var + eps)
+    else:  # an overflow (or an inf or NaN in x, which stays NaN)
+        mean, rstd = _scaled_statistics(x, eps)
+        x_hat = x - mean
+    x_hat *= rstd
+    return x_hat, rstd
 
 
 def _scaled_statistics(x, eps):
-    """_statistics computed on y = x / s, s = max(|x|, 1) per row, where nothing overflows:
+    """The mean and 1 / sqrt(var + eps), each (..., 1), computed on y = x / s, s = max(|x|, 1) per row, where nothing overflows:
     mean = s mean(y), and var = s² var(y), so 1 / sqrt(var + eps) = (1/s) / sqrt(var(y) + eps/s²)."""
     s = np.maximum(abs(x).max(axis=-1, keepdims=True), 1.0)
     y = x / s
@@ -56,7 +62,7 @@ class LayerNorm(Function):
       dL/dx = r (ĝ - mean(ĝ) - x̂ mean(ĝ x̂)),  dL/dweight = g x̂,  dL/dbias = g
     (the two means, over the last axis, are the gradient's parts along the directions
     the normalisation removed: a shift, and a rescaling of x̂).  Backward reads x and
-    weight (and the statistics forward kept), not bias or out.
+    weight (and x̂ and r, which forward kept), not bias or out.
     """
     examples = [Example((3, 4), (4,), (4,)), Example((2, 3, 5), (5,), (5,), eps=1e-3),
                 Example((3, 4), None, None), Example((4, 6), (6,), None, domain=(-0.5, 3.0)),
@@ -68,22 +74,20 @@ class LayerNorm(Function):
     def forward(self, x, weight, bias, eps=1e-5):
         self.eps = eps
         x, weight, bias = as_float(x, weight, bias)
-        mean, rstd = self.kept(_statistics, x, eps)  # small, (..., 1): kept for backward
+        x_hat, _ = self.kept(_normalized, x, eps)  # kept: backward needs x̂ and r, not x
         # One new array, of the shape and type the three inputs make together; every step writes into it.
         given = [a for a in (x, weight, bias) if a is not None]
         out = np.empty(np.broadcast_shapes(*(a.shape for a in given)), np.result_type(*given))
-        np.subtract(x, mean, out=out)
-        out *= rstd
-        if weight is not None:
-            out *= weight
+        if weight is None:
+            np.copyto(out, x_hat)
+        else:
+            np.multiply(x_hat, weight, out=out)
         if bias is not None:
             out += bias
         return out
 
     def backward(self, grad, x, weight, bias, out):
-        mean, rstd = self.kept(_statistics, x, self.eps)
-        x_hat = x - mean
-        x_hat *= rstd
+        x_hat, rstd = self.kept(_normalized, x, self.eps)
         g = grad if weight is None else grad * weight
         grad_x = grad_weight = grad_bias = None
         if self.needs_grad[0]:  # r (g - mean(g) - x̂ mean(g x̂)), each step into the one array grad_x
@@ -104,8 +108,7 @@ class LayerNorm(Function):
     def jvp(self, tangents, x, weight, bias, out):
         """ẋ̂ weight + x̂ ṫweight + ṫbias, with ẋ̂ = r (ṫx - mean(ṫx) - x̂ mean(x̂ ṫx)) (as in backward)."""
         tx, tweight, tbias = tangents
-        mean, rstd = self.kept(_statistics, x, self.eps)
-        x_hat = (x - mean) * rstd
+        x_hat, rstd = self.kept(_normalized, x, self.eps)
         t_hat = None
         if tx is not None:
             t_hat = rstd * (tx - tx.mean(axis=-1, keepdims=True)
