@@ -138,16 +138,15 @@ def _gelu_gate(x):
     return s
 
 
-def _gelu_slope(x, s):
-    """d gelu / dx = s + x s (1 - s) (2c + 6c 0.044715 x²), with s = _gelu_gate(x):
-    0.5 (1 - tanh²) = 2 s (1 - s)."""
+def _gelu_slope(x, s, out):
+    """d gelu / dx = s + x s (1 - s) (2c + 6c 0.044715 x²), with s = _gelu_gate(x) and
+    out = x s: 0.5 (1 - tanh²) = 2 s (1 - s).  Written as s + out (1 - s) (...): x s is out
+    already, which saves a full-size pass."""
     slope = x * x
     slope *= 6.0 * _GELU_C * 0.044715
     slope += 2.0 * _GELU_C
-    slope *= x
-    spread = 1.0 - s
-    spread *= s
-    slope *= spread
+    slope *= out
+    slope *= 1.0 - s
     slope += s
     return slope
 
@@ -156,13 +155,13 @@ class Gelu(Function):
     """0.5 x (1 + tanh(c (x + 0.044715 x³))), c = sqrt(2/π): GELU's tanh approximation (as GPT-2).
 
     Backward: d/dx = s + x s (1 - s) 2c (1 + 3 * 0.044715 x²), with s = 0.5 (1 + tanh(...)),
-    the gate forward kept (out = x s).  It reads x.
+    the gate forward kept (out = x s).  It reads x and out.
     """
     examples = [Example((3, 4), domain=(-4.0, 4.0)), Example((0, 3))]
     boundary = [Boundary([0.0], expected=[0.0], grads=[[0.5]])]
     # 0.5 (1 + tanh z) = 1 / (1 + exp(-2z)): the same function written another way.
     reference = staticmethod(lambda x: x / (1.0 + np.exp(-2.0 * _GELU_C * (x + 0.044715 * x ** 3))))
-    reads = ("x",)
+    reads = ("x", "out")
 
     def forward(self, x):
         x = as_float(x)
@@ -170,14 +169,14 @@ class Gelu(Function):
 
     def backward(self, grad, x, out):
         x = as_float(x)
-        slope = _gelu_slope(x, self.kept(_gelu_gate, x))
+        slope = _gelu_slope(x, self.kept(_gelu_gate, x), out)
         slope *= grad
         return slope
 
     def jvp(self, tangents, x, out):
         """ṫ times backward's derivative."""
         x = as_float(x)
-        return tangents[0] * _gelu_slope(x, self.kept(_gelu_gate, x))
+        return tangents[0] * _gelu_slope(x, self.kept(_gelu_gate, x), out)
 
     batch = elementwise_batch
 

@@ -238,8 +238,9 @@ class Softmax(Function):
         x = as_float(x)
         if where is not None:
             # Left out entries become -inf without being read: an inf or NaN there must not leak into the row.
-            x = np.array(x)
-            np.copyto(x, -np.inf, where=np.logical_not(where))
+            taking_part = np.full(x.shape, -np.inf, x.dtype)  # (quicker than a copy of x then a fill)
+            np.copyto(taking_part, x, where=where)
+            x = taking_part
         m = exp_shift(x, axis)  # the largest entry becomes 0
         # From here on every step writes into one new array: no other big temporaries.
         e = np.subtract(x, m, out=None if where is None else x)
