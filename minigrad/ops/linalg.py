@@ -126,8 +126,10 @@ class Affine(Function):
 
     def forward(self, x, weight, bias=None):
         if x.ndim == 0 or weight.ndim != 2 or x.shape[-1] != weight.shape[0]:
+            turned = weight.ndim == 2 and x.ndim > 0 and weight.shape[1] == x.shape[-1]
+            hint = "; PyTorch's F.linear takes weight as (N, K): pass its transpose" if turned else ""
             raise ValueError(f"Affine: x (..., K) @ weight (K, N) needs a 2-D weight whose first dimension "
-                             f"is x's last, got x {x.shape} and weight {weight.shape}")
+                             f"is x's last, got x {x.shape} and weight {weight.shape}{hint}")
         if bias is not None and bias.shape != weight.shape[1:]:
             raise ValueError(f"Affine: bias must have shape (N,) = {weight.shape[1:]}, one entry per output "
                              f"feature, got {bias.shape}")
