@@ -110,7 +110,8 @@ def _scatter_add(values, index, shape):
     full = np.zeros(shape, dtype=values.dtype)
     if _is_basic(index):
         full[index] = values
-    elif isinstance(index, np.ndarray) and index.dtype.kind in "iu" and index.size:
+    elif (isinstance(index, np.ndarray) and index.dtype.kind in "iu" and index.size
+          and values.shape == index.shape + tuple(shape[1:])):
         _add_rows(full, index, values)
     else:
         np.add.at(full, index, values)
