@@ -13,6 +13,7 @@ Rows (markdown, one thread, process CPU time; A and B timed in turns, medians ov
 * train step: one AdamW step of demo 11's model (B 32, T 64, d 64, 2 layers, float32,
   vocabulary 103): forward, cross-entropy, backward, update; minigrad against PyTorch eager.
   Both start from the same weights and batch; their first losses are compared before timing.
+  The note also counts the page faults a step costs (new memory pages touched: fresh arrays).
 * BPE: training on the first 100k characters of python-docs to 512 ids, and encoding the
   whole corpus with it.
 """
@@ -48,6 +49,20 @@ def in_turns(fns, rounds):
             fns[i]()
             times[i].append(time.process_time() - start)
     return [float(np.median(t)) for t in times]
+
+
+def page_faults(step, steps=5):
+    """The page faults a call of `step` costs, as text: each new page of memory the process
+    touches is one (fresh arrays that malloc could not reuse).  Where the operating system
+    does not count them (no `resource` module), says so."""
+    try:
+        import resource
+    except ImportError:
+        return "page faults not counted here"
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(steps):
+        step()
+    return f"{(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / steps:,.0f} page faults a step"
 
 
 # ---- PyTorch, where installed ----------------------------------------------------------
@@ -167,9 +182,11 @@ def train_rows(rounds):
 
         runs["torch"], first["torch"] = torch_step, torch_step()
     seconds = dict(zip(runs, in_turns(list(runs.values()), rounds)))
-    agree = "" if "torch" not in first else f"first losses {first['minigrad']:.6f} / {first['torch']:.6f}"
+    faults = {name: page_faults(step) for name, step in runs.items()}
+    agree = "" if "torch" not in first else f"first losses {first['minigrad']:.6f} / {first['torch']:.6f}; "
     rows = [(f"AdamW step (B {TRAIN_B}, T {TRAIN_T}, d {D}, {LAYERS} layers, f32)", name, f"{1e3 * s:.1f} ms",
-             f"{seconds['minigrad'] / s:.2f}x", agree if name == "torch" else f"{1 / s:.1f} steps/s")
+             f"{seconds['minigrad'] / s:.2f}x",
+             (agree if name == "torch" else f"{1 / s:.1f} steps/s; ") + faults[name])
             for name, s in seconds.items()]
     if found is None:
         rows.append(("AdamW step", "torch", "not installed", "", ""))

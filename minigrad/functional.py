@@ -174,6 +174,17 @@ def matmul(a, b):
     return ops.MatMul.apply(a, b)
 
 
+@takes_array_likes("x", "weight", "bias")
+def affine(x, weight, bias=None):
+    """x @ weight + bias as one op: x (..., K), weight (K, N), bias (N,) or None -> (..., N).
+
+    What nn.Linear computes (weight (in, out), as written on the board: PyTorch's
+    F.linear takes its transpose).  One op instead of matmul and add: the bias is added
+    into the product's own array, and its gradient is a sum over the rows.
+    """
+    return ops.Affine.apply(x, weight, bias)
+
+
 def einsum(subscripts, *operands):
     """np.einsum for Tensors, e.g. einsum('bik,bjk->bij', q, k); ellipsis is not supported."""
     return ops.Einsum.apply(*(array_like(x, "einsum", "operands") for x in operands), subscripts=subscripts)

@@ -254,8 +254,7 @@ class Linear(Module):
 
     def forward(self, x):
         check_last_axis(self, x, self.in_features)
-        out = F.as_tensor(x) @ self.weight  # (..., out_features)
-        return out if self.bias is None else out + self.bias
+        return F.affine(x, self.weight, self.bias)  # (..., out_features): x @ weight + bias, one op
 
     def extra_repr(self):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"

@@ -28,7 +28,8 @@ TENSOR_INPUTS = {  # parameter name -> an example value; x positive so that log 
     "tensors": [RNG.standard_normal((2, 3)), RNG.standard_normal((2, 3))],
     "operands": [RNG.standard_normal((2, 3)), RNG.standard_normal((4, 3))],
 }
-OVERRIDES = {"matmul": {"b": RNG.standard_normal((3, 4))}}
+OVERRIDES = {"matmul": {"b": RNG.standard_normal((3, 4))},
+             "affine": {"weight": RNG.standard_normal((3, 4)), "bias": RNG.standard_normal(4)}}
 SETTINGS = {  # parameters that are sizes or options: a fixed value where one is required
     "axis": None, "keepdims": None, "eps": None, "shape": (3, 2), "axes": None, "p": None, "training": None,
     "rng": None, "ignore_index": None, "reduction": None, "ddof": None, "subscripts": "ik,jk->ij",

@@ -149,3 +149,16 @@ def test_an_op_with_its_own_init_taking_settings_is_refused_where_it_is_written(
         def backward(self, grad, x, out):
             return grad
     np.testing.assert_array_equal(_Counted.apply(Tensor([1.0])).data, [1.0])  # (_Names stay out of the sweep)
+
+
+def test_affine_names_the_shapes_and_pytorchs_transposed_weight():
+    x = Tensor(np.ones((2, 3)), requires_grad=True)
+    with pytest.raises(ValueError, match=r"Affine: .*got x \(2, 3\) and weight \(4, 3\); PyTorch's F.linear "
+                                         r"takes weight as \(N, K\): pass its transpose"):
+        F.affine(x, np.ones((4, 3)), np.zeros(4))
+    with pytest.raises(ValueError, match=r"Affine: .*2-D weight .*got x \(2, 3\) and weight \(3,\)"):
+        F.affine(x, np.ones(3))
+    with pytest.raises(ValueError, match=r"Affine: bias must have shape \(N,\) = \(4,\).*got \(2, 4\)"):
+        F.affine(x, np.ones((3, 4)), np.zeros((2, 4)))
+    np.testing.assert_allclose(F.affine(x, np.ones((3, 4)), np.arange(4.0)).data,
+                               np.ones((2, 3)) @ np.ones((3, 4)) + np.arange(4.0))  # NumPy's own answer

@@ -1,13 +1,14 @@
-"""Products: matmul, einsum, and the fused cosine similarity."""
+"""Products: matmul, a layer's affine map, einsum, and the fused cosine similarity."""
 import math
 import string
 
 import numpy as np
 
 from minigrad.function import Boundary, Example, Function
-from minigrad.ops.elementwise import as_float
+from minigrad.ops.elementwise import Add, as_float
+from minigrad.ops.reduce import sum_rows
 from minigrad.ops.shape import Reshape
-from minigrad.transforms import align, is_batched, logical_ndim, shifted_axis, sum_tangents
+from minigrad.transforms import align, elementwise_batch, is_batched, logical_ndim, shifted_axis, sum_tangents
 
 
 def _matmul_error(a, b):
@@ -100,6 +101,68 @@ def _rows(x):
     """x (..., K) as one matrix (rows, K).  The row count is spelled out: reshape(-1, K) is
     ambiguous when x is empty."""
     return x.reshape(math.prod(x.shape[:-1]), x.shape[-1])
+
+
+class Affine(Function):
+    """x @ weight + bias, a layer's product and shift in one op: x (..., K), weight (K, N),
+    bias (N,) or None -> (..., N).
+
+    Backward, with the rows of x and grad stacked into matrices X (R, K) and G (R, N):
+    dL/dx = G weightᵀ, dL/dweight = Xᵀ G, dL/dbias = the column sums of G.
+    Fused, the bias is added into the array the product made (no second full-size array),
+    and its gradient is one sum over the rows, not a broadcast undone.  Backward reads x
+    and weight, not bias or out.
+    """
+    examples = [Example((3, 4), (4, 2), (2,)), Example((2, 3, 4), (4, 5), (5,)),
+                Example((4,), (4, 3), (3,)), Example((2, 3, 4), (4, 2), None), Example((0, 4), (4, 2), (2,)),
+                Example((2, 4), (4, 0), (0,)), Example((3, 0), (0, 2), (2,))]
+    # No features in: the product is a sum of nothing, so every row is the bias, and each
+    # row hands its gradient (1 for out.sum()) to the bias.
+    boundary = [Boundary(np.ones((3, 0)), np.ones((0, 2)), [0.5, -1.0], expected=[[0.5, -1.0]] * 3,
+                         grads=[np.zeros((3, 0)), np.zeros((0, 2)), [3.0, 3.0]])]
+    reference = staticmethod(lambda x, weight, bias=None: np.einsum("...k,kn->...n", x, weight)
+                             + (0.0 if bias is None else bias))
+    reads = ("x", "weight")
+
+    def forward(self, x, weight, bias=None):
+        if x.ndim == 0 or weight.ndim != 2 or x.shape[-1] != weight.shape[0]:
+            turned = weight.ndim == 2 and x.ndim > 0 and weight.shape[1] == x.shape[-1]
+            hint = "; PyTorch's F.linear takes weight as (N, K): pass its transpose" if turned else ""
+            raise ValueError(f"Affine: x (..., K) @ weight (K, N) needs a 2-D weight whose first dimension "
+                             f"is x's last, got x {x.shape} and weight {weight.shape}{hint}")
+        if bias is not None and bias.shape != weight.shape[1:]:
+            raise ValueError(f"Affine: bias must have shape (N,) = {weight.shape[1:]}, one entry per output "
+                             f"feature, got {bias.shape}")
+        out = _rows(x) @ weight                                             # (R, N)
+        if bias is not None:
+            if np.result_type(out, bias) == out.dtype:
+                out += bias  # into the array the product made
+            else:  # a wider bias (float beside integers): a new array of the wider type
+                out = out + bias
+        return out.reshape(x.shape[:-1] + weight.shape[1:])                 # (..., N)
+
+    def backward(self, grad, x, weight, bias, out):
+        grad_rows = _rows(grad)                                             # (R, N)
+        grad_x = (grad_rows @ weight.T).reshape(x.shape) if self.needs_grad[0] else None
+        grad_weight = _rows(x).T @ grad_rows if self.needs_grad[1] else None
+        grad_bias = sum_rows(grad) if self.needs_grad[2] else None
+        return grad_x, grad_weight, grad_bias
+
+    def jvp(self, tangents, x, weight, bias, out):
+        """ṫx @ weight + x @ ṫweight + ṫbias."""
+        tx, tweight, tbias = tangents
+        return sum_tangents(None if tx is None else tx @ weight, None if tweight is None else x @ tweight, tbias)
+
+    def batch(self, batched, x, weight, bias=None):
+        """Shared weight and bias (vmap over examples): one Affine on the batch, whose rows are
+        every example's.  A batched weight or bias: matmul's batch rule, then addition's."""
+        if not any(batched[1:]):
+            return Affine.apply(x, weight, bias)
+        product_batched = batched[0] or batched[1]
+        out = MatMul().batch(batched[:2], x, weight) if product_batched else MatMul.apply(x, weight)
+        if bias is None:
+            return out
+        return elementwise_batch(Add(), (product_batched, batched[2]), out, bias)  # (B, ..., N)
 
 
 def _parse_subscripts(subscripts, n_operands):

@@ -9,31 +9,37 @@ import numpy as np
 
 from minigrad.function import Boundary, Example, Function
 from minigrad.ops.elementwise import as_float
-from minigrad.ops.reduce import exp_shift
+from minigrad.ops.reduce import exp_shift, row_dot, row_sum, sum_rows
 from minigrad.tensor import unwrap
 from minigrad.transforms import batched_everywhere, elementwise_batch, is_batched, sum_tangents
 
 
-def _statistics(x, eps):
-    """The mean and 1 / sqrt(var + eps) over the last axis, each (..., 1).
+def _normalized(x, eps):
+    """(x̂, r): x̂ = (x - mean) r, r = 1 / sqrt(var + eps), over the last axis; r is (..., 1).
 
     The variance is the mean of squared deviations (two passes), not E[x²] - E[x]²,
     which cancels catastrophically when |mean| is much larger than the spread.  Where
     the squares overflow (deviations beyond 1e154 in float64, 1e19 in float32), it is
     taken again on scaled rows, so the result is right instead of a plausible 0.
+    Each full-size step writes into x̂, the one array made here (under create_graph, on
+    Tensors, each rebinds to a new one).
     """
-    mean = x.mean(axis=-1, keepdims=True)
-    squares = x - mean
-    with np.errstate(over="ignore"):  # an overflow is caught just below
-        squares *= squares  # (into the one array made here: no second full-size temporary)
-        var = squares.mean(axis=-1, keepdims=True)
-    if not np.isfinite(unwrap(var)).all():  # an overflow (or an inf or NaN in x, which stays NaN)
-        return _scaled_statistics(x, eps)
-    return mean, 1.0 / np.sqrt(var + eps)
+    size = x.shape[-1]
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow (inf - inf too) is caught just below
+        mean = row_sum(x, -1) / size
+        x_hat = x - mean
+        var = row_dot(x_hat, x_hat, -1) / size  # (no full-size array of squares)
+    if np.isfinite(unwrap(var)).all():
+        rstd = 1.0 / np.sqrt(var + eps)
+    else:  # an overflow (or an inf or NaN in x, which stays NaN)
+        mean, rstd = _scaled_statistics(x, eps)
+        x_hat = x - mean
+    x_hat *= rstd
+    return x_hat, rstd
 
 
 def _scaled_statistics(x, eps):
-    """_statistics computed on y = x / s, s = max(|x|, 1) per row, where nothing overflows:
+    """The mean and 1 / sqrt(var + eps), each (..., 1), computed on y = x / s, s = max(|x|, 1) per row, where nothing overflows:
     mean = s mean(y), and var = s² var(y), so 1 / sqrt(var + eps) = (1/s) / sqrt(var(y) + eps/s²)."""
     s = np.maximum(abs(x).max(axis=-1, keepdims=True), 1.0)
     y = x / s
@@ -56,7 +62,7 @@ class LayerNorm(Function):
       dL/dx = r (ĝ - mean(ĝ) - x̂ mean(ĝ x̂)),  dL/dweight = g x̂,  dL/dbias = g
     (the two means, over the last axis, are the gradient's parts along the directions
     the normalisation removed: a shift, and a rescaling of x̂).  Backward reads x and
-    weight (and the statistics forward kept), not bias or out.
+    weight (and x̂ and r, which forward kept), not bias or out.
     """
     examples = [Example((3, 4), (4,), (4,)), Example((2, 3, 5), (5,), (5,), eps=1e-3),
                 Example((3, 4), None, None), Example((4, 6), (6,), None, domain=(-0.5, 3.0)),
@@ -68,38 +74,41 @@ class LayerNorm(Function):
     def forward(self, x, weight, bias, eps=1e-5):
         self.eps = eps
         x, weight, bias = as_float(x, weight, bias)
-        mean, rstd = self.keep(_statistics, x, eps)  # small, (..., 1): kept for backward
+        x_hat, _ = self.keep(_normalized, x, eps)  # kept: backward needs x̂ and r, not x
         # One new array, of the shape and type the three inputs make together; every step writes into it.
         given = [a for a in (x, weight, bias) if a is not None]
         out = np.empty(np.broadcast_shapes(*(a.shape for a in given)), np.result_type(*given))
-        np.subtract(x, mean, out=out)
-        out *= rstd
-        if weight is not None:
-            out *= weight
+        if weight is None:
+            np.copyto(out, x_hat)
+        else:
+            np.multiply(x_hat, weight, out=out)
         if bias is not None:
             out += bias
         return out
 
     def backward(self, grad, x, weight, bias, out):
-        mean, rstd = self.kept(_statistics, x, self.eps)
-        x_hat = x - mean
-        x_hat *= rstd
+        x_hat, rstd = self.kept(_normalized, x, self.eps)
         g = grad if weight is None else grad * weight
-        grad_x = None
+        grad_x = grad_weight = grad_bias = None
         if self.needs_grad[0]:  # r (g - mean(g) - x̂ mean(g x̂)), each step into the one array grad_x
-            grad_x = x_hat * -(g * x_hat).mean(axis=-1, keepdims=True)
+            size = x.shape[-1]
+            grad_x = x_hat * (row_dot(g, x_hat, -1) / -size)
             grad_x += g
-            grad_x -= g.mean(axis=-1, keepdims=True)
+            grad_x -= row_sum(g, -1) / size
             grad_x *= rstd
-        return (grad_x,
-                grad * x_hat if self.needs_grad[1] else None,
-                grad if self.needs_grad[2] else None)
+        # A weight and bias of shape (D,) get their gradients summed over the rows here, in one
+        # product each; any other shape (inside vmap) is summed back by the engine.
+        if self.needs_grad[1]:
+            grad_weight = grad * x_hat
+            grad_weight = sum_rows(grad_weight) if weight.ndim == 1 else grad_weight
+        if self.needs_grad[2]:
+            grad_bias = sum_rows(grad) if bias.ndim == 1 else grad
+        return grad_x, grad_weight, grad_bias
 
     def jvp(self, tangents, x, weight, bias, out):
         """ẋ̂ weight + x̂ ṫweight + ṫbias, with ẋ̂ = r (ṫx - mean(ṫx) - x̂ mean(x̂ ṫx)) (as in backward)."""
         tx, tweight, tbias = tangents
-        mean, rstd = self.kept(_statistics, x, self.eps)
-        x_hat = (x - mean) * rstd
+        x_hat, rstd = self.kept(_normalized, x, self.eps)
         t_hat = None
         if tx is not None:
             t_hat = rstd * (tx - tx.mean(axis=-1, keepdims=True)
@@ -129,16 +138,15 @@ def _gelu_gate(x):
     return s
 
 
-def _gelu_slope(x, s):
-    """d gelu / dx = s + x s (1 - s) (2c + 6c 0.044715 x²), with s = _gelu_gate(x):
-    0.5 (1 - tanh²) = 2 s (1 - s)."""
+def _gelu_slope(x, s, out):
+    """d gelu / dx = s + x s (1 - s) (2c + 6c 0.044715 x²), with s = _gelu_gate(x) and
+    out = x s: 0.5 (1 - tanh²) = 2 s (1 - s).  Written as s + out (1 - s) (...): x s is out
+    already, which saves a full-size pass."""
     slope = x * x
     slope *= 6.0 * _GELU_C * 0.044715
     slope += 2.0 * _GELU_C
-    slope *= x
-    spread = 1.0 - s
-    spread *= s
-    slope *= spread
+    slope *= out
+    slope *= 1.0 - s
     slope += s
     return slope
 
@@ -147,13 +155,13 @@ class Gelu(Function):
     """0.5 x (1 + tanh(c (x + 0.044715 x³))), c = sqrt(2/π): GELU's tanh approximation (as GPT-2).
 
     Backward: d/dx = s + x s (1 - s) 2c (1 + 3 * 0.044715 x²), with s = 0.5 (1 + tanh(...)),
-    the gate forward kept (out = x s).  It reads x.
+    the gate forward kept (out = x s).  It reads x and out.
     """
     examples = [Example((3, 4), domain=(-4.0, 4.0)), Example((0, 3))]
     boundary = [Boundary([0.0], expected=[0.0], grads=[[0.5]])]
     # 0.5 (1 + tanh z) = 1 / (1 + exp(-2z)): the same function written another way.
     reference = staticmethod(lambda x: x / (1.0 + np.exp(-2.0 * _GELU_C * (x + 0.044715 * x ** 3))))
-    reads = ("x",)
+    reads = ("x", "out")
 
     def forward(self, x):
         x = as_float(x)
@@ -161,14 +169,14 @@ class Gelu(Function):
 
     def backward(self, grad, x, out):
         x = as_float(x)
-        slope = _gelu_slope(x, self.kept(_gelu_gate, x))
+        slope = _gelu_slope(x, self.kept(_gelu_gate, x), out)
         slope *= grad
         return slope
 
     def jvp(self, tangents, x, out):
         """ṫ times backward's derivative."""
         x = as_float(x)
-        return tangents[0] * _gelu_slope(x, self.kept(_gelu_gate, x))
+        return tangents[0] * _gelu_slope(x, self.kept(_gelu_gate, x), out)
 
     batch = elementwise_batch
 
@@ -208,12 +216,17 @@ def _cross_entropy_reference(logits, targets, ignore_index=None):
     return np.where(keep, -np.log(picked), 0.0)
 
 
+def _exp_shifted(logits, shift):
+    """exp(logits - shift): shifted by the row's max, so nothing overflows."""
+    return np.exp(logits - shift)
+
+
 class CrossEntropy(Function):
     """-log softmax(logits)[target], one loss per row: logits (..., C), targets (...) integer
     class indices -> (...).  Rows whose target is ignore_index give 0.
 
     Backward: dL/dlogits = g (softmax(logits) - onehot(target)), zero on ignored rows.
-    Backward reads logits (and the shift and targets forward kept).
+    Backward reads logits (and what forward kept: the shift, the targets and exp(logits - shift)).
     """
     examples = [Example((4, 5), targets=np.array([0, 3, 1, 4])),
                 Example((2, 3, 4), targets=np.array([[0, 1, 3], [2, -100, 0]]), ignore_index=-100),
@@ -227,34 +240,33 @@ class CrossEntropy(Function):
     reads = ("logits",)
 
     def forward(self, logits, targets, ignore_index=None):
-        self.keep = np.ones(targets.shape, bool) if ignore_index is None else targets != ignore_index
-        self.ignoring = not self.keep.all()
-        self.targets = np.where(self.keep, targets, 0)  # ignored rows pick class 0, then count 0
+        self.counted = np.ones(targets.shape, bool) if ignore_index is None else targets != ignore_index
+        self.ignoring = not self.counted.all()
+        self.targets = np.where(self.counted, targets, 0)  # ignored rows pick class 0, then count 0
         logits = self._kept_rows(as_float(logits))
-        self.shift = exp_shift(logits, -1)
-        shifted = logits - self.shift
-        log_sum = np.log(np.sum(np.exp(shifted), axis=-1))  # (...)
-        picked = np.take_along_axis(shifted, self.targets[..., None], axis=-1)[..., 0]  # (...)
-        return np.where(self.keep, log_sum - picked, 0)
+        self.shift = exp_shift(logits, -1)                                  # (..., 1)
+        e = self.keep(_exp_shifted, logits, self.shift)  # (..., C): kept, backward's softmax is e / its sum
+        log_sum = np.log(row_sum(e, -1))[..., 0]                            # (...)
+        picked = np.take_along_axis(logits, self.targets[..., None], axis=-1) - self.shift
+        return np.where(self.counted, log_sum - picked[..., 0], 0)
 
     def backward(self, grad, logits, out):
-        # Any constant shift gives the same softmax; the forward's max cannot overflow.
-        probs = np.exp(self._kept_rows(logits) - self.shift)
-        probs /= probs.sum(axis=-1, keepdims=True)  # each step from here into this one array
+        e = self.kept(_exp_shifted, self._kept_rows(logits), self.shift)
+        probs = e / row_sum(e, -1)  # each step from here into this one array
         probs -= np.arange(logits.shape[-1]) == self.targets[..., None]  # the one-hot, boolean (..., C)
-        probs *= np.where(self.keep, grad, 0).reshape(grad.shape + (1,))  # (..., 1)
+        probs *= np.where(self.counted, grad, 0).reshape(grad.shape + (1,))  # (..., 1)
         return probs
 
     def _kept_rows(self, logits):
         """logits with the ignored rows read as 0: an inf or NaN there must not reach the loss."""
-        return np.where(self.keep[..., None], logits, 0) if self.ignoring else logits
+        return np.where(self.counted[..., None], logits, 0) if self.ignoring else logits
 
     def jvp(self, tangents, logits, out):
         """sum((softmax(logits) - onehot(target)) ṫ) over the classes; 0 on ignored rows."""
-        e = np.exp(self._kept_rows(logits) - self.shift)
-        probs = e / e.sum(axis=-1, keepdims=True)
+        e = self.kept(_exp_shifted, self._kept_rows(logits), self.shift)
+        probs = e / row_sum(e, -1)
         onehot = np.arange(logits.shape[-1]) == self.targets[..., None]  # (..., C)
-        return np.where(self.keep, ((probs - onehot) * self._kept_rows(tangents[0])).sum(axis=-1), 0)
+        return np.where(self.counted, ((probs - onehot) * self._kept_rows(tangents[0])).sum(axis=-1), 0)
 
     def batch(self, batched, logits, targets, **params):
         """Logits and targets both given the batch axis (the one without it repeated along it)."""

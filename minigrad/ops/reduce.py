@@ -177,7 +177,7 @@ def _need_an_axis(x):
                          "give it one, e.g. x.reshape(1)")
 
 
-def _row_dot(a, b, axis):
+def row_dot(a, b, axis):
     """sum(a * b) along axis, kept as a size-1 axis.
 
     Along the last axis it is a batch of (1, n) @ (n, 1) products, which never
@@ -187,6 +187,24 @@ def _row_dot(a, b, axis):
     if axis == -1 or axis == a.ndim - 1:
         return (a[..., None, :] @ b[..., :, None])[..., 0]
     return (a * b).sum(axis=axis, keepdims=True)
+
+
+def row_sum(a, axis):
+    """sum(a) along axis, kept as a size-1 axis.
+
+    Along the last axis it is a product with a column of ones: one BLAS call, several
+    times quicker than NumPy's sum over many short rows (attention weights, layer norm).
+    """
+    if axis == -1 or axis == a.ndim - 1:
+        return a @ np.ones((a.shape[-1], 1), a.dtype)
+    return a.sum(axis=axis, keepdims=True)
+
+
+def sum_rows(a):
+    """a (..., N) summed over every axis but the last -> (N,): a bias's gradient, as one
+    product of the rows with a row of ones (quicker than sum over the leading axes)."""
+    rows = a.reshape(math.prod(a.shape[:-1]), a.shape[-1])
+    return np.ones(rows.shape[0], a.dtype) @ rows
 
 
 class Softmax(Function):
@@ -220,13 +238,14 @@ class Softmax(Function):
         x = as_float(x)
         if where is not None:
             # Left out entries become -inf without being read: an inf or NaN there must not leak into the row.
-            x = np.array(x)
-            np.copyto(x, -np.inf, where=np.logical_not(where))
+            taking_part = np.full(x.shape, -np.inf, x.dtype)  # (quicker than a copy of x then a fill)
+            np.copyto(taking_part, x, where=where)
+            x = taking_part
         m = exp_shift(x, axis)  # the largest entry becomes 0
         # From here on every step writes into one new array: no other big temporaries.
         e = np.subtract(x, m, out=None if where is None else x)
         np.exp(e, out=e)
-        total = e.sum(axis=axis, keepdims=True)
+        total = row_sum(e, axis)
         # A row that takes part sums to at least 1 (its largest entry gives exp(0) = 1); a row
         # with nothing taking part sums to 0, and dividing it by 1 gives weights 0, not 0/0.
         np.maximum(total, 1, out=total)
@@ -234,13 +253,13 @@ class Softmax(Function):
         return e
 
     def backward(self, grad, x, out):
-        g = grad - _row_dot(grad, out, self.axis)
+        g = grad - row_dot(grad, out, self.axis)
         g *= out
         return g
 
     def jvp(self, tangents, x, out):
         """s (ṫ - sum(s ṫ)) with s = out: diag(s) - s sᵀ applied to ṫ (left-out entries: s = 0)."""
-        return out * (tangents[0] - _row_dot(tangents[0], out, self.axis))
+        return out * (tangents[0] - row_dot(tangents[0], out, self.axis))
 
     batch = axis_batch
 

@@ -82,6 +82,7 @@ class GetItem(Function):
     """x[index]: basic slicing or integer/boolean arrays.  Backward: scatter-add the gradient
     into zeros of x's shape (added, not assigned, so an element picked twice gets both)."""
     examples = [Example((4, 5), index=(slice(1, 3), 2)), Example((4, 5), index=np.array([0, 2, 2, 3])),
+                Example((4, 3), index=np.array([[-1, 3], [0, -1]])),  # rows picked twice, as -1 and as 3
                 Example((3, 4), index=np.arange(12).reshape(3, 4) % 2 == 0),
                 Example((2, 3, 4), index=(Ellipsis, None, slice(None, None, -2))), Example((0, 5), index=(slice(None), 2))]
     reference = staticmethod(lambda x, index: np.take(x.ravel(), np.arange(x.size).reshape(x.shape)[index]))
@@ -112,9 +113,29 @@ def _scatter_add(values, index, shape):
     full = np.zeros(shape, dtype=values.dtype)
     if _is_basic(index):
         full[index] = values
+    elif (isinstance(index, np.ndarray) and index.dtype.kind in "iu" and index.size
+          and values.shape == index.shape + tuple(shape[1:])):
+        _add_rows(full, index, values)
     else:
         np.add.at(full, index, values)
     return full
+
+
+def _add_rows(full, index, values):
+    """np.add.at(full, index, values) for one integer array picking rows (an embedding's
+    gradient): the rows are sorted by target and each run summed at once (add.reduceat),
+    several times quicker than add.at's element-by-element loop."""
+    n = full.shape[0]
+    targets = index.ravel()
+    if targets.min() < -n or targets.max() >= n:
+        raise IndexError(f"index {targets[(targets < -n) | (targets >= n)][0]} is out of bounds for axis 0 "
+                         f"with size {n}")
+    targets = np.where(targets < 0, targets + n, targets)  # -1 and n - 1 are the same row
+    rows = values.reshape(targets.shape + values.shape[index.ndim:])  # (N, ...)
+    order = np.argsort(targets, kind="stable")
+    targets = targets[order]
+    starts = np.flatnonzero(np.concatenate(([True], targets[1:] != targets[:-1])))  # where each run begins
+    full[targets[starts]] = np.add.reduceat(rows[order], starts, axis=0)
 
 
 class ScatterAdd(Function):
