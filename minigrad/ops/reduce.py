@@ -196,15 +196,23 @@ def row_sum(a, axis):
     times quicker than NumPy's sum over many short rows (attention weights, layer norm).
     """
     if axis == -1 or axis == a.ndim - 1:
-        return a @ np.ones((a.shape[-1], 1), a.dtype)
+        return a @ _ones(a.shape[-1], a.dtype)[:, None]
     return a.sum(axis=axis, keepdims=True)
+
+
+@functools.lru_cache(maxsize=64)
+def _ones(n, dtype):
+    """A read-only vector of n ones, shared between calls (np.ones costs more than a small sum)."""
+    ones = np.ones(n, dtype)
+    ones.flags.writeable = False
+    return ones
 
 
 def sum_rows(a):
     """a (..., N) summed over every axis but the last -> (N,): a bias's gradient, as one
     product of the rows with a row of ones (quicker than sum over the leading axes)."""
     rows = a.reshape(math.prod(a.shape[:-1]), a.shape[-1])
-    return np.ones(rows.shape[0], a.dtype) @ rows
+    return _ones(rows.shape[0], a.dtype) @ rows
 
 
 class Softmax(Function):
