@@ -96,6 +96,7 @@ class Function:
     reads = ("inputs", "out")  # the arguments of backward whose values it reads (see the module's docstring)
     read_inputs, reads_out = None, True  # `reads` as the engine checks it: input positions (None: all), out
     released = False  # whether the graph let go of an input's array here (see release_unread)
+    some_unread = False  # whether backward may leave an input unread (from `reads`)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -105,8 +106,7 @@ class Function:
             raise TypeError(f"{cls.__name__} defines __init__ with arguments, but the engine makes each op with "
                             f"{cls.__name__}(): settings go to apply as keywords, e.g. {cls.__name__}.apply(x, k=2), "
                             "and forward takes them (def forward(self, x, k))")
-        cls.read_inputs, cls.reads_out, some_unread = _what_backward_reads(cls)
-        cls.keeps_less = bool(cls.copied_when_recorded) or some_unread
+        cls.read_inputs, cls.reads_out, cls.some_unread = _what_backward_reads(cls)
         if not cls.__name__.startswith("_"):  # _Names are shared bases, not ops
             ALL_OPS.append(cls)
 
@@ -133,8 +133,10 @@ class Function:
         # Tensor(data, requires_grad, dtype, grad_fn, copy): positional, as keywords cost ~40% more here.
         if True in needs and mode.grad_enabled:
             fn.inputs, fn.arrays, fn.needs_grad, fn.number = inputs, arrays, needs, next_number()
-            if cls.keeps_less:  # masks to copy, or inputs backward does not read (no cost under no_grad)
-                keep_what_backward_needs(fn, out)
+            if cls.copied_when_recorded:  # (copied only here: no cost under no_grad)
+                copy_recorded(fn)
+            if cls.some_unread and out.nbytes >= RELEASE_BYTES:  # (small arrays cost less to keep)
+                release_unread(fn)
             out = Tensor(out, True, None, fn, False)
         else:
             out = Tensor(out, False, None, None, False)
@@ -194,14 +196,11 @@ def _what_backward_reads(cls):
     return read_inputs, "out" in names, some_unread
 
 
-def keep_what_backward_needs(fn, out):
-    """What fn keeps for backward, beyond its inputs: a copy of the masks and indices the caller
-    gave it (copied_when_recorded), so that changing them later cannot change its gradient; and
-    no big array that its backward does not read (release_unread)."""
+def copy_recorded(fn):
+    """Copy the masks the caller gave fn (copied_when_recorded), so that changing them later
+    cannot change fn's gradient."""
     for name in fn.copied_when_recorded:
         fn.__dict__[name] = copy_arrays(fn.__dict__[name])
-    if out.nbytes >= RELEASE_BYTES and fn.read_inputs is not None:
-        release_unread(fn)
 
 
 RELEASE_BYTES = 1 << 16  # (an array smaller than this costs less to keep than to stand in for)
