@@ -1,15 +1,23 @@
 """In-place updates of a Tensor: `x += 1`, `x.add_(...)`, `x.zero_()`, `x[i] = v`.
 
-Outside a graph (an optimizer step under no_grad) they change `x.data` itself and keep the
-tensor's identity.  Inside a graph, `y += x` makes a new tensor and rebinds y (recorded, like
-y = y + x); the explicit methods are refused there, as the graph would not see the change.
-Each change takes a number (grad_mode.next_number): a backward that reads the tensor (an op's
-input or output, Function.reads) from before the change refuses to run (autograd.check_saved_inputs).
+Each changes the tensor object itself, as in NumPy and PyTorch: x keeps its identity, and its
+array is written, so every view of it (and `detach()`) sees the change.
+- Outside a graph (an optimizer step under no_grad), that is all.
+- Inside a graph (`h += 1` with grad on), the change is also recorded, as PyTorch does: h's
+  grad_fn becomes the op (Add for `+=` and `add_`), whose input is a fresh tensor holding h's
+  node from before.  Ops recorded earlier that used h hand their gradients to that node
+  (versions.nodes_when_recorded).  A leaf that requires grad, and a view of another tensor,
+  cannot be changed so: their graphs would not see it.  `fill_`, `zero_`, `copy_` and
+  `x[i] = v` are refused there too (write F.where or F.masked_fill).
+Each change takes a number (grad_mode.next_number) and records the memory it wrote
+(versions.record_change): a backward that reads a value from before the change, through
+any alias of that memory, refuses to run (autograd.check_saved_inputs).
 """
 import numpy as np
 
-import minigrad  # the floors above, used at call time: minigrad.ops
-from minigrad.grad_mode import changes, mode, next_number
+import minigrad  # the floors above, used at call time: minigrad.ops, minigrad.Tensor, minigrad.transforms
+from minigrad.grad_mode import mode, next_number
+from minigrad.versions import changed_in_place_at, mark_in_place, record_change
 
 
 class InPlaceUpdates:
@@ -20,33 +28,112 @@ class InPlaceUpdates:
     def __isub__(self, other): return self._in_place("-=", np.subtract, other, minigrad.ops.Sub)
     def __imul__(self, other): return self._in_place("*=", np.multiply, other, minigrad.ops.Mul)
     def __itruediv__(self, other): return self._in_place("/=", np.true_divide, other, minigrad.ops.Div)
-    def add_(self, other): return self._in_place("add_", np.add, other)
-    def sub_(self, other): return self._in_place("sub_", np.subtract, other)
-    def mul_(self, other): return self._in_place("mul_", np.multiply, other)
-    def div_(self, other): return self._in_place("div_", np.true_divide, other)
+    def add_(self, other): return self._in_place("add_", np.add, other, minigrad.ops.Add)
+    def sub_(self, other): return self._in_place("sub_", np.subtract, other, minigrad.ops.Sub)
+    def mul_(self, other): return self._in_place("mul_", np.multiply, other, minigrad.ops.Mul)
+    def div_(self, other): return self._in_place("div_", np.true_divide, other, minigrad.ops.Div)
     def fill_(self, value): return self._in_place("fill_", lambda a, v, out: np.copyto(out, v), value)
     def zero_(self): return self.fill_(0)
     def copy_(self, other): return self.fill_(other)
 
     def __setitem__(self, index, value):
-        self._in_place("item assignment", lambda a, v, out: out.__setitem__(minigrad.ops.plain_index(index), v), value)
+        index = minigrad.ops.plain_index(index)
+        self._in_place("item assignment", lambda a, v, out: out.__setitem__(index, v), value, written=index)
 
-    def _in_place(self, name, ufunc, other, op=None):
-        """self.data changed by ufunc(data, other) in place, keeping this tensor's identity."""
-        if mode.grad_enabled and (self.requires_grad or getattr(other, "requires_grad", False)):
-            if op is not None and not (self.requires_grad and self.grad_fn is None):
+    def _in_place(self, name, ufunc, other, op=None, written=None):
+        """self.data changed by ufunc(data, other) in place, keeping this tensor's identity.
+        written: the index of the part changed (item assignment), else all of it."""
+        if (mode.grad_enabled and (self.requires_grad or getattr(other, "requires_grad", False))
+                or minigrad.transforms.state.tangents and (_has_tangent(self) or _has_tangent(other))):
+            if minigrad.transforms.state.batching and op is not None:  # inside vmap: a new batched tensor
                 return op.apply(self, other)
-            what = "a leaf that requires grad" if self.requires_grad and self.grad_fn is None else "a tensor in a graph"
-            instead = ("`y = F.where(mask, value, y)` or `y = F.masked_fill(y, mask, value)`"
-                       if name == "item assignment" else "`y = y + x`")
-            raise RuntimeError(
-                f"{name}: cannot change {what} (shape {self.shape}) in place while gradients are recorded: the "
-                "graph would not see the change.  Update parameters under `with minigrad.no_grad():`, or write "
-                f"{instead} to make a new tensor")
+            return _change_in_graph(self, name, op, other)
         try:
             ufunc(self.data, np.asarray(other), out=self.data)
         except (TypeError, ValueError) as err:
             raise type(err)(f"{name}: {err} (tensor shape {self.shape} {self.dtype}, "
                             f"value shape {np.shape(other)})") from err
-        self._version = changes.last = next_number()  # ops that saved self must refuse
+        record_change(_part(self.data, written), next_number())  # ops that saved it, through any alias, refuse
         return self
+
+
+def _part(array, index):
+    """The part of array that `array[index] = v` writes: a view for a basic index, else all of array."""
+    if index is None:
+        return array
+    part = array[index]
+    return part if isinstance(part, np.ndarray) and np.may_share_memory(part, array) else array
+
+
+def _change_in_graph(x, name, op, other):
+    """x changed in place by op(x, other), recorded: x's node from before becomes the op's input."""
+    _refuse_in_graph(x, name, op)
+    value = getattr(other, "data", None)
+    if other is not x and isinstance(value, np.ndarray) and np.shares_memory(value, x.data):
+        raise RuntimeError(f"{name}: the value (shape {value.shape}) is a view of the tensor changed in place (shape "
+                           f"{x.shape}), and the change would overwrite it while the graph still needs it; write "
+                           f"`y = y {name[0]} v` instead")
+    number = next_number()  # older than the op: ops recorded before it that read x's old value must refuse
+    # x's node until now.  It keeps a copy of x's old value where a backward reads it: the op that
+    # made x, if it reads its output (Exp, Tanh), and the op recorded now, if it reads its input (Mul).
+    keep_old = x.grad_fn is not None and x.grad_fn.reads_out or op.read_inputs is None or 0 in op.read_inputs
+    before = minigrad.Tensor(x.data.copy() if keep_old else x.data, x.requires_grad, None, x.grad_fn, False)
+    levels = minigrad.transforms.state.tangents  # inside jvp: `before` has x's tangent, and x takes the op's
+    for level in levels:
+        if x in level.tangents:
+            level.tangents[before] = level.tangents[x]
+    result = op.apply(before, before if other is x else other)  # (x *= x: both are x from before)
+    for level in levels:
+        if result in level.tangents:
+            level.tangents[x] = level.tangents.pop(result)
+    if result.shape != x.shape:
+        raise ValueError(f"{name}: the result has shape {result.shape}, but the tensor changed in place has shape "
+                         f"{x.shape}; broadcasting cannot grow a tensor in place (write `y = y {name[0]} x`)")
+    fn = result.grad_fn  # (None in forward mode alone)
+    try:
+        np.copyto(x.data, result.data, casting="same_kind")  # into x's own array: its views see the change
+    except TypeError as err:
+        raise TypeError(f"{name}: the result ({result.dtype}) cannot be written into a {x.dtype} tensor in "
+                        "place; make a new tensor instead") from err
+    record_change(x.data, number, in_graph=fn is not None)
+    if fn is not None:
+        mark_in_place(fn, number, before)
+        x.grad_fn, x.requires_grad = fn, True
+    return x
+
+
+def _has_tangent(t):
+    """Whether t carries a tangent (inside func.jvp)."""
+    return isinstance(t, minigrad.Tensor) and any(t in level.tangents for level in minigrad.transforms.state.tangents)
+
+
+def _refuse_in_graph(x, name, op):
+    """Refuse an in-place change, inside a graph, that the graph could not follow."""
+    leaf = x.requires_grad and x.grad_fn is None
+    view_of = _viewed_input(x)
+    if op is not None and not leaf and view_of is None and x.data.flags.writeable:
+        return
+    if leaf:
+        what = "a leaf that requires grad"
+    elif view_of is not None:
+        what = f"a view of another tensor (made by {view_of}), whose graph would not see the change,"
+    elif op is None:
+        what = "a tensor in a graph"
+    else:
+        what = "a read-only tensor (a broadcast view)"
+    instead = {"item assignment": "`y = F.where(mask, value, y)` or `y = F.masked_fill(y, mask, value)`",
+               "fill_": "`y = minigrad.full(y.shape, value)` or `y = x.copy()`"}.get(name, "`y = y + x`")
+    raise RuntimeError(
+        f"{name}: cannot change {what} (shape {x.shape}) in place while gradients are recorded.  Update "
+        f"parameters under `with minigrad.no_grad():`, or write {instead} to make a new tensor")
+
+
+def _viewed_input(x):
+    """The name of x's op if x's array is a view of one of that op's inputs (Reshape, GetItem...), else None."""
+    fn = x.grad_fn
+    if fn is None or fn.inputs is None or changed_in_place_at(fn):  # (an in-place op's input is x from before)
+        return None
+    for array in fn.arrays:
+        if isinstance(array, np.ndarray) and np.may_share_memory(x.data, array) and np.shares_memory(x.data, array):
+            return type(fn).__name__
+    return None

@@ -1,0 +1,174 @@
+"""What each in-place change wrote, and what a backward checks after one.
+
+An in-place change (in_place.py) records the memory it wrote under a number from
+grad_mode.next_number.  A backward that runs after some change (the rare branch of
+autograd.run_rule) asks of each array its op's backward reads (Function.reads):
+was memory it shares written after the op ran?  Memory, not tensors: a view (`x[0:2]`,
+`x.reshape(...)`, `x.T`), `x.detach()` and the base of a view all share it, so a change
+through any of them is seen.  `x.data` is NumPy's own array: a change made with NumPy
+(`x.data += 1`) is not seen, as PyTorch does not see one through its `.data`.
+
+The records stay small: they are kept per array that owns the memory, held weakly (they
+go when that memory does), one per region written (a later change of the same region
+replaces the earlier), and past MAX_REGIONS regions of one array they merge into one.
+
+An in-place change inside a graph (`h += 1` with grad on) gives h a new grad_fn, whose
+input is a fresh tensor holding h's node from before (in_place.py).  An op recorded
+earlier still has h among its inputs; `nodes_when_recorded` hands its gradient to the node
+h was when that op ran.
+"""
+import functools
+import weakref
+
+import numpy as np
+from numpy.lib.array_utils import byte_bounds
+
+from minigrad.grad_mode import changes
+
+MAX_REGIONS = 16
+_written = {}  # id(array owning the memory) -> (weak reference to it, {where: _Region})
+
+
+class _Region:
+    """A region of an array's memory that changes wrote: where (byte offset in its owner, shape,
+    strides, dtype: None once merged), its byte bounds, the latest change, and the latest made
+    inside a graph, with a weak reference to the array that change wrote."""
+    __slots__ = ("where", "low", "high", "number", "graph_number", "graph_array")
+
+    def __init__(self, where, low, high):
+        self.where, self.low, self.high = where, low, high
+        self.number = self.graph_number = 0
+        self.graph_array = None
+
+
+def record_change(array, number, in_graph=False):
+    """Remember that change `number` wrote `array`'s memory (in_graph: an in-place op recorded in the graph)."""
+    owner = _owner(array)
+    key = id(owner)
+    entry = _written.get(key)
+    if entry is None or entry[0]() is not owner:  # (a dead owner's id may be taken again)
+        entry = _written[key] = (weakref.ref(owner, functools.partial(_forget, key)), {})
+    regions = entry[1]
+    where = (_address(array) - _address(owner), array.shape, array.strides, array.dtype)
+    region = regions.get(where)
+    if region is None:
+        region = regions[where] = _Region(where, *byte_bounds(array))
+    region.number = number  # (a later change of the same region outdates the earlier)
+    if in_graph:
+        region.graph_number, region.graph_array = number, weakref.ref(array)
+    if len(regions) > MAX_REGIONS:
+        _merge(regions)
+    changes.last = max(changes.last, number)
+
+
+def refuse_overwritten_reads(fn, out):
+    """Raise if a value fn's backward reads (an input or the output, Function.reads) was changed
+    in place since fn ran, or if `out` was changed inside a graph through a view or base of it."""
+    name = type(fn).__name__
+    for i, array in enumerate(fn.arrays):
+        if (fn.read_inputs is None or i in fn.read_inputs) and overwritten(array, fn.number):
+            raise RuntimeError(
+                f"{name}.backward: its input {i} (shape {np.shape(array)}) was modified by an in-place operation "
+                f"after {name} used it, and {name}.backward reads it, so its gradient would be wrong; change a "
+                "copy instead, or compute the forward again after the change")
+    if fn.reads_out and overwritten(out.data, fn.number):
+        raise RuntimeError(
+            f"{name}.backward: its output (shape {out.shape}) was modified by an in-place operation after {name} "
+            f"computed it, and {name}.backward reads it, so its gradient would be wrong; change a copy instead "
+            "(e.g. `y = y * 2`, or `F.masked_fill(y, mask, 0)` for `y[mask] = 0`)")
+    if changed_in_graph_through_an_alias(out.data, fn.number):
+        raise RuntimeError(
+            f"{name}.backward: its output (shape {out.shape}) shares memory with a tensor changed in place inside "
+            f"the graph after {name} computed it (a view of it, or the tensor it is a view of), so its value is not "
+            f"what the graph says; make the view after the change, or write `h = h + 1` instead of `h += 1`")
+
+
+def overwritten(array, since):
+    """Whether a change after op number `since` wrote memory that `array` shares."""
+    return any(region.number > since and _shares(owner, region, array) for owner, region in _regions_touching(array))
+
+
+def changed_in_graph_through_an_alias(array, since):
+    """Whether an in-place op recorded in a graph after op number `since` wrote memory of `array`
+    through another array (a view of it, or its base): the graph of `array` does not know of it."""
+    for owner, region in _regions_touching(array):
+        if region.graph_number > since:
+            written = region.graph_array() if region.graph_array is not None else None
+            if written is not array and _shares(owner, region, array):
+                return True
+    return False
+
+
+def nodes_when_recorded(fn):
+    """fn's inputs, each as the node it was when fn ran: an input changed in place inside a graph
+    since then has a new grad_fn, which keeps the node from before (mark_in_place)."""
+    inputs = list(fn.inputs)
+    for i, x in enumerate(inputs):
+        while getattr(x, "grad_fn", None) is not None and changed_in_place_at(x.grad_fn) > fn.number:
+            x = x.grad_fn.__dict__["in_place"][1]
+        inputs[i] = x
+    return tuple(inputs)
+
+
+def mark_in_place(fn, number, before):
+    """Mark fn as the op of in-place change `number`, whose input `before` is the node changed.
+    (Kept here, not only in fn.inputs, which the sweep drops once fn has run.)"""
+    fn.__dict__["in_place"] = (number, before)
+
+
+def changed_in_place_at(fn):
+    """The number of the in-place change fn made (mark_in_place), or 0 for any other op."""
+    in_place = fn.__dict__.get("in_place")
+    return 0 if in_place is None else in_place[0]
+
+
+def _owner(array):
+    """The array that owns `array`'s memory (a view's base)."""
+    while isinstance(array.base, np.ndarray):
+        array = array.base
+    return array
+
+
+def _address(array):
+    return array.__array_interface__["data"][0]
+
+
+def _regions_touching(array):
+    """(owner, region) for each recorded region of array's memory whose byte bounds meet array's."""
+    if not isinstance(array, np.ndarray):  # a constant input (a number)
+        return []
+    owner = _owner(array)
+    entry = _written.get(id(owner))
+    if entry is None or entry[0]() is not owner:
+        return []
+    low, high = byte_bounds(array)
+    return [(owner, region) for region in entry[1].values() if region.low < high and low < region.high]
+
+
+def _shares(owner, region, array):
+    """Whether the region shares array's memory: exactly (np.shares_memory on the region rebuilt over
+    its owner's memory), or, for merged regions, by their bounds (already known to meet)."""
+    if region.where is None:
+        return True
+    offset, shape, strides, dtype = region.where
+    try:
+        written = np.ndarray(shape, dtype, buffer=owner, offset=offset, strides=strides)
+    except (TypeError, ValueError):  # memory that does not export a buffer: its bounds say enough
+        return True
+    return np.shares_memory(written, array)
+
+
+def _merge(regions):
+    """Many regions of one array (x[i] = v in a loop) become one: their bounds, their latest numbers."""
+    merged = _Region(None, min(r.low for r in regions.values()), max(r.high for r in regions.values()))
+    merged.number = max(r.number for r in regions.values())
+    merged.graph_number = max(r.graph_number for r in regions.values())
+    regions.clear()
+    regions[None] = merged
+
+
+def _forget(key, ref):
+    """The owner of some recorded memory is gone: so are its records."""
+    entry = _written.get(key)
+    if entry is not None and entry[0] is ref:
+        del _written[key]
