@@ -49,7 +49,8 @@ def record_change(array, number, in_graph=False):
     if entry is None or entry[0]() is not owner:  # (a dead owner's id may be taken again)
         entry = _written[key] = (weakref.ref(owner, functools.partial(_forget, key)), {})
     regions = entry[1]
-    where = (_address(array) - _address(owner), array.shape, array.strides, array.dtype)
+    offset = 0 if owner is array else _address(array) - _address(owner)
+    where = (offset, array.shape, array.strides, array.dtype)
     region = regions.get(where)
     if region is None:
         region = regions[where] = _Region(where, *byte_bounds(array))
