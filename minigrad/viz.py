@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from minigrad.tensor import Tensor
+from minigrad.versions import nodes_when_recorded
 
 _COLOURS = {"op": "#cfe2f3", "leaf": "#f9cb9c", "constant": "#eeeeee"}
 
@@ -45,7 +46,7 @@ def graph_nodes(root):
         if fn.inputs is None:
             raise RuntimeError("draw_graph: the graph was freed by backward(); draw it before calling "
                                "backward(), or call backward(retain_graph=True)")
-        for x in fn.inputs:
+        for x in nodes_when_recorded(fn):  # (an input changed in place since: the node it was then)
             if isinstance(x, Tensor):
                 edges.append((x, t))
                 if id(x) not in seen:

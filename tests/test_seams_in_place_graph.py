@@ -245,3 +245,16 @@ def test_hessian_and_vmap_through_in_place_changes():
     np.testing.assert_allclose(func.hessian(scalar)(Tensor(X)).data, np.diag(12 * X + 2))  # by hand
     rows = np.stack([X, C])
     np.testing.assert_allclose(func.vmap(func.grad(scalar))(Tensor(rows)).data, 6 * rows ** 2 + 2 * rows)
+
+
+def test_the_drawn_graph_shows_the_node_an_earlier_op_used():
+    from minigrad.viz import graph_nodes
+    x = Tensor(X, requires_grad=True)
+    h = x * 2.0
+    made_h = h.grad_fn
+    e = h + 3.0
+    h *= 2.0
+    order, edges = graph_nodes(e + h)
+    assert [a.grad_fn for a, b in edges if b is e] == [made_h]  # the op that made h, not the change
+    assert [type(a.grad_fn).__name__ for a, b in edges if b is h] == ["Mul"] and made_h is not h.grad_fn
+    assert len(order) == len({id(t) for t in order}) == 5  # x, h before, e, h, e + h
