@@ -4,11 +4,11 @@ Each changes the tensor object itself, as in NumPy and PyTorch: x keeps its iden
 array is written, so every view of it (and `detach()`) sees the change.
 - Outside a graph (an optimizer step under no_grad), that is all.
 - Inside a graph (`h += 1` with grad on), the change is also recorded, as PyTorch does: h's
-  grad_fn becomes the op (Add for `+=` and `add_`), whose input is a fresh tensor holding h's
-  node from before.  Ops recorded earlier that used h hand their gradients to that node
-  (versions.nodes_when_recorded).  A leaf that requires grad, and a view of another tensor,
-  cannot be changed so: their graphs would not see it.  `fill_`, `zero_`, `copy_` and
-  `x[i] = v` are refused there too (write F.where or F.masked_fill).
+  grad_fn becomes the op (Add for `+=` and `add_`; MaskedFill for `fill_`, `zero_`, `copy_`
+  and `h[i] = v`), whose input is a fresh tensor holding h's node from before.  Ops recorded
+  earlier that used h hand their gradients to that node (versions.nodes_when_recorded).
+  A leaf that requires grad, and a view of another tensor, cannot be changed so: their
+  graphs would not see it.
 Each change takes a number (grad_mode.next_number) and records the memory it wrote
 (versions.record_change): a backward that reads a value from before the change, through
 any alias of that memory, refuses to run (autograd.check_saved_inputs).
@@ -32,20 +32,21 @@ class InPlaceUpdates:
     def sub_(self, other): return self._in_place("sub_", np.subtract, other, minigrad.ops.Sub)
     def mul_(self, other): return self._in_place("mul_", np.multiply, other, minigrad.ops.Mul)
     def div_(self, other): return self._in_place("div_", np.true_divide, other, minigrad.ops.Div)
-    def fill_(self, value): return self._in_place("fill_", lambda a, v, out: np.copyto(out, v), value)
+    def fill_(self, value): return self._in_place("fill_", lambda a, v, out: np.copyto(out, v), value, _Fill)
     def zero_(self): return self.fill_(0)
     def copy_(self, other): return self.fill_(other)
 
     def __setitem__(self, index, value):
         index = minigrad.ops.plain_index(index)
-        self._in_place("item assignment", lambda a, v, out: out.__setitem__(index, v), value, written=index)
+        self._in_place("item assignment", lambda a, v, out: out.__setitem__(index, v), value, _Assign(index),
+                       written=index)
 
     def _in_place(self, name, ufunc, other, op=None, written=None):
         """self.data changed by ufunc(data, other) in place, keeping this tensor's identity.
         written: the index of the part changed (item assignment), else all of it."""
         if (mode.grad_enabled and (self.requires_grad or getattr(other, "requires_grad", False))
                 or minigrad.transforms.state.tangents and (_has_tangent(self) or _has_tangent(other))):
-            if minigrad.transforms.state.batching and op is not None:  # inside vmap: a new batched tensor
+            if minigrad.transforms.state.batching and isinstance(op, type):  # inside vmap: a new batched tensor
                 return op.apply(self, other)
             return _change_in_graph(self, name, op, other)
         try:
@@ -67,12 +68,7 @@ def _part(array, index):
 
 def _change_in_graph(x, name, op, other):
     """x changed in place by op(x, other), recorded: x's node from before becomes the op's input."""
-    _refuse_in_graph(x, name, op)
-    value = getattr(other, "data", None)
-    if other is not x and isinstance(value, np.ndarray) and np.shares_memory(value, x.data):
-        raise RuntimeError(f"{name}: the value (shape {value.shape}) is a view of the tensor changed in place (shape "
-                           f"{x.shape}), and the change would overwrite it while the graph still needs it; write "
-                           f"`y = y {name[0]} v` instead")
+    _refuse_in_graph(x, name, other)
     number = next_number()  # older than the op: ops recorded before it that read x's old value must refuse
     # x's node until now.  It keeps a copy of x's old value where a backward reads it: the op that
     # made x, if it reads its output (Exp, Tanh), and the op recorded now, if it reads its input (Mul).
@@ -83,12 +79,12 @@ def _change_in_graph(x, name, op, other):
         if x in level.tangents:
             level.tangents[before] = level.tangents[x]
     result = op.apply(before, before if other is x else other)  # (x *= x: both are x from before)
-    for level in levels:
-        if result in level.tangents:
-            level.tangents[x] = level.tangents.pop(result)
     if result.shape != x.shape:
         raise ValueError(f"{name}: the result has shape {result.shape}, but the tensor changed in place has shape "
                          f"{x.shape}; broadcasting cannot grow a tensor in place (write `y = y {name[0]} x`)")
+    for level in levels:
+        if result in level.tangents:
+            level.tangents[x] = level.tangents.pop(result)
     fn = result.grad_fn  # (None in forward mode alone)
     try:
         np.copyto(x.data, result.data, casting="same_kind")  # into x's own array: its views see the change
@@ -102,23 +98,56 @@ def _change_in_graph(x, name, op, other):
     return x
 
 
+class _Fill:
+    """fill_ and copy_ in a graph, as an op for _change_in_graph: every element becomes value, whose
+    gradient is the sum of grad; the old value gets none."""
+    read_inputs = frozenset()  # (what the op's backward reads of the old value: nothing)
+
+    @staticmethod
+    def apply(before, value):
+        return minigrad.ops.MaskedFill.apply(before, value, mask=np.ones(before.shape, dtype=bool))
+
+
+class _Assign:
+    """x[index] = value in a graph, as an op for _change_in_graph: value placed at index (ScatterAdd,
+    so its gradient is grad[index]), the old value kept elsewhere (MaskedFill)."""
+    read_inputs = frozenset()
+
+    def __init__(self, index):
+        self.index = index
+
+    def apply(self, before, value):
+        chosen = np.arange(before.size).reshape(before.shape)[self.index]  # the elements x[index] names
+        if np.unique(chosen).size != chosen.size:
+            raise ValueError(f"item assignment: the index names an element more than once (shape {before.shape}); "
+                             "inside a graph each element may be assigned once")
+        placed = minigrad.ops.ScatterAdd.apply(np.broadcast_to(value, chosen.shape), index=self.index,
+                                              shape=before.shape)
+        mask = np.zeros(before.shape, dtype=bool)
+        mask.flat[chosen.ravel()] = True
+        return minigrad.ops.MaskedFill.apply(before, placed, mask=mask)
+
+
 def _has_tangent(t):
     """Whether t carries a tangent (inside func.jvp)."""
     return isinstance(t, minigrad.Tensor) and any(t in level.tangents for level in minigrad.transforms.state.tangents)
 
 
-def _refuse_in_graph(x, name, op):
+def _refuse_in_graph(x, name, other):
     """Refuse an in-place change, inside a graph, that the graph could not follow."""
+    value = getattr(other, "data", None)
+    if other is not x and isinstance(value, np.ndarray) and _overlap(value, x.data):
+        raise RuntimeError(f"{name}: the value (shape {value.shape}) is a view of the tensor changed in place (shape "
+                           f"{x.shape}), and the change would overwrite it while the graph still needs it; write "
+                           f"`y = y {name[0]} v` instead")
     leaf = x.requires_grad and x.grad_fn is None
     view_of = _viewed_input(x)
-    if op is not None and not leaf and view_of is None and x.data.flags.writeable:
+    if not leaf and view_of is None and x.data.flags.writeable:
         return
     if leaf:
         what = "a leaf that requires grad"
     elif view_of is not None:
         what = f"a view of another tensor (made by {view_of}), whose graph would not see the change,"
-    elif op is None:
-        what = "a tensor in a graph"
     else:
         what = "a read-only tensor (a broadcast view)"
     instead = {"item assignment": "`y = F.where(mask, value, y)` or `y = F.masked_fill(y, mask, value)`",
@@ -134,6 +163,11 @@ def _viewed_input(x):
     if fn is None or fn.inputs is None or changed_in_place_at(fn):  # (an in-place op's input is x from before)
         return None
     for array in fn.arrays:
-        if isinstance(array, np.ndarray) and np.may_share_memory(x.data, array) and np.shares_memory(x.data, array):
+        if isinstance(array, np.ndarray) and _overlap(x.data, array):
             return type(fn).__name__
     return None
+
+
+def _overlap(a, b):
+    """Whether arrays a and b share memory (the bounds first: quick, and enough for most pairs)."""
+    return np.may_share_memory(a, b) and np.shares_memory(a, b)

@@ -258,3 +258,46 @@ def test_the_drawn_graph_shows_the_node_an_earlier_op_used():
     assert [a.grad_fn for a, b in edges if b is e] == [made_h]  # the op that made h, not the change
     assert [type(a.grad_fn).__name__ for a, b in edges if b is h] == ["Mul"] and made_h is not h.grad_fn
     assert len(order) == len({id(t) for t in order}) == 5  # x, h before, e, h, e + h
+
+
+# --- item assignment, fill_, zero_, copy_: recorded too, as PyTorch records them -------------------
+
+def test_item_assignment_in_a_graph_is_recorded():
+    x = Tensor(X, requires_grad=True)
+    v = Tensor([5.0], requires_grad=True)
+    h = x * 2.0
+    h[1] = v[0] * 3.0
+    np.testing.assert_array_equal(h.data, [1.0, 15.0, 4.0])
+    (h * C).sum().backward()
+    np.testing.assert_allclose(x.grad.data, [2 * C[0], 0.0, 2 * C[2]])  # by hand: h[1] no longer depends on x
+    np.testing.assert_allclose(v.grad.data, [3 * C[1]])
+
+
+@pytest.mark.parametrize("index", [slice(0, 2), np.array([2, 0]), np.array([True, False, True]), (Ellipsis,)],
+                         ids=["slice", "integers", "mask", "ellipsis"])
+def test_item_assignment_matches_finite_differences(index):
+    def f(x, v):
+        h = x * x
+        h[h.data < 0.5] = 0.0  # pruning, as the notes' students write it
+        h[index] = v * 2.0
+        return h.exp()
+    chosen = np.arange(3)[index].size
+    assert gradcheck(f, [Tensor(X, requires_grad=True), Tensor(np.linspace(-1, 1, chosen), requires_grad=True)])
+
+
+def test_fill_zero_and_copy_in_a_graph():
+    def f(x, v):
+        h = x * 1.0
+        h.zero_()
+        h.fill_(2.0)
+        g = x * 3.0
+        g.copy_(v)  # v broadcasts to g's shape: its gradient is summed
+        return h * g * x
+    assert gradcheck(f, [Tensor(X, requires_grad=True), Tensor(np.array([1.5]), requires_grad=True)])
+
+
+def test_an_index_that_names_an_element_twice_is_refused_in_a_graph():
+    h = Tensor(X, requires_grad=True) * 1.0
+    with pytest.raises(ValueError, match=r"item assignment: the index names an element more than once"):
+        h[np.array([0, 0])] = Tensor([1.0, 2.0], requires_grad=True)
+    np.testing.assert_array_equal(h.data, X)
