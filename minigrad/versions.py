@@ -49,11 +49,12 @@ def record_change(array, number, in_graph=False):
     if entry is None or entry[0]() is not owner:  # (a dead owner's id may be taken again)
         entry = _written[key] = (weakref.ref(owner, functools.partial(_forget, key)), {})
     regions = entry[1]
-    offset = 0 if owner is array else _address(array) - _address(owner)
-    where = (offset, array.shape, array.strides, array.dtype)
+    where = (0 if owner is array else _address(array) - _address(owner), array.shape, array.strides, array.dtype)
     region = regions.get(where)
-    if region is None:
-        region = regions[where] = _Region(where, *byte_bounds(array))
+    if region is None:  # (a contiguous array, the usual case, is bounded by its address and size)
+        contiguous = array.flags.c_contiguous or array.flags.f_contiguous
+        low, high = (_address(array), _address(array) + array.nbytes) if contiguous else byte_bounds(array)
+        region = regions[where] = _Region(where, low, high)
     region.number = number  # (a later change of the same region outdates the earlier)
     if in_graph:
         region.graph_number, region.graph_array = number, weakref.ref(array)
@@ -72,27 +73,32 @@ def refuse_overwritten_reads(fn, out):
                 f"{name}.backward: its input {i} (shape {np.shape(array)}) was modified by an in-place operation "
                 f"after {name} used it, and {name}.backward reads it, so its gradient would be wrong; change a "
                 "copy instead, or compute the forward again after the change")
-    if fn.reads_out and overwritten(out.data, fn.number):
+    regions = _regions_touching(out.data)
+    if not regions:  # (most outputs: nothing written in their memory)
+        return
+    if fn.reads_out and overwritten(out.data, fn.number, regions):
         raise RuntimeError(
             f"{name}.backward: its output (shape {out.shape}) was modified by an in-place operation after {name} "
             f"computed it, and {name}.backward reads it, so its gradient would be wrong; change a copy instead "
             "(e.g. `y = y * 2`, or `F.masked_fill(y, mask, 0)` for `y[mask] = 0`)")
-    if changed_in_graph_through_an_alias(out.data, fn.number):
+    if changed_in_graph_through_an_alias(out.data, fn.number, regions):
         raise RuntimeError(
             f"{name}.backward: its output (shape {out.shape}) shares memory with a tensor changed in place inside "
             f"the graph after {name} computed it (a view of it, or the tensor it is a view of), so its value is not "
             f"what the graph says; make the view after the change, or write `h = h + 1` instead of `h += 1`")
 
 
-def overwritten(array, since):
-    """Whether a change after op number `since` wrote memory that `array` shares."""
-    return any(region.number > since and _shares(owner, region, array) for owner, region in _regions_touching(array))
+def overwritten(array, since, regions=None):
+    """Whether a change after op number `since` wrote memory that `array` shares.
+    (regions: _regions_touching(array), if already known.)"""
+    regions = _regions_touching(array) if regions is None else regions
+    return any(region.number > since and _shares(owner, region, array) for owner, region in regions)
 
 
-def changed_in_graph_through_an_alias(array, since):
+def changed_in_graph_through_an_alias(array, since, regions):
     """Whether an in-place op recorded in a graph after op number `since` wrote memory of `array`
     through another array (a view of it, or its base): the graph of `array` does not know of it."""
-    for owner, region in _regions_touching(array):
+    for owner, region in regions:
         if region.graph_number > since:
             written = region.graph_array() if region.graph_array is not None else None
             if written is not array and _shares(owner, region, array):
@@ -103,12 +109,14 @@ def changed_in_graph_through_an_alias(array, since):
 def nodes_when_recorded(fn):
     """fn's inputs, each as the node it was when fn ran: an input changed in place inside a graph
     since then has a new grad_fn, which keeps the node from before (mark_in_place)."""
-    inputs = list(fn.inputs)
+    inputs = fn.inputs
     for i, x in enumerate(inputs):
-        while getattr(x, "grad_fn", None) is not None and changed_in_place_at(x.grad_fn) > fn.number:
-            x = x.grad_fn.__dict__["in_place"][1]
-        inputs[i] = x
-    return tuple(inputs)
+        changed = x
+        while getattr(changed, "grad_fn", None) is not None and changed_in_place_at(changed.grad_fn) > fn.number:
+            changed = changed.grad_fn.__dict__["in_place"][1]
+        if changed is not x:
+            inputs = inputs[:i] + (changed,) + inputs[i + 1:]
+    return inputs
 
 
 def mark_in_place(fn, number, before):
@@ -138,7 +146,7 @@ def _regions_touching(array):
     """(owner, region) for each recorded region of array's memory whose byte bounds meet array's."""
     if not isinstance(array, np.ndarray):  # a constant input (a number)
         return []
-    owner = _owner(array)
+    owner = array if array.base is None else _owner(array)
     entry = _written.get(id(owner))
     if entry is None or entry[0]() is not owner:
         return []
