@@ -8,7 +8,7 @@ import weakref
 import numpy as np
 import pytest
 
-from minigrad import Tensor, no_grad, versions
+from minigrad import Tensor, no_grad, optim, versions
 
 IN_PLACE = "modified by an in-place operation"
 X0 = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
@@ -119,3 +119,20 @@ def test_merged_records_still_refuse():
             x[i] = x.data[i] + 1.0
     with pytest.raises(RuntimeError, match=r"Mul\.backward: its input 0 .*" + IN_PLACE):
         y.backward()
+
+
+@pytest.mark.parametrize("make", [lambda ps: optim.SGD(ps, lr=0.1), lambda ps: optim.Adam(ps, lr=0.1)],
+                         ids=["SGD", "Adam"])
+def test_an_optimizer_step_before_backward_makes_it_refuse(make):
+    """The optimizer writes each parameter's array in place, as PyTorch's does: a graph built
+    before the step reads the old values (the classic 'step between forward and backward')."""
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    opt = make([w])
+    (w * w).sum().backward()
+    loss = (w * w).sum()  # Mul reads w
+    opt.step()
+    with pytest.raises(RuntimeError, match=r"Mul\.backward: its input 0 .*" + IN_PLACE):
+        loss.backward()
+    w.grad = None
+    (w * w).sum().backward()  # a graph built after the step is fine: 2 w at the new w
+    np.testing.assert_allclose(w.grad.data, 2 * w.data)
