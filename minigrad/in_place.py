@@ -46,8 +46,8 @@ class InPlaceUpdates:
         written: the index of the part changed (item assignment), else all of it."""
         if (mode.grad_enabled and (self.requires_grad or getattr(other, "requires_grad", False))
                 or minigrad.transforms.state.tangents and (_has_tangent(self) or _has_tangent(other))):
-            if minigrad.transforms.state.batching and isinstance(op, type):  # inside vmap: a new batched tensor
-                return op.apply(self, other)
+            if minigrad.transforms.state.batching:  # inside vmap, `h += x` makes a new batched tensor
+                return _rebind_in_vmap(self, name, op, other)
             return _change_in_graph(self, name, op, other)
         try:
             ufunc(self.data, np.asarray(other), out=self.data)
@@ -98,6 +98,15 @@ def _change_in_graph(x, name, op, other):
     return x
 
 
+def _rebind_in_vmap(x, name, op, other):
+    """Inside vmap, in a graph, `x += y` is `x = x + y` (the batch rules make a new tensor); the explicit
+    methods, which could not rebind x, are refused."""
+    if name.endswith("="):
+        return op.apply(x, other)
+    raise RuntimeError(f"{name}: inside vmap, a tensor in a graph cannot be changed in place; write `y = y + x` "
+                       "(or `y += x`, which makes a new tensor there)")
+
+
 class _Fill:
     """fill_ and copy_ in a graph, as an op for _change_in_graph: every element becomes value, whose
     gradient is the sum of grad; the old value gets none."""
@@ -105,7 +114,7 @@ class _Fill:
 
     @staticmethod
     def apply(before, value):
-        return minigrad.ops.MaskedFill.apply(before, value, mask=np.ones(before.shape, dtype=bool))
+        return minigrad.ops.MaskedFill.apply(before, value, mask=np.array(True))  # (True broadcasts: every element)
 
 
 class _Assign:

@@ -301,3 +301,12 @@ def test_an_index_that_names_an_element_twice_is_refused_in_a_graph():
     with pytest.raises(ValueError, match=r"item assignment: the index names an element more than once"):
         h[np.array([0, 0])] = Tensor([1.0, 2.0], requires_grad=True)
     np.testing.assert_array_equal(h.data, X)
+
+
+def test_inside_vmap_an_in_place_method_in_a_graph_is_refused():
+    def f(x):
+        h = x * 2.0
+        h.add_(1.0)  # vmap's batch rules make new tensors: h itself could not change
+        return h.sum()
+    with pytest.raises(RuntimeError, match=r"add_: inside vmap, a tensor in a graph cannot be changed in place"):
+        func.vmap(func.grad(f))(Tensor(np.ones((2, 3))))
