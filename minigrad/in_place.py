@@ -54,7 +54,7 @@ class InPlaceUpdates:
         except (TypeError, ValueError) as err:
             raise type(err)(f"{name}: {err} (tensor shape {self.shape} {self.dtype}, "
                             f"value shape {np.shape(other)})") from err
-        record_change(_part(self.data, written), next_number())  # ops that saved it, through any alias, refuse
+        record_change(_part(self.data, written), next_number())  # ops that saved it (any alias) refuse
         return self
 
 
@@ -114,7 +114,7 @@ class _Fill:
 
     @staticmethod
     def apply(before, value):
-        return minigrad.ops.MaskedFill.apply(before, value, mask=np.array(True))  # (True broadcasts: every element)
+        return minigrad.ops.MaskedFill.apply(before, value, mask=np.array(True))  # (True broadcasts to all)
 
 
 class _Assign:
@@ -139,16 +139,17 @@ class _Assign:
 
 def _has_tangent(t):
     """Whether t carries a tangent (inside func.jvp)."""
-    return isinstance(t, minigrad.Tensor) and any(t in level.tangents for level in minigrad.transforms.state.tangents)
+    levels = minigrad.transforms.state.tangents
+    return isinstance(t, minigrad.Tensor) and any(t in level.tangents for level in levels)
 
 
 def _refuse_in_graph(x, name, other):
     """Refuse an in-place change, inside a graph, that the graph could not follow."""
     value = getattr(other, "data", None)
     if other is not x and isinstance(value, np.ndarray) and _overlap(value, x.data):
-        raise RuntimeError(f"{name}: the value (shape {value.shape}) is a view of the tensor changed in place (shape "
-                           f"{x.shape}), and the change would overwrite it while the graph still needs it; write "
-                           f"`y = y {name[0]} v` instead")
+        raise RuntimeError(f"{name}: the value (shape {value.shape}) is a view of the tensor changed in place "
+                           f"(shape {x.shape}), and the change would overwrite it while the graph still needs "
+                           f"it; write `y = y {name[0]} v` instead")
     leaf = x.requires_grad and x.grad_fn is None
     view_of = _viewed_input(x)
     if not leaf and view_of is None and x.data.flags.writeable:

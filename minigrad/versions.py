@@ -49,7 +49,8 @@ def record_change(array, number, in_graph=False):
     if entry is None or entry[0]() is not owner:  # (a dead owner's id may be taken again)
         entry = _written[key] = (weakref.ref(owner, functools.partial(_forget, key)), {})
     regions = entry[1]
-    where = (0 if owner is array else _address(array) - _address(owner), array.shape, array.strides, array.dtype)
+    offset = 0 if owner is array else _address(array) - _address(owner)
+    where = (offset, array.shape, array.strides, array.dtype)
     region = regions.get(where)
     if region is None:  # (a contiguous array, the usual case, is bounded by its address and size)
         contiguous = array.flags.c_contiguous or array.flags.f_contiguous
@@ -112,8 +113,8 @@ def nodes_when_recorded(fn):
     inputs = fn.inputs
     for i, x in enumerate(inputs):
         changed = x
-        while getattr(changed, "grad_fn", None) is not None and changed_in_place_at(changed.grad_fn) > fn.number:
-            changed = changed.grad_fn.__dict__["in_place"][1]
+        while changed_in_place_at(getattr(changed, "grad_fn", None)) > fn.number:
+            changed = changed.grad_fn.__dict__["in_place"][1]  # the node before that change
         if changed is not x:
             inputs = inputs[:i] + (changed,) + inputs[i + 1:]
     return inputs
@@ -126,8 +127,8 @@ def mark_in_place(fn, number, before):
 
 
 def changed_in_place_at(fn):
-    """The number of the in-place change fn made (mark_in_place), or 0 for any other op."""
-    in_place = fn.__dict__.get("in_place")
+    """The number of the in-place change fn made (mark_in_place), or 0 for any other op (or None)."""
+    in_place = None if fn is None else fn.__dict__.get("in_place")
     return 0 if in_place is None else in_place[0]
 
 
