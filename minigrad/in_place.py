@@ -54,7 +54,7 @@ class InPlaceUpdates:
         except (TypeError, ValueError) as err:
             raise type(err)(f"{name}: {err} (tensor shape {self.shape} {self.dtype}, "
                             f"value shape {np.shape(other)})") from err
-        record_change(_part(self.data, written), next_number())  # ops that saved it (any alias) refuse
+        record_change(_part(self.data, written))  # ops that saved it (through any alias) refuse
         return self
 
 

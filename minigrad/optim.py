@@ -16,9 +16,8 @@ import math
 
 import numpy as np
 
-from minigrad.grad_mode import next_number
+from minigrad import versions
 from minigrad.tensor import Tensor
-from minigrad.versions import record_change
 
 
 class Optimizer:
@@ -62,7 +61,7 @@ class Optimizer:
         for i, p in enumerate(self.params):
             if p.grad is not None:
                 self.update(i, p.data, p.grad.data)
-                record_change(p.data, next_number())  # an in-place change: a backward that saved p refuses
+                versions.record_change(p.data)  # a backward that saved p's old value must refuse
 
     def update(self, i, p, g):
         raise NotImplementedError

@@ -23,7 +23,7 @@ import weakref
 import numpy as np
 from numpy.lib.array_utils import byte_bounds
 
-from minigrad.grad_mode import changes
+from minigrad.grad_mode import changes, next_number
 
 MAX_REGIONS = 16
 _written = {}  # id(array owning the memory) -> (weak reference to it, {where: _Region})
@@ -41,8 +41,10 @@ class _Region:
         self.graph_array = None
 
 
-def record_change(array, number, in_graph=False):
-    """Remember that change `number` wrote `array`'s memory (in_graph: an in-place op recorded in the graph)."""
+def record_change(array, number=None, in_graph=False):
+    """Remember that an in-place change wrote `array`'s memory: change `number` (a new number if None;
+    in_graph: an in-place op recorded in the graph)."""
+    number = next_number() if number is None else number
     owner = _owner(array)
     key = id(owner)
     entry = _written.get(key)
