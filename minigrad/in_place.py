@@ -51,7 +51,7 @@ class InPlaceUpdates:
             return _change_in_graph(self, name, op, other)
         try:
             ufunc(self.data, np.asarray(other), out=self.data)
-        except (TypeError, ValueError) as err:
+        except (TypeError, ValueError, IndexError) as err:
             raise type(err)(f"{name}: {err} (tensor shape {self.shape} {self.dtype}, "
                             f"value shape {np.shape(other)})") from err
         record_change(_part(self.data, written))  # ops that saved it (through any alias) refuse
@@ -126,7 +126,10 @@ class _Assign:
         self.index = index
 
     def apply(self, before, value):
-        chosen = np.arange(before.size).reshape(before.shape)[self.index]  # the elements x[index] names
+        try:
+            chosen = np.arange(before.size).reshape(before.shape)[self.index]  # the elements x[index] names
+        except IndexError as err:
+            raise IndexError(f"item assignment: {err} (tensor shape {before.shape})") from err
         if np.unique(chosen).size != chosen.size:
             raise ValueError(f"item assignment: the index names an element more than once (shape {before.shape}); "
                              "inside a graph each element may be assigned once")

@@ -310,3 +310,11 @@ def test_inside_vmap_an_in_place_method_in_a_graph_is_refused():
         return h.sum()
     with pytest.raises(RuntimeError, match=r"add_: inside vmap, a tensor in a graph cannot be changed in place"):
         func.vmap(func.grad(f))(Tensor(np.ones((2, 3))))
+
+
+@pytest.mark.parametrize("grad_on", [True, False])
+def test_an_index_out_of_range_is_named(grad_on):
+    h = Tensor(X, requires_grad=True) * 1.0
+    with minigrad.set_grad_enabled(grad_on):
+        with pytest.raises(IndexError, match=r"item assignment: index 5 is out of bounds .*\(tensor shape \(3,\)"):
+            h[5] = 1.0
