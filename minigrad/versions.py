@@ -31,8 +31,8 @@ _written = {}  # id(array owning the memory) -> (weak reference to it, {where: _
 
 class _Region:
     """A region of an array's memory that changes wrote: where (byte offset in its owner, shape,
-    strides, dtype: None once merged), its byte bounds, the latest change, and the latest made
-    inside a graph, with a weak reference to the array that change wrote."""
+    strides, dtype: None once merged), its byte bounds (from the owner's start), the latest change,
+    and the latest made inside a graph, with a weak reference to the array that change wrote."""
     __slots__ = ("where", "low", "high", "number", "graph_number", "graph_array")
 
     def __init__(self, where, low, high):
@@ -51,12 +51,14 @@ def record_change(array, number=None, in_graph=False):
     if entry is None or entry[0]() is not owner:  # (a dead owner's id may be taken again)
         entry = _written[key] = (weakref.ref(owner, functools.partial(_forget, key)), {})
     regions = entry[1]
-    offset = 0 if owner is array else _address(array) - _address(owner)
-    where = (offset, array.shape, array.strides, array.dtype)
+    if owner is array and (array.flags.c_contiguous or array.flags.f_contiguous):  # (the usual case)
+        where, low, high = (0, array.shape, array.strides, array.dtype), 0, array.nbytes
+    else:
+        start = _address(owner)
+        low, high = (bound - start for bound in byte_bounds(array))
+        where = (_address(array) - start, array.shape, array.strides, array.dtype)
     region = regions.get(where)
-    if region is None:  # (a contiguous array, the usual case, is bounded by its address and size)
-        contiguous = array.flags.c_contiguous or array.flags.f_contiguous
-        low, high = (_address(array), _address(array) + array.nbytes) if contiguous else byte_bounds(array)
+    if region is None:
         region = regions[where] = _Region(where, low, high)
     region.number = number  # (a later change of the same region outdates the earlier)
     if in_graph:
@@ -153,7 +155,8 @@ def _regions_touching(array):
     entry = _written.get(id(owner))
     if entry is None or entry[0]() is not owner:
         return []
-    low, high = byte_bounds(array)
+    start = _address(owner)
+    low, high = (bound - start for bound in byte_bounds(array))
     return [(owner, region) for region in entry[1].values() if region.low < high and low < region.high]
 
 
