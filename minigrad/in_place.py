@@ -7,8 +7,9 @@ array is written, so every view of it (and `detach()`) sees the change.
   grad_fn becomes the op (Add for `+=` and `add_`; MaskedFill for `fill_`, `zero_`, `copy_`
   and `h[i] = v`), whose input is a fresh tensor holding h's node from before.  Ops recorded
   earlier that used h hand their gradients to that node (versions.nodes_when_recorded).
-  A leaf that requires grad, and a view of another tensor, cannot be changed so: their
-  graphs would not see it.
+  If h is a view (h = x[0:2], x.reshape(...)), x changes too, and gets a node of its own:
+  x from before with h's new values in their places (_rebase).  A leaf that requires grad,
+  and a view of one, cannot be changed so.
 Each change takes a number (grad_mode.next_number) and records the memory it wrote
 (versions.record_change): a backward that reads a value from before the change, through
 any alias of that memory, refuses to run (autograd.check_saved_inputs).
@@ -17,7 +18,7 @@ import numpy as np
 
 import minigrad  # the floors above, used at call time: minigrad.ops, minigrad.Tensor, minigrad.transforms
 from minigrad.grad_mode import mode, next_number
-from minigrad.versions import changed_in_place_at, mark_in_place, record_change
+from minigrad.versions import changed_in_place_at, mark_in_place, record_change, written_back
 
 
 class InPlaceUpdates:
@@ -38,6 +39,10 @@ class InPlaceUpdates:
 
     def __setitem__(self, index, value):
         index = minigrad.ops.plain_index(index)
+        if (isinstance(value, minigrad.Tensor) and _is_part(value.data, self.data, index)
+                and changed_in_place_at(self.grad_fn) == changed_in_place_at(value.grad_fn) != 0):
+            written_back(value.data, changed_in_place_at(value.grad_fn))
+            return  # x[i] = x[i], as `x[i] += v` ends: written, and recorded on x too (_rebase), already
         self._in_place("item assignment", lambda a, v, out: out.__setitem__(index, v), value, _Assign(index),
                        written=index)
 
@@ -66,14 +71,21 @@ def _part(array, index):
     return part if isinstance(part, np.ndarray) and np.may_share_memory(part, array) else array
 
 
+def _is_part(value, array, index):
+    """Whether `value` is exactly the view array[index] (the same memory, element for element)."""
+    if value.base is None or not np.may_share_memory(value, array):
+        return False
+    part = array[index]
+    layout = lambda a: (a.__array_interface__["data"][0], a.shape, a.strides, a.dtype)  # noqa: E731
+    return isinstance(part, np.ndarray) and layout(part) == layout(value)
+
+
 def _change_in_graph(x, name, op, other):
     """x changed in place by op(x, other), recorded: x's node from before becomes the op's input."""
-    _refuse_in_graph(x, name, other)
+    bases = _refuse_in_graph(x, name, op, other)  # the tensors x is a view of, with where x sits in each
     number = next_number()  # older than the op: ops recorded before it that read x's old value must refuse
-    # x's node until now.  It keeps a copy of x's old value where a backward reads it: the op that
-    # made x, if it reads its output (Exp, Tanh), and the op recorded now, if it reads its input (Mul).
-    keep_old = x.grad_fn is not None and x.grad_fn.reads_out or op.read_inputs is None or 0 in op.read_inputs
-    before = minigrad.Tensor(x.data.copy() if keep_old else x.data, x.requires_grad, None, x.grad_fn, False)
+    before = _node_before(x, op.read_inputs is None or 0 in op.read_inputs)
+    befores = [_node_before(base, False) for base, _ in bases]  # (before x's change reaches their memory)
     levels = minigrad.transforms.state.tangents  # inside jvp: `before` has x's tangent, and x takes the op's
     for level in levels:
         if x in level.tangents:
@@ -91,11 +103,38 @@ def _change_in_graph(x, name, op, other):
     except TypeError as err:
         raise TypeError(f"{name}: the result ({result.dtype}) cannot be written into a {x.dtype} tensor in "
                         "place; make a new tensor instead") from err
-    record_change(x.data, number, in_graph=fn is not None)
+    rebased = [base.data for base, _ in bases]  # arrays whose nodes now say what their memory holds
+    if isinstance(op, _Assign) and isinstance(other, minigrad.Tensor) and _is_part(other.data, x.data, op.index):
+        rebased.append(other.data)  # (x[i] = x[i] after x[i] was changed: the value's node is the change)
+        written_back(other.data, number)
+    record_change(x.data, number, in_graph=fn is not None, rebased=rebased)
     if fn is not None:
         mark_in_place(fn, number, before)
         x.grad_fn, x.requires_grad = fn, True
+    view = x
+    for (base, positions), base_before in zip(bases, befores):  # as PyTorch: the bases see the change too
+        _rebase(base, base_before, view, positions, number)
+        view = base
     return x
+
+
+def _node_before(x, op_reads_it):
+    """A fresh tensor holding x's node until now.  It keeps a copy of x's old value where a backward
+    reads it: the op that made x, if it reads its output (Exp, Tanh), or the op about to be recorded."""
+    keep_old = x.grad_fn is not None and x.grad_fn.reads_out or op_reads_it
+    return minigrad.Tensor(x.data.copy() if keep_old else x.data, x.requires_grad, None, x.grad_fn, False)
+
+
+def _rebase(base, before, view, positions, number):
+    """base, whose memory the in-place change of `view` wrote, gets a node of its own for the change:
+    base from before, with view's new values at `positions` (view's elements' flat positions in base)."""
+    index = np.unravel_index(positions, base.shape)
+    placed = minigrad.ops.ScatterAdd.apply(view, index=index, shape=base.shape)
+    mask = np.zeros(base.shape, dtype=bool)
+    mask[index] = True
+    fn = minigrad.ops.MaskedFill.apply(before, placed, mask=mask).grad_fn  # (base holds these values already)
+    mark_in_place(fn, number, before)
+    base.grad_fn, base.requires_grad = fn, True
 
 
 def _rebind_in_vmap(x, name, op, other):
@@ -133,8 +172,11 @@ class _Assign:
         if np.unique(chosen).size != chosen.size:
             raise ValueError(f"item assignment: the index names an element more than once (shape {before.shape}); "
                              "inside a graph each element may be assigned once")
-        placed = minigrad.ops.ScatterAdd.apply(np.broadcast_to(value, chosen.shape), index=self.index,
-                                              shape=before.shape)
+        if not isinstance(value, minigrad.Tensor):
+            value = np.asarray(value)
+        if value.shape != chosen.shape:  # (only then: a broadcast is a view of value's memory)
+            value = np.broadcast_to(value, chosen.shape)
+        placed = minigrad.ops.ScatterAdd.apply(value, index=self.index, shape=before.shape)
         mask = np.zeros(before.shape, dtype=bool)
         mask.flat[chosen.ravel()] = True
         return minigrad.ops.MaskedFill.apply(before, placed, mask=mask)
@@ -146,39 +188,73 @@ def _has_tangent(t):
     return isinstance(t, minigrad.Tensor) and any(t in level.tangents for level in levels)
 
 
-def _refuse_in_graph(x, name, other):
-    """Refuse an in-place change, inside a graph, that the graph could not follow."""
+def _refuse_in_graph(x, name, op, other):
+    """Refuse an in-place change, inside a graph, that the graph could not follow; else return the
+    tensors x is a view of (nearest first), each with the flat positions of the view's elements in it."""
     value = getattr(other, "data", None)
-    if other is not x and isinstance(value, np.ndarray) and _overlap(value, x.data):
+    if (other is not x and isinstance(value, np.ndarray) and _overlap(value, x.data)
+            and not (isinstance(op, _Assign) and _is_part(value, x.data, op.index))):  # (x[i] = x[i] is fine)
         raise RuntimeError(f"{name}: the value (shape {value.shape}) is a view of the tensor changed in place "
                            f"(shape {x.shape}), and the change would overwrite it while the graph still needs "
                            f"it; write `y = y {name[0]} v` instead")
-    leaf = x.requires_grad and x.grad_fn is None
-    view_of = _viewed_input(x)
-    if not leaf and view_of is None and x.data.flags.writeable:
-        return
-    if leaf:
-        what = "a leaf that requires grad"
-    elif view_of is not None:
-        what = f"a view of another tensor (made by {view_of}), whose graph would not see the change,"
-    else:
-        what = "a read-only tensor (a broadcast view)"
+    what, bases, view = None, [], x
+    if x.requires_grad and x.grad_fn is None:
+        what = f"a leaf that requires grad (shape {x.shape})"
+    elif not x.data.flags.writeable:
+        what = f"a read-only tensor (a broadcast view, shape {x.shape})"
+    while what is None and (base := _viewed_base(view)) is not None:
+        positions = _positions_in(view.data, base.data)
+        if base.requires_grad and base.grad_fn is None:
+            what = f"a view (shape {x.shape}) of a leaf that requires grad (shape {base.shape})"
+        elif positions is None or minigrad.transforms.state.tangents:
+            what = f"a view (shape {x.shape}) of a tensor of shape {base.shape}, which the graph cannot follow here,"
+        bases.append((base, positions))
+        view = base
+    if what is None:
+        return bases
     instead = {"item assignment": "`y = F.where(mask, value, y)` or `y = F.masked_fill(y, mask, value)`",
                "fill_": "`y = minigrad.full(y.shape, value)` or `y = x.copy()`"}.get(name, "`y = y + x`")
     raise RuntimeError(
-        f"{name}: cannot change {what} (shape {x.shape}) in place while gradients are recorded.  Update "
-        f"parameters under `with minigrad.no_grad():`, or write {instead} to make a new tensor")
+        f"{name}: cannot change {what} in place while gradients are recorded.  Update parameters under "
+        f"`with minigrad.no_grad():`, or write {instead} to make a new tensor")
 
 
-def _viewed_input(x):
-    """The name of x's op if x's array is a view of one of that op's inputs (Reshape, GetItem...), else None."""
-    fn = x.grad_fn
-    if fn is None or fn.inputs is None or changed_in_place_at(fn):  # (an in-place op's input is x from before)
+def _viewed_base(x):
+    """The tensor whose memory x's array views (an input of the op that made it: Reshape, GetItem,
+    Transpose...), looking through in-place changes of x; None if x has memory of its own."""
+    node = x
+    while changed_in_place_at(node.grad_fn):
+        node = node.grad_fn.__dict__["in_place"][1]
+    fn = node.grad_fn
+    if fn is None or fn.inputs is None:
         return None
-    for array in fn.arrays:
-        if isinstance(array, np.ndarray) and _overlap(x.data, array):
-            return type(fn).__name__
+    for base, array in zip(fn.inputs, fn.arrays):
+        if isinstance(base, minigrad.Tensor) and base.data is array and _overlap(x.data, array):
+            return base
     return None
+
+
+def _positions_in(view, base):
+    """The flat position in `base` of each element of `view`, an array of base's memory: base's
+    positions are written into a scratch array laid out as the memory, and read back through view's
+    layout.  None where strides are off the element grid (a view of another dtype)."""
+    owner, size = base, base.itemsize
+    while isinstance(owner.base, np.ndarray):
+        owner = owner.base
+    start = owner.__array_interface__["data"][0]
+    offsets = [a.__array_interface__["data"][0] - start for a in (base, view)]
+    if (view.itemsize != size or not (owner.flags.c_contiguous or owner.flags.f_contiguous)
+            or any(n % size for n in offsets + list(base.strides) + list(view.strides))):
+        return None
+    slots = np.full(owner.nbytes // size, -1)  # one per element of memory
+
+    def laid_out(a, offset):  # a's layout over the scratch array
+        return np.lib.stride_tricks.as_strided(slots[offset // size:], a.shape,
+                                               [n // size * slots.itemsize for n in a.strides])
+
+    laid_out(base, offsets[0])[...] = np.arange(base.size).reshape(base.shape)
+    positions = laid_out(view, offsets[1]).copy()
+    return None if (positions < 0).any() else positions
 
 
 def _overlap(a, b):

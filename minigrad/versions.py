@@ -27,23 +27,25 @@ from minigrad.grad_mode import changes, next_number
 
 MAX_REGIONS = 16
 _written = {}  # id(array owning the memory) -> (weak reference to it, {where: _Region})
+_written_back = {}  # id(a view's array) -> (weak reference to it, the change that wrote it back into its base)
 
 
 class _Region:
     """A region of an array's memory that changes wrote: where (byte offset in its owner, shape,
     strides, dtype: None once merged), its byte bounds (from the owner's start), the latest change,
-    and the latest made inside a graph, with a weak reference to the array that change wrote."""
-    __slots__ = ("where", "low", "high", "number", "graph_number", "graph_array")
+    and the latest made inside a graph, with weak references to the arrays whose nodes record it."""
+    __slots__ = ("where", "low", "high", "number", "graph_number", "graph_arrays")
 
     def __init__(self, where, low, high):
         self.where, self.low, self.high = where, low, high
         self.number = self.graph_number = 0
-        self.graph_array = None
+        self.graph_arrays = ()
 
 
-def record_change(array, number=None, in_graph=False):
+def record_change(array, number=None, in_graph=False, rebased=()):
     """Remember that an in-place change wrote `array`'s memory: change `number` (a new number if None;
-    in_graph: an in-place op recorded in the graph)."""
+    in_graph: an in-place op recorded in the graph; rebased: the arrays of the tensors it is a view
+    of, whose nodes were given the change too)."""
     number = next_number() if number is None else number
     owner = _owner(array)
     key = id(owner)
@@ -62,7 +64,8 @@ def record_change(array, number=None, in_graph=False):
         region = regions[where] = _Region(where, low, high)
     region.number = number  # (a later change of the same region outdates the earlier)
     if in_graph:
-        region.graph_number, region.graph_array = number, weakref.ref(array)
+        region.graph_number = number
+        region.graph_arrays = tuple(weakref.ref(a) for a in (array, *rebased))
     if len(regions) > MAX_REGIONS:
         _merge(regions)
     changes.last = max(changes.last, number)
@@ -102,13 +105,29 @@ def overwritten(array, since, regions=None):
 
 def changed_in_graph_through_an_alias(array, since, regions):
     """Whether an in-place op recorded in a graph after op number `since` wrote memory of `array`
-    through another array (a view of it, or its base): the graph of `array` does not know of it."""
+    through another array (a view of it, or its base): the graph of `array` does not know of it.
+    (Not after `array` was written back into its base, as `x[i] += v` ends: see written_back.)"""
+    back = _written_back.get(id(array))
+    until = back[1] if back is not None and back[0]() is array else float("inf")
     for owner, region in regions:
-        if region.graph_number > since:
-            written = region.graph_array() if region.graph_array is not None else None
-            if written is not array and _shares(owner, region, array):
+        if since < region.graph_number < until and not any(ref() is array for ref in region.graph_arrays):
+            if _shares(owner, region, array):
                 return True
     return False
+
+
+def written_back(array, number):
+    """Remember that change `number` wrote `array` (a view) back into its base, as `x[i] += v` ends
+    with x[i] = (the view just changed): its node was used there, so later changes of the base,
+    recorded on the base's node, do not make it stale (no later op uses that temporary)."""
+    key = id(array)
+    _written_back[key] = (weakref.ref(array, functools.partial(_forget_written_back, key)), number)
+
+
+def _forget_written_back(key, ref):
+    entry = _written_back.get(key)
+    if entry is not None and entry[0] is ref:
+        del _written_back[key]
 
 
 def nodes_when_recorded(fn):
