@@ -52,7 +52,11 @@ class InPlaceUpdates:
         if (mode.grad_enabled and (self.requires_grad or getattr(other, "requires_grad", False))
                 or minigrad.transforms.state.tangents and (_has_tangent(self) or _has_tangent(other))):
             if minigrad.transforms.state.batching:  # inside vmap, `h += x` makes a new batched tensor
-                return _rebind_in_vmap(self, name, op, other)
+                return _rebind(self, name, op, other, "inside vmap, a tensor in a graph")
+            if self.grad_fn is None and not self.requires_grad and self.data.base is not None:
+                # (a copy of its values: writing them back, as `c[0:2] *= w` does, must not change what Mul saved)
+                return _rebind(minigrad.Tensor(self.data), name, op, other,
+                               "a view made outside any graph (its base would not know)")
             return _change_in_graph(self, name, op, other)
         try:
             ufunc(self.data, np.asarray(other), out=self.data)
@@ -137,13 +141,15 @@ def _rebase(base, before, view, positions, number):
     base.grad_fn, base.requires_grad = fn, True
 
 
-def _rebind_in_vmap(x, name, op, other):
-    """Inside vmap, in a graph, `x += y` is `x = x + y` (the batch rules make a new tensor); the explicit
+def _rebind(x, name, op, other, what):
+    """`x += y` as `x = x + y`, a new tensor, where x itself cannot take the change into the graph:
+    inside vmap (the batch rules make new tensors), or a view of a tensor outside any graph (as
+    `c[0:2] += w` begins; its item assignment then records the change on c).  The explicit
     methods, which could not rebind x, are refused."""
     if name.endswith("="):
         return op.apply(x, other)
-    raise RuntimeError(f"{name}: inside vmap, a tensor in a graph cannot be changed in place; write `y = y + x` "
-                       "(or `y += x`, which makes a new tensor there)")
+    raise RuntimeError(f"{name}: {what} cannot be changed in place by a value that requires grad; write "
+                       "`y = y + x` (or `y += x`, which makes a new tensor there)")
 
 
 class _Fill:

@@ -388,3 +388,17 @@ def test_item_assignment_of_a_number_in_a_graph():
     np.testing.assert_array_equal(h.data, [1.0, 5.0, 7.0])
     (h * C).sum().backward()
     np.testing.assert_array_equal(x.grad.data, [2 * C[0], 0.0, 0.0])
+
+
+def test_a_view_of_a_constant_changed_by_a_value_that_requires_grad():
+    """Its base has no graph to take the change: `v += w` makes a new tensor (so c keeps values its
+    graph explains), as `c[0:2] += w` begins before its item assignment records the change on c."""
+    w = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    c = minigrad.zeros(3)
+    v = c[0:2]
+    v += w
+    assert v.grad_fn is not None and not c.requires_grad
+    np.testing.assert_array_equal(c.data, [0.0, 0.0, 0.0])
+    with pytest.raises(RuntimeError, match=r"add_: a view made outside any graph .* cannot be changed in place"):
+        c[0:2].add_(w)
+    np.testing.assert_array_equal(c.data, [0.0, 0.0, 0.0])
