@@ -20,6 +20,7 @@ from heapq import heappop, heappush
 
 import numpy as np
 
+from minigrad import versions
 from minigrad.function import Function, inputs_itself, op_error
 from minigrad.grad_mode import changes
 from minigrad.tensor import Tensor, unwrap
@@ -168,26 +169,17 @@ def own_gradient(current, g):
 
 
 def check_saved_inputs(fn, out):
-    """Refuse a backward through a freed graph, or one that would read a value an in-place
-    change has overwritten since fn ran: an input or the output that fn's backward reads
-    (Function.reads; an input it does not read may change freely)."""
-    name = type(fn).__name__
+    """Refuse a backward through a freed graph, or one that would read a value changed in place
+    since fn ran (through any alias: minigrad/versions.py); give fn's inputs as the nodes they
+    were when fn ran (changed in place inside the graph since, or released by it)."""
     if fn.inputs is None:
-        raise RuntimeError(f"backward: the graph through {name} was already freed by an earlier "
+        raise RuntimeError(f"backward: the graph through {type(fn).__name__} was already freed by an earlier "
                            "backward(); pass retain_graph=True to the first backward() to go through it twice")
     if fn.released:  # an input released from the graph is handed its gradient as itself while alive
         fn.inputs = inputs_itself(fn.inputs)
-    for i, x in enumerate(fn.inputs):
-        if isinstance(x, Tensor) and x._version > fn.number and (fn.read_inputs is None or i in fn.read_inputs):
-            raise RuntimeError(
-                f"{name}.backward: its input {i} (shape {x.shape}) was modified by an in-place operation after "
-                f"{name} used it, and {name}.backward reads it, so its gradient would be wrong; change a copy "
-                "instead, or compute the forward again after the change")
-    if fn.reads_out and out._version > fn.number:
-        raise RuntimeError(
-            f"{name}.backward: its output (shape {out.shape}) was modified by an in-place operation after {name} "
-            f"computed it, and {name}.backward reads it, so its gradient would be wrong; change a copy instead "
-            "(e.g. `y = y * 2`, or `F.masked_fill(y, mask, 0)` for `y[mask] = 0`)")
+    if fn.number < changes.last:
+        versions.refuse_overwritten_reads(fn, out)
+        fn.inputs = versions.nodes_when_recorded(fn)
 
 
 def inputs_as_recorded(fn):

@@ -219,7 +219,7 @@ def release_unread(fn):
             if stand_in is None or stand_in.grad_fn is not x.grad_fn:  # (one per tensor, for every op it feeds)
                 stand_in = x._stand_in = Released(x)
             inputs[i], fn.arrays[i], fn.released = stand_in, stand_in.data, True
-    fn.inputs = inputs
+    fn.inputs = tuple(inputs)
 
 
 class Released(Tensor):
@@ -239,7 +239,7 @@ class Released(Tensor):
 
 def inputs_itself(inputs):
     """fn.inputs with each Released stand-in whose tensor is alive replaced by that tensor."""
-    return [x.itself() if type(x) is Released else x for x in inputs]
+    return tuple(x.itself() if type(x) is Released else x for x in inputs)
 
 
 def copy_arrays(value):

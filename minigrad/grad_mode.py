@@ -33,7 +33,8 @@ class _ThreadModes(threading.local):
 
 class _Changes:
     """The number of the latest in-place change of any tensor, in any thread: a backward
-    checks what ops saved only when some change came after them."""
+    checks what ops saved only when some change came after them (what each change wrote:
+    minigrad/versions.py)."""
     __slots__ = ("last",)
 
     def __init__(self):

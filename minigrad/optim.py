@@ -16,6 +16,7 @@ import math
 
 import numpy as np
 
+from minigrad import versions
 from minigrad.tensor import Tensor
 
 
@@ -60,6 +61,7 @@ class Optimizer:
         for i, p in enumerate(self.params):
             if p.grad is not None:
                 self.update(i, p.data, p.grad.data)
+                versions.record_change(p.data)  # a backward that saved p's old value must refuse
 
     def update(self, i, p, g):
         raise NotImplementedError

@@ -26,7 +26,6 @@ class Tensor(InPlaceUpdates, Printing, PyTorchSpellings):
     __slots__ = ("data", "requires_grad", "grad_fn", "__dict__", "__weakref__")  # set by every op
     grad = None  # what backward() adds up for this tensor (leaves, and tensors that retain_grad)
     retains_grad = False
-    _version = 0  # the number (grad_mode.next_number) of this tensor's last in-place change
 
     def __init__(self, data, requires_grad=False, dtype=None, grad_fn=None, copy=True):
         if copy:  # a copy, so later changes to `data` don't leak in (a Tensor gives its array: __array__)

@@ -18,6 +18,7 @@ import numpy as np
 
 from minigrad.function import inputs_itself
 from minigrad.tensor import Tensor
+from minigrad.versions import nodes_when_recorded
 
 _COLOURS = {"op": "#cfe2f3", "leaf": "#f9cb9c", "constant": "#eeeeee"}
 
@@ -46,7 +47,7 @@ def graph_nodes(root):
         if fn.inputs is None:
             raise RuntimeError("draw_graph: the graph was freed by backward(); draw it before calling "
                                "backward(), or call backward(retain_graph=True)")
-        for x in inputs_itself(fn.inputs):
+        for x in nodes_when_recorded(fn, inputs_itself(fn.inputs)):  # (the node each input was when fn ran)
             if isinstance(x, Tensor):
                 edges.append((x, t))
                 if id(x) not in seen:

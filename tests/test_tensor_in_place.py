@@ -66,18 +66,24 @@ def test_augmented_assignment_inside_a_graph_is_recorded():
     x = Tensor([1.0, -2.0, 0.5], requires_grad=True)
     y = x * 2.0
     node = y
-    y *= x          # y is now a new node, 2 x², and the old y is untouched
+    y *= x          # y itself changes, as in NumPy and PyTorch: now 2 x², recorded in the graph
     y += 1.0
-    assert y is not node
+    assert y is node
+    np.testing.assert_array_equal(y.data, 2 * x.data ** 2 + 1)
     y.sum().backward()
     np.testing.assert_allclose(x.grad.data, 4 * x.data)  # d/dx (2x² + 1) by hand
 
 
-def test_explicit_in_place_method_inside_a_graph_is_refused():
+def test_explicit_in_place_methods_inside_a_graph_are_recorded():
     x = Tensor([1.0, 2.0], requires_grad=True)
     y = x * 2.0
-    with pytest.raises(RuntimeError, match="tensor in a graph"):
-        y.add_(1.0)
+    assert y.add_(1.0).mul_(x) is y  # (2x + 1) x, as PyTorch records add_ and mul_
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.data, 4 * x.data + 1)  # d/dx (2x² + x) by hand
+    z = x * 2.0
+    assert z.zero_() is z and z.grad_fn is not None
+    (z + x).sum().backward()  # after zero_, z no longer depends on x: x.grad grows by 1
+    np.testing.assert_allclose(x.grad.data, 4 * x.data + 2)
 
 
 def test_changing_a_saved_input_in_place_makes_backward_refuse():

@@ -34,7 +34,7 @@ def _normalized(x, eps):
     else:  # an overflow (or an inf or NaN in x, which stays NaN)
         mean, rstd = _scaled_statistics(x, eps)
         x_hat = x - mean
-    x_hat *= rstd
+    x_hat = x_hat * rstd  # (a new array: row_dot above read x_hat, which must not change under it)
     return x_hat, rstd
 
 
@@ -125,8 +125,8 @@ _GELU_C = math.sqrt(2.0 / math.pi)
 def _gelu_gate(x):
     """s = 0.5 (1 + tanh(c (x + 0.044715 x³))), so that gelu(x) = x s.
 
-    Each step writes into the one array it made (on Tensors, under create_graph, each
-    rebinds to a new one): no full-size temporaries beyond it.
+    Each step writes into the one array it made (on Tensors, under create_graph, each step
+    is recorded in place): no full-size temporaries beyond it.
     """
     z = x * x
     z *= _GELU_C * 0.044715
