@@ -75,8 +75,11 @@ one-element Tensor (a learnable temperature) stays in the graph and gets its gra
         q = q * float(scale)                               # on q, not on the scores: T·Dh < T·S multiplies
     scores = q @ k.swapaxes(-1, -2)                        # (..., T, S)
     weights = F.softmax(scores, axis=-1, where=allowed)    # (..., T, S); blocked keys get weight 0, gradient 0
-    dropped = F.dropout(weights, dropout_p, training=True, rng=rng)  # the identity for dropout_p = 0
-    return dropped @ v, weights                            # (..., T, Dv), (..., T, S)
+    if dropout_p:
+        weights_used = F.dropout(weights, dropout_p, training=True, rng=rng)
+    else:  # no dropout: the weights themselves (F.dropout would return them)
+        weights_used = weights
+    return weights_used @ v, weights                       # (..., T, Dv), (..., T, S)
 
 
 def self_attention(V, scale=None):
