@@ -246,7 +246,8 @@ class Softmax(Function):
         x = as_float(x)
         if where is not None:
             # Left out entries become -inf without being read: an inf or NaN there must not leak into the row.
-            taking_part = np.full(x.shape, -np.inf, x.dtype)  # (quicker than a copy of x then a fill)
+            taking_part = np.empty(x.shape, x.dtype)  # (filled, then copied into: quicker than copy and fill)
+            taking_part.fill(-np.inf)
             np.copyto(taking_part, x, where=where)
             x = taking_part
         m = exp_shift(x, axis)  # the largest entry becomes 0
