@@ -5,12 +5,10 @@ Function.apply records each op that gets an input requiring a gradient: the outp
 every recorded op.  `backward()` walks that graph from the output back to the leaves:
 
 1. seed: the output's gradient (1 for a one-element output);
-2. take the newest tensor still waiting.  An op's output is always newer than its
-   inputs, so every op that used this tensor has already handed its gradient back:
-   the gradient is complete;
-3. run its op's backward rule, which hands a gradient to each input, brought to the
-   input's shape (broadcasting is undone here, and nowhere else), and add it to
-   whatever that input has received so far;
+2. take the newest waiting tensor: an op's output is newer than its inputs, so every op
+   that used this tensor has handed its gradient back, and the gradient is complete;
+3. run its op's backward rule, which hands each input a gradient, brought to the input's
+   shape (broadcasting is undone here, and nowhere else), added to what it has so far;
 4. when nothing waits, add each leaf's gradient into its `.grad`.
 
 Read `run_backward` first; the helpers below it, in the order it calls them, are each
@@ -26,7 +24,8 @@ from minigrad.grad_mode import changes
 from minigrad.tensor import Tensor, unwrap
 
 
-def run_backward(root, grad=None, retain_graph=False, create_graph=False, accumulate=True, wanted=(), hook=None):
+def run_backward(root, grad=None, retain_graph=False, create_graph=False, accumulate=True, wanted=(),
+                 hook=None):
     """The sweep from `root`, newest tensor first; returns the gradients of `wanted`.
 
     Under create_graph the rules get Tensors, so (grad mode on) the sweep records itself.
@@ -141,7 +140,7 @@ def to_shape(grad, shape, fn):
     with the summed axes kept as 1); any other is summed back down over the broadcast axes."""
     try:
         if grad.ndim == len(shape) and all(g in (1, n) for g, n in zip(grad.shape, shape)):
-            fitted = np.broadcast_to(grad, shape)  # a read-only view: no memory (a BroadcastTo op under create_graph)
+            fitted = grad + np.zeros(shape, grad.dtype)  # (np.broadcast_to's view costs 5x this new array)
         else:
             fitted = sum_to_shape(grad, shape)
     except ValueError:  # the two shapes do not broadcast
@@ -173,8 +172,9 @@ def check_saved_inputs(fn, out):
     since fn ran (through any alias: minigrad/versions.py); give fn's inputs as the nodes they
     were when fn ran (changed in place inside the graph since, or released by it)."""
     if fn.inputs is None:
-        raise RuntimeError(f"backward: the graph through {type(fn).__name__} was already freed by an earlier "
-                           "backward(); pass retain_graph=True to the first backward() to go through it twice")
+        raise RuntimeError(f"backward: the graph through {type(fn).__name__} was already freed by an "
+                           "earlier backward(); pass retain_graph=True to the first backward() to go through "
+                           "it twice")
     if fn.released:  # an input released from the graph is handed its gradient as itself while alive
         fn.inputs = inputs_itself(fn.inputs)
     if fn.number < changes.last:
@@ -210,8 +210,8 @@ def grad(output, inputs, grad_output=None, retain_graph=None, create_graph=False
     """
     single = isinstance(inputs, Tensor)
     inputs = [inputs] if single else list(inputs)
-    results = run_backward(output, grad_output, retain_graph=create_graph if retain_graph is None else retain_graph,
-                           create_graph=create_graph, accumulate=False, wanted=inputs)
+    results = run_backward(output, grad_output, create_graph if retain_graph is None else retain_graph,
+                           create_graph, accumulate=False, wanted=inputs)
     for t, g in zip(inputs, results):
         if g is None and not allow_unused:
             raise RuntimeError(f"grad: an input of shape {t.shape} is not used to compute the output; "

@@ -79,7 +79,8 @@ class Boundary:
     """
 
     def __init__(self, *inputs, expected=None, grads=None, upstream=None, **params):
-        self.inputs, self.expected, self.grads, self.upstream, self.params = inputs, expected, grads, upstream, params
+        self.inputs, self.expected, self.grads = inputs, expected, grads
+        self.upstream, self.params = upstream, params
 
     def __repr__(self):
         params = "".join(f", {k}={v!r}" for k, v in self.params.items())
@@ -103,9 +104,9 @@ class Function:
         init = cls.__dict__.get("__init__")
         if init is not None and any(p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
                                     for p in list(inspect.signature(init).parameters.values())[1:]):
-            raise TypeError(f"{cls.__name__} defines __init__ with arguments, but the engine makes each op with "
-                            f"{cls.__name__}(): settings go to apply as keywords, e.g. {cls.__name__}.apply(x, k=2), "
-                            "and forward takes them (def forward(self, x, k))")
+            raise TypeError(f"{cls.__name__} defines __init__ with arguments, but the engine makes each op "
+                            f"with {cls.__name__}(): settings go to apply as keywords, e.g. "
+                            f"{cls.__name__}.apply(x, k=2), and forward takes them (def forward(self, x, k))")
         cls.read_inputs, cls.reads_out, cls.some_unread = _what_backward_reads(cls)
         if not cls.__name__.startswith("_"):  # _Names are shared bases, not ops
             ALL_OPS.append(cls)
@@ -173,8 +174,8 @@ class Function:
 
     def __call__(self, *args, **kwargs):  # PyTorch's old style, Exp()(x)
         name = type(self).__name__
-        raise TypeError(f"{name}()(x) calls an op object; in minigrad write {name}.apply(x): the engine makes the "
-                        "op itself, and settings go to apply as keywords")
+        raise TypeError(f"{name}()(x) calls an op object; in minigrad write {name}.apply(x): the engine "
+                        "makes the op itself, and settings go to apply as keywords")
 
     def __repr__(self):
         return f"<{type(self).__name__}>"
@@ -189,10 +190,11 @@ def _what_backward_reads(cls):
     inputs = arguments[:-1]  # backward(self, grad, *inputs, out)
     for name in names:
         if name not in inputs and name not in ("inputs", "out"):
-            raise TypeError(f"{cls.__name__}.reads names {name!r}, which is not an argument of its backward: name "
-                            f"those whose values backward reads, among {inputs + ['out']}, or 'inputs' for all")
-    read_inputs = None if "inputs" in names else frozenset(inputs.index(name) for name in names if name in inputs)
-    some_unread = read_inputs is not None and (len(read_inputs) < len(inputs) or not inputs)  # (not inputs: *args)
+            raise TypeError(f"{cls.__name__}.reads names {name!r}, which is not an argument of its backward: "
+                            f"name those whose values backward reads, among {inputs + ['out']}, or 'inputs' "
+                            "for all")
+    read_inputs = None if "inputs" in names else frozenset(inputs.index(n) for n in names if n in inputs)
+    some_unread = read_inputs is not None and (len(read_inputs) < len(inputs) or not inputs)  # (none: *args)
     return read_inputs, "out" in names, some_unread
 
 
@@ -216,7 +218,7 @@ def release_unread(fn):
         if (i not in fn.read_inputs and isinstance(x, Tensor) and x.grad_fn is not None
                 and not x.grad_fn.reads_out and x.data.nbytes >= RELEASE_BYTES):
             stand_in = x.__dict__.get("_stand_in")
-            if stand_in is None or stand_in.grad_fn is not x.grad_fn:  # (one per tensor, for every op it feeds)
+            if stand_in is None or stand_in.grad_fn is not x.grad_fn:  # (one per tensor, for all its ops)
                 stand_in = x._stand_in = Released(x)
             inputs[i], fn.arrays[i], fn.released = stand_in, stand_in.data, True
     fn.inputs = tuple(inputs)
@@ -228,7 +230,8 @@ class Released(Tensor):
     (`original`), so a tensor is one node however many ops it feeds."""
 
     def __init__(self, x):
-        super().__init__(np.broadcast_to(np.zeros((), x.dtype), x.shape), x.requires_grad, None, x.grad_fn, False)
+        no_memory = np.broadcast_to(np.zeros((), x.dtype), x.shape)
+        super().__init__(no_memory, x.requires_grad, None, x.grad_fn, False)
         self.original = weakref.ref(x)
 
     def itself(self):

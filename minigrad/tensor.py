@@ -9,7 +9,7 @@ import inspect
 
 import numpy as np
 
-import minigrad  # the floors above, used at call time: minigrad.ops (the operators), minigrad.autograd (backward)
+import minigrad  # the floors above, at call time: minigrad.ops (the operators), minigrad.autograd (backward)
 from minigrad.axis_names import takes_axis
 from minigrad.in_place import InPlaceUpdates
 from minigrad.printing import Printing
@@ -128,7 +128,7 @@ class Tensor(InPlaceUpdates, Printing, PyTorchSpellings):
     def reshape(self, *shape):
         return minigrad.ops.Reshape.apply(self, shape=_one_tuple(shape))
 
-    def copy(self): return self.astype(self.dtype, copy=True)  # a Cast op: a new array, the gradient flows back
+    def copy(self): return self.astype(self.dtype, copy=True)  # a Cast op: a new array, gradient flows back
     def ravel(self): return self.reshape(-1)
     def flatten(self): return self.reshape(-1).copy()  # a copy, as NumPy's (ravel's result may share memory)
     def squeeze(self, axis=None): return self.reshape(minigrad.ops.squeezed_shape(self.shape, axis))
