@@ -293,6 +293,17 @@ def _attention_weights_reference(q, k, scale=1.0, where=True):
 _E = np.e
 
 
+def _check_fits(where, shape, q, k):
+    """A clear error unless the mask `where` broadcasts to the weights' shape without enlarging it."""
+    try:
+        fits = np.broadcast_shapes(where.shape, shape) == shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"AttentionWeights: where of shape {where.shape} does not broadcast to the weights' "
+                         f"shape {shape} (..., T, S) of q {q.shape} and k {k.shape}")
+
+
 class AttentionWeights(Function):
     """softmax(q kᵀ · scale) over the keys: q (..., T, Dh), k (..., S, Dh) -> (..., T, S).
 
@@ -328,6 +339,7 @@ class AttentionWeights(Function):
         self.scale = scale
         weights = (q * scale if scale != 1.0 else q) @ k.swapaxes(-1, -2)  # (..., T, S): the scores, ours
         if where is not None:
+            _check_fits(where, weights.shape, q, k)
             np.copyto(weights, -np.inf, where=~where)  # left out without being read: an inf or NaN stays out
         weights -= exp_shift(weights, -1)
         return exp_normalised(weights, -1)                                  # (..., T, S)
