@@ -71,9 +71,8 @@ one-element Tensor (a learnable temperature) stays in the graph and gets its gra
         scale = 1.0 / math.sqrt(q.shape[-1])
     if isinstance(scale, Tensor):
         q, scale = q * _one_number(scale), 1.0             # learnable: in the graph, so it gets a gradient
-    # softmax(q kᵀ · scale) as one op, the scores made in the weights' own array (..., T, S);
-    # blocked keys get weight 0, gradient 0.
-    weights = F.attention_weights(q, k, scale=scale, where=allowed)
+    # The scores and their softmax as one op, in one array; blocked keys get weight 0, gradient 0.
+    weights = F.attention_weights(q, k, scale=scale, where=allowed)  # (..., T, S)
     dropped = F.dropout(weights, dropout_p, training=True, rng=rng)  # the identity for dropout_p = 0
     return dropped @ v, weights                            # (..., T, Dv), (..., T, S)
 
