@@ -70,11 +70,9 @@ one-element Tensor (a learnable temperature) stays in the graph and gets its gra
     if scale is None:
         scale = 1.0 / math.sqrt(q.shape[-1])
     if isinstance(scale, Tensor):
-        q = q * _one_number(scale)                         # learnable: in the graph, so it gets a gradient
-    elif scale != 1.0:
-        q = q * float(scale)                               # on q, not on the scores: T·Dh < T·S multiplies
-    scores = q @ k.swapaxes(-1, -2)                        # (..., T, S)
-    weights = F.softmax(scores, axis=-1, where=allowed)    # (..., T, S); blocked keys get weight 0, gradient 0
+        q, scale = q * _one_number(scale), 1.0             # learnable: in the graph, so it gets a gradient
+    # The scores and their softmax as one op, in one array; blocked keys get weight 0, gradient 0.
+    weights = F.attention_weights(q, k, scale=scale, where=allowed)  # (..., T, S)
     if dropout_p:
         weights_used = F.dropout(weights, dropout_p, training=True, rng=rng)
     else:  # no dropout: the weights themselves (F.dropout would return them)
@@ -88,16 +86,25 @@ def self_attention(V, scale=None):
     V (..., T, D)  ->  out (..., T, D), weights (..., T, T); row t of the weights says how
     much token t takes from every token.  scale, when given, multiplies the scores
     (the notes use none); a Tensor scale is learnable, as in scaled_dot_product_attention.
+    Written as the notes write it, op by op, so its graph shows each step.
     """
-    return scaled_dot_product_attention(V, V, V, scale=1.0 if scale is None else scale)
+    V = F.as_tensor(V)
+    _check_qkv("self_attention", V, V, V)
+    scores = V @ V.swapaxes(-1, -2)                        # (..., T, T)
+    if isinstance(scale, Tensor):
+        scores = scores * _one_number(scale, "self_attention")
+    elif scale is not None:
+        scores = scores * float(scale)
+    weights = F.softmax(scores, axis=-1)                   # (..., T, T)
+    return weights @ V, weights                            # (..., T, D), (..., T, T)
 
 
 # ---- the pieces ------------------------------------------------------------------
 
-def _one_number(scale):
+def _one_number(scale, where="scaled_dot_product_attention"):
     """A Tensor scale as a 0-d Tensor (still in the graph), after checking it holds one number."""
     if scale.size != 1:
-        raise ValueError(f"scaled_dot_product_attention: scale must be one number, "
+        raise ValueError(f"{where}: scale must be one number, "
                          f"got a Tensor of shape {scale.shape}")
     return scale.reshape(())
 

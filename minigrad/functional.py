@@ -150,6 +150,21 @@ def softmax(x, axis=-1, where=None):
     return ops.Softmax.apply(x, axis=axis, where=where)
 
 
+@takes_array_likes("q", "k")
+def attention_weights(q, k, scale=1.0, where=None):
+    """softmax(q kᵀ · scale) over the keys as one op: q (..., T, Dh), k (..., S, Dh) -> (..., T, S).
+
+    Attention's weights.  where: optional boolean mask broadcastable to (..., T, S), True =
+    query t may attend to key s; as in softmax, the others get weight exactly 0 and
+    gradient exactly 0, and a query with none left gets all zeros.
+    """
+    if where is not None:
+        where = _mask(where)
+        if where.dtype != bool:
+            raise TypeError(f"attention_weights: where must be boolean (True = may attend), got dtype {where.dtype}")
+    return ops.AttentionWeights.apply(q, k, scale=float(scale), where=where)
+
+
 @takes_array_likes("x")
 def log_softmax(x, axis=-1):
     """log(softmax(x)) along axis, computed as x - logsumexp(x) (stable)."""

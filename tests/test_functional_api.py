@@ -27,12 +27,15 @@ TENSOR_INPUTS = {  # parameter name -> an example value; x positive so that log 
     "pred": RNG.standard_normal((2, 3)), "target": RNG.standard_normal((2, 3)),
     "tensors": [RNG.standard_normal((2, 3)), RNG.standard_normal((2, 3))],
     "operands": [RNG.standard_normal((2, 3)), RNG.standard_normal((4, 3))],
+    "q": RNG.standard_normal((2, 3)), "k": RNG.standard_normal((4, 3)),
 }
 OVERRIDES = {"matmul": {"b": RNG.standard_normal((3, 4))},
-             "affine": {"weight": RNG.standard_normal((3, 4)), "bias": RNG.standard_normal(4)}}
+             "affine": {"weight": RNG.standard_normal((3, 4)), "bias": RNG.standard_normal(4)},
+             "attention_weights": {"where": np.array([[True, False, True, True], [False, False, False, False]])}}
 SETTINGS = {  # parameters that are sizes or options: a fixed value where one is required
     "axis": None, "keepdims": None, "eps": None, "shape": (3, 2), "axes": None, "p": None, "training": None,
     "rng": None, "ignore_index": None, "reduction": None, "ddof": None, "subscripts": "ik,jk->ij",
+    "scale": None,
 }
 SETTING_OVERRIDES = {"broadcast_to": {"shape": (4, 2, 3)}}
 NOT_WALKED = {"takes_array_likes"}  # a decorator: it takes parameter names, not tensors

@@ -162,3 +162,18 @@ def test_affine_names_the_shapes_and_pytorchs_transposed_weight():
         F.affine(x, np.ones((3, 4)), np.zeros((2, 4)))
     np.testing.assert_allclose(F.affine(x, np.ones((3, 4)), np.arange(4.0)).data,
                                np.ones((2, 3)) @ np.ones((3, 4)) + np.arange(4.0))  # NumPy's own answer
+
+
+def test_attention_weights_name_the_shapes_and_what_was_expected():
+    q, k = np.ones((2, 3, 4)), np.ones((2, 5, 4))
+    with pytest.raises(ValueError, match=r"AttentionWeights: .*same width Dh, got q \(2, 3, 4\) and k \(2, 5, 3\)"):
+        F.attention_weights(q, np.ones((2, 5, 3)))
+    with pytest.raises(ValueError, match=r"AttentionWeights: .*at least 2 dimensions.*q \(4,\)"):
+        F.attention_weights(np.ones(4), k)
+    with pytest.raises(ValueError, match=r"AttentionWeights: where of shape \(3, 3\) does not broadcast to the "
+                                         r"weights' shape \(2, 3, 5\)"):
+        F.attention_weights(q, k, where=np.ones((3, 3), bool))
+    with pytest.raises(ValueError, match=r"where of shape \(4, 3, 5\) does not broadcast .*\(2, 3, 5\)"):
+        F.attention_weights(q, k, where=np.ones((4, 3, 5), bool))  # would make the weights larger
+    with pytest.raises(TypeError, match=r"attention_weights: where must be boolean .*float64"):
+        F.attention_weights(q, k, where=np.ones((3, 5)))

@@ -1,4 +1,4 @@
-"""Fused ops for neural networks: layer norm, GELU, dropout and cross-entropy.
+"""Fused ops for neural networks: layer norm, GELU, dropout, cross-entropy and attention's weights.
 
 Each could be composed from smaller ops; fused, each is one graph node with a short
 analytic backward, and a stable forward.
@@ -9,9 +9,9 @@ import numpy as np
 
 from minigrad.function import Boundary, Example, Function
 from minigrad.ops.elementwise import as_float
-from minigrad.ops.reduce import exp_shift, row_dot, row_sum, sum_rows
+from minigrad.ops.reduce import exp_normalised, exp_shift, row_dot, row_sum, sum_rows
 from minigrad.tensor import unwrap
-from minigrad.transforms import batched_everywhere, elementwise_batch, is_batched, sum_tangents
+from minigrad.transforms import batched_everywhere, batched_masks, elementwise_batch, is_batched, sum_tangents
 
 
 def _normalized(x, eps):
@@ -122,8 +122,9 @@ class LayerNorm(Function):
 _GELU_C = math.sqrt(2.0 / math.pi)
 
 
-def _gelu_gate(x):
-    """s = 0.5 (1 + tanh(c (x + 0.044715 x³))), so that gelu(x) = x s.
+def _gelu_held_back(x):
+    """u = 1 - s = 0.5 (1 - tanh(c (x + 0.044715 x³))): the share of x that GELU's gate s holds
+    back, so that gelu(x) = x s = x - x u.
 
     Each step writes into the one array it made (on Tensors, under create_graph, each step
     is recorded in place): no full-size temporaries beyond it.
@@ -132,32 +133,33 @@ def _gelu_gate(x):
     z *= _GELU_C * 0.044715
     z += _GELU_C
     z *= x                                   # c (x + 0.044715 x³)
-    s = np.tanh(z)
-    s += 1.0
-    s *= 0.5
-    return s
+    u = np.tanh(z)
+    u *= -0.5
+    u += 0.5
+    return u
 
 
-def _gelu_slope(x, s, out):
-    """d gelu / dx = s + x s (1 - s) (2c + 6c 0.044715 x²), with s = _gelu_gate(x) and
-    out = x s: 0.5 (1 - tanh²) = 2 s (1 - s).  Written as s + out (1 - s) (...): x s is out
-    already, which saves a full-size pass."""
+def _gelu_slope(x, u, out):
+    """d gelu / dx = s + x s u (2c + 6c 0.044715 x²), with u = 1 - s = _gelu_held_back(x) and
+    out = x s (0.5 (1 - tanh²) = 2 s u).  Written as 1 + u (out (2c + ...) - 1): x s is out
+    already, and each step then writes into the one array made here."""
     slope = x * x
     slope *= 6.0 * _GELU_C * 0.044715
     slope += 2.0 * _GELU_C
     slope *= out
-    slope *= 1.0 - s
-    slope += s
+    slope -= 1.0
+    slope *= u
+    slope += 1.0
     return slope
 
 
 class Gelu(Function):
     """0.5 x (1 + tanh(c (x + 0.044715 x³))), c = sqrt(2/π): GELU's tanh approximation (as GPT-2).
 
-    Backward: d/dx = s + x s (1 - s) 2c (1 + 3 * 0.044715 x²), with s = 0.5 (1 + tanh(...)),
-    the gate forward kept (out = x s).  It reads x and out.
+    Backward: d/dx = s + x s (1 - s) 2c (1 + 3 * 0.044715 x²), with s = 0.5 (1 + tanh(...)) the
+    gate; forward kept u = 1 - s (out = x s).  It reads x and out.
     """
-    examples = [Example((3, 4), domain=(-4.0, 4.0)), Example((0, 3))]
+    examples = [Example((3, 4), domain=(-4.0, 4.0)), Example((0, 3)), Example(())]
     boundary = [Boundary([0.0], expected=[0.0], grads=[[0.5]])]
     # 0.5 (1 + tanh z) = 1 / (1 + exp(-2z)): the same function written another way.
     reference = staticmethod(lambda x: x / (1.0 + np.exp(-2.0 * _GELU_C * (x + 0.044715 * x ** 3))))
@@ -165,18 +167,20 @@ class Gelu(Function):
 
     def forward(self, x):
         x = as_float(x)
-        return x * self.keep(_gelu_gate, x)  # kept: tanh is the costly part
+        u = self.keep(_gelu_held_back, x)         # kept: tanh is the costly part
+        out = np.multiply(x, u, out=np.empty_like(u))
+        return np.subtract(x, out, out=out)      # x - x u = x s
 
     def backward(self, grad, x, out):
         x = as_float(x)
-        slope = _gelu_slope(x, self.kept(_gelu_gate, x), out)
+        slope = _gelu_slope(x, self.kept(_gelu_held_back, x), out)
         slope *= grad
         return slope
 
     def jvp(self, tangents, x, out):
         """ṫ times backward's derivative."""
         x = as_float(x)
-        return tangents[0] * _gelu_slope(x, self.kept(_gelu_gate, x), out)
+        return tangents[0] * _gelu_slope(x, self.kept(_gelu_held_back, x), out)
 
     batch = elementwise_batch
 
@@ -276,3 +280,96 @@ class CrossEntropy(Function):
         elif not targets_batched:
             targets = np.broadcast_to(unwrap(targets), logits.data.shape[:-1])
         return CrossEntropy.apply(logits, targets=unwrap(targets), **params)
+
+
+def _attention_weights_reference(q, k, scale=1.0, where=True):
+    scores = np.where(where, scale * np.einsum("...td,...sd->...ts", q, k), -np.inf)
+    top = np.max(scores, axis=-1, keepdims=True, initial=-np.inf)  # (integer inputs make huge scores)
+    e = np.exp(scores - np.where(np.isfinite(top), top, 0.0))
+    total = np.sum(e, axis=-1, keepdims=True)
+    return e / np.where(total == 0, 1.0, total)
+
+
+_E = np.e
+
+
+def _check_fits(where, shape, q, k):
+    """A clear error unless the mask `where` broadcasts to the weights' shape without enlarging it."""
+    try:
+        fits = np.broadcast_shapes(where.shape, shape) == shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"AttentionWeights: where of shape {where.shape} does not broadcast to the weights' "
+                         f"shape {shape} (..., T, S) of q {q.shape} and k {k.shape}")
+
+
+class AttentionWeights(Function):
+    """softmax(q kᵀ · scale) over the keys: q (..., T, Dh), k (..., S, Dh) -> (..., T, S).
+
+    where: optional boolean, broadcastable to (..., T, S), True = query t may attend to key s;
+    the others are left out as in Softmax (weight exactly 0, gradient exactly 0; a query with
+    nothing to attend to gets weights 0).  Attention's scores and their softmax as one op: the
+    scores are made in the array that becomes the weights, so the biggest array of attention
+    is made once, and q is scaled (T·Dh multiplies) rather than the scores (T·S).
+    Backward, with w = out and softmax's rule dS = w (g - sum(g w)) over the keys:
+      dL/dq = scale dS k,  dL/dk = scale dSᵀ q.   It reads q, k and out.
+    """
+    examples = [Example((3, 4), (5, 4)), Example((2, 3, 4), (2, 5, 4), scale=0.5),
+                Example((2, 3, 4), (2, 5, 4), where=np.tri(3, 5, dtype=bool)),
+                Example((2, 3, 4), (2, 5, 4), where=np.array([[[True] * 4 + [False]], [[False] * 5]])),
+                Example((2, 3, 4), (2, 5, 4), where=np.array([[True], [False], [True]])),
+                Example((2, 1, 3, 4), (3, 5, 4), scale=0.5), Example((3, 1), (1, 1)),
+                Example((2, 0, 4), (2, 5, 4)), Example((3, 4), (0, 4)), Example((3, 0), (5, 0))]
+    # A blocked key is never read, however large its score; a query with nothing allowed gets zeros.
+    boundary = [Boundary([[1.0]], [[0.0], [1e300], [1.0]], where=np.array([[True, False, True]]),
+                         expected=[[1 / (1 + _E), 0.0, _E / (1 + _E)]], upstream=[[3.0, 5.0, 1.0]],
+                         grads=[[[-2 * _E / (1 + _E) ** 2]],  # by hand: dS = (2 w0 w2, 0, -2 w0 w2)
+                                [[2 * _E / (1 + _E) ** 2], [0.0], [-2 * _E / (1 + _E) ** 2]]]),
+                Boundary([[1.0, 2.0]], [[1.0, 0.0], [0.5, 3.0]], where=np.array([[False, False]]),
+                         expected=[[0.0, 0.0]], grads=[[[0.0, 0.0]], [[0.0, 0.0], [0.0, 0.0]]])]
+    reference = staticmethod(_attention_weights_reference)
+    reads = ("q", "k", "out")
+
+    def forward(self, q, k, scale=1.0, where=None):
+        if q.ndim < 2 or k.ndim < 2 or q.shape[-1] != k.shape[-1]:
+            raise ValueError(f"AttentionWeights: q (..., T, Dh) and k (..., S, Dh) need at least 2 dimensions and "
+                             f"the same width Dh, got q {q.shape} and k {k.shape}")
+        q, k = as_float(q, k)
+        self.scale = scale
+        weights = (q * scale if scale != 1.0 else q) @ k.swapaxes(-1, -2)  # (..., T, S): the scores, ours
+        if where is not None:
+            _check_fits(where, weights.shape, q, k)
+            np.copyto(weights, -np.inf, where=~where)  # left out without being read: an inf or NaN stays out
+        weights -= exp_shift(weights, -1)
+        return exp_normalised(weights, -1)                                  # (..., T, S)
+
+    def backward(self, grad, q, k, out):
+        q, k = as_float(q, k)
+        scores_grad = grad - row_dot(grad, out, -1)                         # (..., T, S), then in place
+        scores_grad *= out
+        grad_q = grad_k = None
+        if self.needs_grad[0]:
+            grad_q = scores_grad @ k                                        # (..., T, Dh)
+            grad_q *= self.scale
+        if self.needs_grad[1]:
+            grad_k = scores_grad.swapaxes(-1, -2) @ q                       # (..., S, Dh)
+            grad_k *= self.scale
+        return grad_q, grad_k
+
+    def jvp(self, tangents, q, k, out):
+        """w (ṡ - sum(ṡ w)) over the keys, with ṡ = scale (q̇ kᵀ + q k̇ᵀ): softmax's rule after the product's."""
+        tq, tk = tangents
+        q, k = as_float(q, k)
+        scores = sum_tangents(None if tq is None else tq @ k.swapaxes(-1, -2),
+                              None if tk is None else q @ tk.swapaxes(-1, -2)) * self.scale
+        return out * (scores - row_dot(scores, out, -1))
+
+    def batch(self, batched, q, k, **params):
+        """q and k lined up with the batch axis in front of their broadcast batch shape; a mask that
+        holds the batch too (q given the batch if neither has it)."""
+        masks = batched_masks(params)
+        if masks and not any(batched):
+            q, = batched_everywhere([q], [False], masks["where"].data.shape[0])
+            batched = (True, False)
+        return elementwise_batch(self, batched, q, k, **params)

@@ -215,6 +215,20 @@ def sum_rows(a):
     return _ones(rows.shape[0], a.dtype) @ rows
 
 
+def exp_normalised(e, axis):
+    """exp(e) / sum(exp(e)) along axis, written into e, an array of the caller's own that holds
+    x - exp_shift(x, axis) (left-out entries -inf).
+
+    A row that takes part sums to at least 1 (its largest entry gives exp(0) = 1); a row with
+    nothing taking part sums to 0, and dividing it by 1 gives weights 0, not 0/0.
+    """
+    np.exp(e, out=e)
+    total = row_sum(e, axis)
+    np.maximum(total, 1, out=total)
+    e /= total
+    return e
+
+
 class Softmax(Function):
     """exp(x) / sum(exp(x)) along axis; entries where `where` is False are left out (weight 0).
 
@@ -252,14 +266,7 @@ class Softmax(Function):
             x = taking_part
         m = exp_shift(x, axis)  # the largest entry becomes 0
         # From here on every step writes into one new array: no other big temporaries.
-        e = np.subtract(x, m, out=None if where is None else x)
-        np.exp(e, out=e)
-        total = row_sum(e, axis)
-        # A row that takes part sums to at least 1 (its largest entry gives exp(0) = 1); a row
-        # with nothing taking part sums to 0, and dividing it by 1 gives weights 0, not 0/0.
-        np.maximum(total, 1, out=total)
-        e /= total
-        return e
+        return exp_normalised(np.subtract(x, m, out=None if where is None else x), axis)
 
     def backward(self, grad, x, out):
         g = grad - row_dot(grad, out, self.axis)
