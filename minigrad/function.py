@@ -213,7 +213,7 @@ def release_unread(fn):
     where no backward reads them at all (the op that made one does not read its output either):
     a `Released` stand-in takes the input's place, so the array goes as soon as the caller's own
     tensor does.  Scores scaled, masked and then normalised keep one array, not three."""
-    inputs = list(fn.inputs)
+    inputs, fn.arrays = list(fn.inputs), list(fn.arrays)  # (new lists: a jvp rule still gets the values)
     for i, x in enumerate(inputs):
         if (i not in fn.read_inputs and isinstance(x, Tensor) and x.grad_fn is not None
                 and not x.grad_fn.reads_out and x.data.nbytes >= RELEASE_BYTES):
