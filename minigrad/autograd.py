@@ -19,7 +19,7 @@ from heapq import heappop, heappush
 import numpy as np
 
 from minigrad import versions
-from minigrad.function import Function, inputs_itself, op_error
+from minigrad.function import Function, SomeReleased, inputs_itself, op_error
 from minigrad.grad_mode import changes
 from minigrad.tensor import Tensor, unwrap
 
@@ -43,9 +43,10 @@ def run_backward(root, grad=None, retain_graph=False, create_graph=False, accumu
             keep(t, g, found, accumulate)
         fn = t.grad_fn
         in_grads = run_rule(fn, g, t, create_graph, hook)  # 3. its op's rule: one gradient per input
-        for x, like, need, gx in zip(fn.inputs, fn.arrays, fn.needs_grad, in_grads):
-            if not need or gx is None:
+        for i, gx in enumerate(in_grads):  # (by position: a zip of four costs a third more)
+            if gx is None or not fn.needs_grad[i]:
                 continue
+            x, like = fn.inputs[i], fn.arrays[i]
             if type(gx) is not type(like) or gx.shape != like.shape or gx.dtype is not like.dtype:
                 gx = fit(gx, like, fn, create_graph)  # (the check inline: most gradients fit already)
             if x in grads:
@@ -101,7 +102,7 @@ def keep(t, g, found, accumulate):
 
 def run_rule(fn, grad, out, create_graph, hook):
     """fn's backward rule, run on what forward saw: one gradient (or None) per input."""
-    if fn.inputs is None or fn.number < changes.last or fn.released:  # (rare: see the functions called)
+    if type(fn.inputs) is not tuple or fn.number < changes.last:  # (rare: freed (None), released, changed)
         check_saved_inputs(fn, out)
     try:
         if create_graph:
@@ -175,7 +176,7 @@ def check_saved_inputs(fn, out):
         raise RuntimeError(f"backward: the graph through {type(fn).__name__} was already freed by an "
                            "earlier backward(); pass retain_graph=True to the first backward() to go through "
                            "it twice")
-    if fn.released:  # an input released from the graph is handed its gradient as itself while alive
+    if type(fn.inputs) is SomeReleased:  # an input released from the graph gets its gradient as itself
         fn.inputs = inputs_itself(fn.inputs)
     if fn.number < changes.last:
         versions.refuse_overwritten_reads(fn, out)

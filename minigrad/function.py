@@ -20,9 +20,9 @@ An op is one class with `forward` and `backward` side by side:
   that needs none).  Write it with NumPy functions and operators only: the engine
   passes arrays normally and Tensors under create_graph=True, where the same code then
   records a graph (see Tensor.__array_ufunc__).  Anything else backward needs
-  (masks, shapes) forward may keep on `self`, as arrays.  Masks and indices the caller
-  passed are named in `copied_when_recorded`: the engine copies them when it records the
-  op, so a caller who changes its mask afterwards cannot change the gradient.
+  (masks, shapes) forward may keep on `self`, as arrays.  A mask or index the caller
+  passed is kept as a copy (`np.array(mask, dtype=bool)`), so a caller who changes theirs
+  afterwards cannot change the gradient.
 - `reads` names the arguments of backward whose values it reads: `reads = ("out",)` for Exp,
   `reads = ("b", "out")` for Div, `reads = ()` for Add; "inputs" stands for all inputs.
   (Shapes and dtypes do not count: no in-place change alters them; nor does what forward
@@ -93,10 +93,8 @@ class Function:
     examples = []    # every op lists some: the test sweep gradient-checks each one
     reference = None  # an independent NumPy formula for forward, checked by the sweep
     boundary = []    # Boundary cases: exact values at the edges (0, inf, NaN), checked by the sweep
-    copied_when_recorded = ()  # names of the caller's masks and indices forward keeps on self for backward
     reads = ("inputs", "out")  # the arguments of backward whose values it reads (see the module's docstring)
     read_inputs, reads_out = None, True  # `reads` as the engine checks it: input positions (None: all), out
-    released = False  # whether the graph let go of an input's array here (see release_unread)
     some_unread = False  # whether backward may leave an input unread (from `reads`)
 
     def __init_subclass__(cls, **kwargs):
@@ -134,8 +132,6 @@ class Function:
         # Tensor(data, requires_grad, dtype, grad_fn, copy): positional, as keywords cost ~40% more here.
         if True in needs and mode.grad_enabled:
             fn.inputs, fn.arrays, fn.needs_grad, fn.number = inputs, arrays, needs, next_number()
-            if cls.copied_when_recorded:  # (copied only here: no cost under no_grad)
-                copy_recorded(fn)
             if cls.some_unread and out.nbytes >= RELEASE_BYTES:  # (small arrays cost less to keep)
                 release_unread(fn)
             out = Tensor(out, True, None, fn, False)
@@ -198,13 +194,6 @@ def _what_backward_reads(cls):
     return read_inputs, "out" in names, some_unread
 
 
-def copy_recorded(fn):
-    """Copy the masks the caller gave fn (copied_when_recorded), so that changing them later
-    cannot change fn's gradient."""
-    for name in fn.copied_when_recorded:
-        fn.__dict__[name] = copy_arrays(fn.__dict__[name])
-
-
 RELEASE_BYTES = 1 << 16  # (an array smaller than this costs less to keep than to stand in for)
 
 
@@ -220,8 +209,14 @@ def release_unread(fn):
             stand_in = x.__dict__.get("_stand_in")
             if stand_in is None or stand_in.grad_fn is not x.grad_fn:  # (one per tensor, for all its ops)
                 stand_in = x._stand_in = Released(x)
-            inputs[i], fn.arrays[i], fn.released = stand_in, stand_in.data, True
-    fn.inputs = tuple(inputs)
+            inputs[i], fn.arrays[i] = stand_in, stand_in.data
+    if any(type(x) is Released for x in inputs):
+        fn.inputs = SomeReleased(inputs)
+
+
+class SomeReleased(tuple):
+    """The inputs of an op where some are Released stand-ins: not a plain tuple, so the sweep looks
+    at them again (autograd.check_saved_inputs) before it runs the op's backward."""
 
 
 class Released(Tensor):
@@ -243,13 +238,6 @@ class Released(Tensor):
 def inputs_itself(inputs):
     """fn.inputs with each Released stand-in whose tensor is alive replaced by that tensor."""
     return tuple(x.itself() if type(x) is Released else x for x in inputs)
-
-
-def copy_arrays(value):
-    """value with every array in it copied (also inside tuples and lists, as in an index)."""
-    if isinstance(value, (tuple, list)):
-        return type(value)(map(copy_arrays, value))
-    return value.copy() if isinstance(value, np.ndarray) else value
 
 
 def op_error(fn, stage, err, arrays):

@@ -15,11 +15,13 @@ class _Mode:
     """Whether ops record a graph now, in this thread: `mode.grad_enabled`, read by every op.
 
     Every op reads it, so reading is kept quick: while every thread has grad mode on (the usual
-    case), grad_enabled is this class's plain True.  While some thread has it off, `mode` is a
+    case), grad_enabled is a plain True in a slot.  While some thread has it off, `mode` is a
     _ModePerThread instead (switch_grad_mode swaps its class), which asks the reading thread.
     """
-    __slots__ = ()
-    grad_enabled = True
+    __slots__ = ("grad_enabled",)
+
+    def __init__(self):
+        self.grad_enabled = True
 
 
 class _ModePerThread(_Mode):

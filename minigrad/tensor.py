@@ -23,9 +23,8 @@ class Tensor(InPlaceUpdates, Printing, PyTorchSpellings):
     floats and lists become float64 like NumPy.  Ops pass their fresh result with copy=False, grad_fn.
     """
 
-    __slots__ = ("data", "requires_grad", "grad_fn", "__dict__", "__weakref__")  # set by every op
+    __slots__ = ("data", "requires_grad", "grad_fn", "retains_grad", "__dict__", "__weakref__")  # (quick to read)
     grad = None  # what backward() adds up for this tensor (leaves, and tensors that retain_grad)
-    retains_grad = False
 
     def __init__(self, data, requires_grad=False, dtype=None, grad_fn=None, copy=True):
         if copy:  # a copy, so later changes to `data` don't leak in (a Tensor gives its array: __array__)
@@ -33,6 +32,7 @@ class Tensor(InPlaceUpdates, Printing, PyTorchSpellings):
             if data.dtype.kind == "c" or (requires_grad and data.dtype.kind != "f"):
                 raise dtype_refused("Tensor", data.dtype)
         self.data, self.requires_grad, self.grad_fn = data, requires_grad, grad_fn
+        self.retains_grad = False  # (a slot, set here: the sweep reads it for every tensor)
 
     # ---- array facts and Python protocols --------------------------------------
     shape = property(lambda self: self.data.shape)

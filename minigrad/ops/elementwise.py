@@ -375,11 +375,10 @@ class Where(Function):
     boundary = [Boundary([1.0, nan], [nan, 4.0], cond=np.array([True, False]), expected=[1.0, 4.0]),
                 Boundary([1.0, 2.0], [3.0, 4.0], cond=np.array([True, False]), upstream=[inf, inf],
                          grads=[[inf, 0.0], [0.0, inf]])]
-    copied_when_recorded = ("cond",)
     reads = ()  # the mask kept by forward
 
     def forward(self, a, b, cond):
-        self.cond = np.asarray(cond, dtype=bool)
+        self.cond = np.array(cond, dtype=bool)  # (a copy: the caller may change theirs before backward)
         return np.where(self.cond, a, b)
 
     def backward(self, grad, a, b, out):
@@ -397,7 +396,7 @@ class Where(Function):
 class MaskedFill(Function):
     """x with value wherever mask is True (mask: boolean; value: a number or a tensor; both
     broadcast against x).  Backward: d/dx = not mask, d/dvalue = mask; it reads neither input nor out,
-    only the mask, copied when the op is recorded."""
+    only its copy of the mask."""
     examples = [Example((3, 4), -1e9, mask=np.eye(3, 4, dtype=bool)),
                 Example((2, 3, 3), 0.0, mask=np.triu(np.ones((3, 3), dtype=bool), 1)),
                 Example((2, 3), (3,), mask=np.array([[True, False, True], [False, False, True]])),
@@ -405,11 +404,10 @@ class MaskedFill(Function):
     boundary = [Boundary([nan, 2.0], -inf, mask=np.array([True, False]), expected=[-inf, 2.0],
                          upstream=[inf, 1.0], grads=[[0.0, 1.0]])]
     reference = staticmethod(lambda x, value, mask: np.choose(mask, [x, value + 0 * x]))
-    copied_when_recorded = ("mask",)
     reads = ()  # the mask kept by forward
 
     def forward(self, x, value, mask):
-        self.mask = np.asarray(mask, dtype=bool)
+        self.mask = np.array(mask, dtype=bool)  # (a copy: the caller may change theirs before backward)
         return np.where(self.mask, value, x)  # NumPy's dtype: uint8 filled with -1e9 is float, not wrapped
 
     def backward(self, grad, x, value, out):
