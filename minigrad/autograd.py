@@ -11,8 +11,7 @@ every recorded op.  `backward()` walks that graph from the output back to the le
    shape (broadcasting is undone here, and nowhere else), added to what it has so far;
 4. when nothing waits, add each leaf's gradient into its `.grad`.
 
-Read `run_backward` first; the helpers below it, in the order it calls them, are each
-one step or one check.
+Read `run_backward` first; each helper below it, in the order it calls them, is one step or check.
 """
 from heapq import heappop, heappush
 
