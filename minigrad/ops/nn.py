@@ -75,7 +75,8 @@ class LayerNorm(Function):
     def forward(self, x, weight, bias, eps=1e-5):
         self.eps = eps
         x, weight, bias = as_float(x, weight, bias)
-        x_hat, _ = self.keep(_normalized, x, eps, value=_normalized(x, eps, in_place=True))  # backward's x̂, r
+        # kept: backward needs x̂ and r, not x
+        x_hat, _ = self.keep(_normalized, x, eps, value=_normalized(x, eps, in_place=True))
         # One new array, of the shape and type the three inputs make together; every step writes into it.
         given = [a for a in (x, weight, bias) if a is not None]
         out = np.empty(np.broadcast_shapes(*(a.shape for a in given)), np.result_type(*given))
