@@ -272,7 +272,7 @@ def main(argv=None):
     rounds = 3 if quick else 9
     load = " ".join(f"{v:.2f}" for v in os.getloadavg())
     rows = generation_rows(rounds) + generation_rows(rounds, max_len=TRAIN_T, peers=False)
-    rows += train_rows(3 * rounds) + share_rows(rounds) + bpe_rows(rounds)
+    rows += train_rows(3 * rounds) + share_rows(3 * rounds) + bpe_rows(rounds)
     print(f"# minigrad text benchmark\n\nNumPy {np.__version__}, one thread, process CPU time, {rounds} rounds "
           f"in turns; load average before: {load} (1, 5, 15 min), after: "
           + " ".join(f"{v:.2f}" for v in os.getloadavg()) + "\n")
