@@ -230,6 +230,14 @@ def _exp_shifted(logits, shift, in_place=False):
     return np.exp(e, out=e) if in_place else np.exp(e)
 
 
+def _one_hot(targets, classes, dtype):
+    """(..., classes) zeros with a 1 at each row's target: set by flat position, not by comparing
+    every class with every target."""
+    hot = np.zeros(targets.shape + (classes,), dtype)
+    hot.reshape(-1)[np.arange(targets.size) * classes + targets.reshape(-1)] = 1
+    return hot
+
+
 class CrossEntropy(Function):
     """-log softmax(logits)[target], one loss per row: logits (..., C), targets (...) integer
     class indices -> (...).  Rows whose target is ignore_index give 0.
@@ -262,7 +270,7 @@ class CrossEntropy(Function):
     def backward(self, grad, logits, out):
         e = self.kept(_exp_shifted, self._kept_rows(logits), self.shift)
         probs = e / row_sum(e, -1)  # each step from here into this one array
-        probs -= np.arange(logits.shape[-1]) == self.targets[..., None]  # the one-hot, boolean (..., C)
+        probs -= _one_hot(self.targets, logits.shape[-1], probs.dtype)  # (..., C)
         probs *= np.where(self.counted, grad, 0).reshape(grad.shape + (1,))  # (..., 1)
         return probs
 
@@ -274,7 +282,7 @@ class CrossEntropy(Function):
         """sum((softmax(logits) - onehot(target)) ṫ) over the classes; 0 on ignored rows."""
         e = self.kept(_exp_shifted, self._kept_rows(logits), self.shift)
         probs = e / row_sum(e, -1)
-        onehot = np.arange(logits.shape[-1]) == self.targets[..., None]  # (..., C)
+        onehot = _one_hot(self.targets, logits.shape[-1], probs.dtype)  # (..., C)
         return np.where(self.counted, ((probs - onehot) * self._kept_rows(tangents[0])).sum(axis=-1), 0)
 
     def batch(self, batched, logits, targets, **params):
