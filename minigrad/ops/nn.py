@@ -90,19 +90,21 @@ class LayerNorm(Function):
 
     def backward(self, grad, x, weight, bias, out):
         x_hat, rstd = self.kept(_normalized, x, self.eps)
-        g = grad if weight is None else grad * weight
         grad_x = grad_weight = grad_bias = None
-        if self.needs_grad[0]:  # r (g - mean(g) - x̂ mean(g x̂)), each step into the one array grad_x
+        # g x̂ serves both: its rows summed are dL/dweight, each row dotted with weight is sum(ĝ x̂).
+        grad_x_hat = grad * x_hat if self.needs_grad[0] or self.needs_grad[1] else None
+        if self.needs_grad[0]:  # r (ĝ - mean(ĝ) - x̂ mean(ĝ x̂)), each step into the one array grad_x
             size = x.shape[-1]
-            grad_x = x_hat * (row_dot(g, x_hat, -1) / -size)
+            g = grad if weight is None else grad * weight
+            dots = row_sum(grad_x_hat, -1) if weight is None else row_dot(grad_x_hat, weight, -1)  # Σ ĝ x̂
+            grad_x = x_hat * (dots / -size)
             grad_x += g
             grad_x -= row_sum(g, -1) / size
             grad_x *= rstd
         # A weight and bias of shape (D,) get their gradients summed over the rows here, in one
         # product each; any other shape (inside vmap) is summed back by the engine.
         if self.needs_grad[1]:
-            grad_weight = grad * x_hat
-            grad_weight = sum_rows(grad_weight) if weight.ndim == 1 else grad_weight
+            grad_weight = sum_rows(grad_x_hat) if weight.ndim == 1 else grad_x_hat
         if self.needs_grad[2]:
             grad_bias = sum_rows(grad) if bias.ndim == 1 else grad
         return grad_x, grad_weight, grad_bias
