@@ -188,17 +188,17 @@ class Adam(Optimizer):
         m *= beta1
         m += (1.0 - beta1) * g
         v *= beta2
-        step = g * g                     # the one more array: g², then the step itself
-        step *= 1.0 - beta2
-        v += step
+        change = g * g                   # the one more array: g², then the change to p
+        change *= 1.0 - beta2
+        v += change
         # lr m̂ / (sqrt(v̂) + eps), the bias corrections m̂ = m / (1 - β1^t), v̂ = v / (1 - β2^t)
         # applied as two numbers, not as two more arrays.
-        np.sqrt(v, out=step)
-        step *= 1.0 / math.sqrt(1.0 - beta2 ** t)
-        step += self.eps
-        np.divide(m, step, out=step)
-        step *= self.lr / (1.0 - beta1 ** t)
-        p -= step
+        np.sqrt(v, out=change)
+        change *= 1.0 / math.sqrt(1.0 - beta2 ** t)
+        change += self.eps
+        np.divide(m, change, out=change)
+        change *= self.lr / (1.0 - beta1 ** t)
+        p -= change
 
 
 class AdamW(Adam):
