@@ -14,7 +14,7 @@ from minigrad.tensor import unwrap
 from minigrad.transforms import batched_everywhere, batched_masks, elementwise_batch, is_batched, sum_tangents
 
 
-def _normalized(x, eps, in_place=False):
+def _normalized(x, eps):
     """(x̂, r): x̂ = (x - mean) r, r = 1 / sqrt(var + eps), over the last axis; r is (..., 1).
 
     The variance is the mean of squared deviations (two passes), not E[x²] - E[x]²,
@@ -22,7 +22,7 @@ def _normalized(x, eps, in_place=False):
     the squares overflow (deviations beyond 1e154 in float64, 1e19 in float32), it is
     taken again on scaled rows, so the result is right instead of a plausible 0.
     Each full-size step writes into x̂, the one array made here (under create_graph, on
-    Tensors, each rebinds to a new one); in_place: the last one too, for forward's arrays.
+    Tensors, each rebinds to a new one).
     """
     size = x.shape[-1]
     with np.errstate(over="ignore", invalid="ignore"):  # an overflow (inf - inf too) is caught just below
@@ -34,8 +34,7 @@ def _normalized(x, eps, in_place=False):
     else:  # an overflow (or an inf or NaN in x, which stays NaN)
         mean, rstd = _scaled_statistics(x, eps)
         x_hat = x - mean
-    # (On Tensors a new array: row_dot above read x_hat, which must not change under it.)
-    x_hat = np.multiply(x_hat, rstd, out=x_hat) if in_place else x_hat * rstd
+    x_hat = x_hat * rstd  # (a new array: row_dot above read x_hat, which must not change under it)
     return x_hat, rstd
 
 
@@ -75,8 +74,7 @@ class LayerNorm(Function):
     def forward(self, x, weight, bias, eps=1e-5):
         self.eps = eps
         x, weight, bias = as_float(x, weight, bias)
-        # kept: backward needs x̂ and r, not x
-        x_hat, _ = self.keep(_normalized, x, eps, value=_normalized(x, eps, in_place=True))
+        x_hat, _ = self.keep(_normalized, x, eps)  # kept: backward needs x̂ and r, not x
         # One new array, of the shape and type the three inputs make together; every step writes into it.
         given = [a for a in (x, weight, bias) if a is not None]
         out = np.empty(np.broadcast_shapes(*(a.shape for a in given)), np.result_type(*given))
@@ -126,19 +124,18 @@ class LayerNorm(Function):
 _GELU_C = math.sqrt(2.0 / math.pi)
 
 
-def _gelu_held_back(x, in_place=False):
+def _gelu_held_back(x):
     """u = 1 - s = 0.5 (1 - tanh(c (x + 0.044715 x³))): the share of x that GELU's gate s holds
     back, so that gelu(x) = x s = x - x u.
 
     Each step writes into the one array it made (on Tensors, under create_graph, each step
-    is recorded in place): no full-size temporaries beyond it.  in_place: tanh too, for
-    forward's arrays (a Tensor takes no out=).
+    is recorded in place): no full-size temporaries beyond it.
     """
     z = x * x
     z *= _GELU_C * 0.044715
     z += _GELU_C
     z *= x                                   # c (x + 0.044715 x³)
-    u = np.tanh(z, out=z) if in_place and z.ndim else np.tanh(z)  # (0-d: z is a NumPy scalar)
+    u = np.tanh(z)
     u *= -0.5
     u += 0.5
     return u
@@ -172,7 +169,7 @@ class Gelu(Function):
 
     def forward(self, x):
         x = as_float(x)
-        u = self.keep(_gelu_held_back, x, value=_gelu_held_back(x, in_place=True))  # kept: tanh is costly
+        u = self.keep(_gelu_held_back, x)         # kept: tanh is the costly part
         out = np.multiply(x, u, out=np.empty_like(u))
         return np.subtract(x, out, out=out)      # x - x u = x s
 
