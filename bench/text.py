@@ -14,6 +14,9 @@ Rows (markdown, one thread, process CPU time; A and B timed in turns, medians ov
   vocabulary 103): forward, cross-entropy, backward, update; minigrad against PyTorch eager.
   Both start from the same weights and batch; their first losses are compared before timing.
   The note also counts the page faults a step costs (new memory pages touched: fresh arrays).
+* the train step's shares: what GELU, the layer norms and attention each cost in that step, in
+  minigrad and in torch: the step's time less the step's time with the group replaced by the
+  identity (`without`), all in turns.
 * BPE: training on the first 100k characters of python-docs to 512 ids, and encoding the
   whole corpus with it.
 """
@@ -23,6 +26,7 @@ import sys
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")      # before NumPy loads BLAS: small matrices, one thread
 
+import contextlib  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -150,7 +154,9 @@ def generation_rows(rounds, max_len=GEN_MAX_LEN, peers=True):
     return rows
 
 
-def train_rows(rounds):
+def train_steps():
+    """({name: step}, {name: first loss}): one AdamW step of demo 11's model in minigrad and, where
+    installed, in PyTorch eager, from the same weights and batch (each called once already)."""
     import minigrad.functional as F
     from minigrad.optim import AdamW
     model = tiny_gpt(TRAIN_T)
@@ -181,6 +187,11 @@ def train_rows(rounds):
             return loss.item()
 
         runs["torch"], first["torch"] = torch_step, torch_step()
+    return runs, first
+
+
+def train_rows(rounds):
+    runs, first = train_steps()
     seconds = dict(zip(runs, in_turns(list(runs.values()), rounds)))
     faults = {name: page_faults(step) for name, step in runs.items()}
     agree = "" if "torch" not in first else f"first losses {first['minigrad']:.6f} / {first['torch']:.6f}; "
@@ -188,8 +199,60 @@ def train_rows(rounds):
              f"{seconds['minigrad'] / s:.2f}x",
              (agree if name == "torch" else f"{1 / s:.1f} steps/s; ") + faults[name])
             for name, s in seconds.items()]
-    if found is None:
+    if "torch" not in runs:
         rows.append(("AdamW step", "torch", "not installed", "", ""))
+    return rows
+
+
+# ---- where the train step's time goes ----------------------------------------------------
+
+SHARES = ("GELU", "layer norm", "attention")
+
+
+@contextlib.contextmanager
+def without(group):
+    """The model's `group` of ops replaced by the identity, in minigrad and in torch: attention
+    hands back v (the projections stay).  A step's time less this step's is what the group
+    costs in place: its forward and backward, and what its arrays do to the caches."""
+    import minigrad.functional as F
+    import minigrad.nn as nn
+    import attention.layers as layers
+    fn = sys.modules["torch"].nn.functional if "torch" in sys.modules else None
+    patches = {"GELU": [(nn.GELU, "forward", lambda self, x: x), (fn, "gelu", lambda x, approximate=None: x)],
+               "layer norm": [(F, "layer_norm", lambda x, *args, **kwargs: x),
+                              (fn, "layer_norm", lambda x, *args, **kwargs: x)],
+               "attention": [(layers, "scaled_dot_product_attention", lambda q, k, v, **kwargs: (v, v)),
+                             (fn, "scaled_dot_product_attention", lambda q, k, v, **kwargs: v)]}[group]
+    patches = [(owner, name, value, getattr(owner, name))
+               for owner, name, value in patches if owner is not None]  # (torch: where imported)
+    for owner, name, value, _ in patches:
+        setattr(owner, name, value)
+    try:
+        yield
+    finally:
+        for owner, name, _, old in patches:
+            setattr(owner, name, old)
+
+
+def share_rows(rounds):
+    """What each group of ops costs in the train step, minigrad and torch: the step's time less
+    the step's time without the group, all timed in turns."""
+    runs, _ = train_steps()
+
+    def stepped(step, group):
+        def run():
+            with without(group):
+                step()
+        return run
+
+    timed = {(name, None): step for name, step in runs.items()}
+    timed.update({(name, group): stepped(step, group) for name, step in runs.items() for group in SHARES})
+    seconds = dict(zip(timed, in_turns(list(timed.values()), rounds)))
+    rows = []
+    for group in SHARES:
+        cost = {name: seconds[(name, None)] - seconds[(name, group)] for name in runs}
+        rows += [(f"AdamW step: {group}'s share", name, f"{1e3 * c:.1f} ms", f"{cost['minigrad'] / c:.2f}x",
+                  "the step less the step without it") for name, c in cost.items()]
     return rows
 
 
@@ -209,7 +272,7 @@ def main(argv=None):
     rounds = 3 if quick else 9
     load = " ".join(f"{v:.2f}" for v in os.getloadavg())
     rows = generation_rows(rounds) + generation_rows(rounds, max_len=TRAIN_T, peers=False)
-    rows += train_rows(3 * rounds) + bpe_rows(rounds)
+    rows += train_rows(3 * rounds) + share_rows(3 * rounds) + bpe_rows(rounds)
     print(f"# minigrad text benchmark\n\nNumPy {np.__version__}, one thread, process CPU time, {rounds} rounds "
           f"in turns; load average before: {load} (1, 5, 15 min), after: "
           + " ".join(f"{v:.2f}" for v in os.getloadavg()) + "\n")

@@ -141,13 +141,16 @@ class Function:
             transforms.push_tangents(fn, inputs, arrays, out)
         return out
 
-    def keep(self, compute, *args):
+    def keep(self, compute, *args, value=None):
         """compute(*args), computed in forward and kept for backward (which takes it with `kept`).
 
         For an intermediate that backward needs again (layer norm's statistics, GELU's tanh).
-        One value per compute function.
+        One value per compute function.  value: compute(*args) as forward already made it, a
+        quicker way (in place, on arrays of its own); compute then runs only under create_graph.
         """
-        value = self.__dict__.setdefault("_kept", {})[compute] = compute(*args)
+        if value is None:
+            value = compute(*args)
+        self.__dict__.setdefault("_kept", {})[compute] = value
         return value
 
     def kept(self, compute, *args):

@@ -188,10 +188,17 @@ class Adam(Optimizer):
         m *= beta1
         m += (1.0 - beta1) * g
         v *= beta2
-        v += (1.0 - beta2) * (g * g)
-        m_hat = m / (1.0 - beta1 ** t)
-        v_hat = v / (1.0 - beta2 ** t)
-        p -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
+        change = g * g                   # the one more array: g², then the change to p
+        change *= 1.0 - beta2
+        v += change
+        # lr m̂ / (sqrt(v̂) + eps), the bias corrections m̂ = m / (1 - β1^t), v̂ = v / (1 - β2^t)
+        # applied as two numbers, not as two more arrays.
+        np.sqrt(v, out=change)
+        change *= 1.0 / math.sqrt(1.0 - beta2 ** t)
+        change += self.eps
+        np.divide(m, change, out=change)
+        change *= self.lr / (1.0 - beta1 ** t)
+        p -= change
 
 
 class AdamW(Adam):

@@ -88,19 +88,21 @@ class LayerNorm(Function):
 
     def backward(self, grad, x, weight, bias, out):
         x_hat, rstd = self.kept(_normalized, x, self.eps)
-        g = grad if weight is None else grad * weight
         grad_x = grad_weight = grad_bias = None
-        if self.needs_grad[0]:  # r (g - mean(g) - x̂ mean(g x̂)), each step into the one array grad_x
+        # g x̂ serves both: its rows summed are dL/dweight, each row dotted with weight is sum(ĝ x̂).
+        grad_x_hat = grad * x_hat if self.needs_grad[0] or self.needs_grad[1] else None
+        if self.needs_grad[0]:  # r (ĝ - mean(ĝ) - x̂ mean(ĝ x̂)), each step into the one array grad_x
             size = x.shape[-1]
-            grad_x = x_hat * (row_dot(g, x_hat, -1) / -size)
+            g = grad if weight is None else grad * weight
+            dots = row_sum(grad_x_hat, -1) if weight is None else row_dot(grad_x_hat, weight, -1)  # Σ ĝ x̂
+            grad_x = x_hat * (dots / -size)
             grad_x += g
             grad_x -= row_sum(g, -1) / size
             grad_x *= rstd
         # A weight and bias of shape (D,) get their gradients summed over the rows here, in one
         # product each; any other shape (inside vmap) is summed back by the engine.
         if self.needs_grad[1]:
-            grad_weight = grad * x_hat
-            grad_weight = sum_rows(grad_weight) if weight.ndim == 1 else grad_weight
+            grad_weight = sum_rows(grad_x_hat) if weight.ndim == 1 else grad_x_hat
         if self.needs_grad[2]:
             grad_bias = sum_rows(grad) if bias.ndim == 1 else grad
         return grad_x, grad_weight, grad_bias
@@ -220,9 +222,19 @@ def _cross_entropy_reference(logits, targets, ignore_index=None):
     return np.where(keep, -np.log(picked), 0.0)
 
 
-def _exp_shifted(logits, shift):
-    """exp(logits - shift): shifted by the row's max, so nothing overflows."""
-    return np.exp(logits - shift)
+def _exp_shifted(logits, shift, in_place=False):
+    """exp(logits - shift): shifted by the row's max, so nothing overflows.  in_place: exp written
+    into the difference (forward's arrays; a Tensor takes no out=)."""
+    e = logits - shift
+    return np.exp(e, out=e) if in_place else np.exp(e)
+
+
+def _one_hot(targets, classes, dtype):
+    """(..., classes) zeros with a 1 at each row's target: set by flat position, not by comparing
+    every class with every target."""
+    hot = np.zeros(targets.shape + (classes,), dtype)
+    hot.reshape(-1)[np.arange(targets.size) * classes + targets.reshape(-1)] = 1
+    return hot
 
 
 class CrossEntropy(Function):
@@ -249,7 +261,7 @@ class CrossEntropy(Function):
         self.targets = np.where(self.counted, targets, 0)  # ignored rows pick class 0, then count 0
         logits = self._kept_rows(as_float(logits))
         self.shift = exp_shift(logits, -1)                                  # (..., 1)
-        e = self.keep(_exp_shifted, logits, self.shift)  # (..., C): kept, backward's softmax is e / its sum
+        e = self.keep(_exp_shifted, logits, self.shift, value=_exp_shifted(logits, self.shift, in_place=True))
         log_sum = np.log(row_sum(e, -1))[..., 0]                            # (...)
         picked = np.take_along_axis(logits, self.targets[..., None], axis=-1) - self.shift
         return np.where(self.counted, log_sum - picked[..., 0], 0)
@@ -257,7 +269,7 @@ class CrossEntropy(Function):
     def backward(self, grad, logits, out):
         e = self.kept(_exp_shifted, self._kept_rows(logits), self.shift)
         probs = e / row_sum(e, -1)  # each step from here into this one array
-        probs -= np.arange(logits.shape[-1]) == self.targets[..., None]  # the one-hot, boolean (..., C)
+        probs -= _one_hot(self.targets, logits.shape[-1], probs.dtype)  # (..., C)
         probs *= np.where(self.counted, grad, 0).reshape(grad.shape + (1,))  # (..., 1)
         return probs
 
@@ -269,7 +281,7 @@ class CrossEntropy(Function):
         """sum((softmax(logits) - onehot(target)) ṫ) over the classes; 0 on ignored rows."""
         e = self.kept(_exp_shifted, self._kept_rows(logits), self.shift)
         probs = e / row_sum(e, -1)
-        onehot = np.arange(logits.shape[-1]) == self.targets[..., None]  # (..., C)
+        onehot = _one_hot(self.targets, logits.shape[-1], probs.dtype)  # (..., C)
         return np.where(self.counted, ((probs - onehot) * self._kept_rows(tangents[0])).sum(axis=-1), 0)
 
     def batch(self, batched, logits, targets, **params):

@@ -182,9 +182,12 @@ def row_dot(a, b, axis):
 
     Along the last axis it is a batch of (1, n) @ (n, 1) products, which never
     allocates the full-size a * b: on big attention weights that temporary costs more
-    than the arithmetic.
+    than the arithmetic.  A b of shape (n,), the same for every row (a layer norm's
+    weight), makes it one matrix-vector product.
     """
     if axis == -1 or axis == a.ndim - 1:
+        if b.ndim == 1:
+            return a @ b[:, None]
         return (a[..., None, :] @ b[..., :, None])[..., 0]
     return (a * b).sum(axis=axis, keepdims=True)
 
