@@ -11,8 +11,10 @@ Rows (markdown, one thread, process CPU time; A and B timed in turns, medians ov
   200 tokens stay within the context, where the cache pays.  Then the same at the demo's
   max_len=64, where from token 64 on the window slides and the cache is rebuilt every step.
 * train step: one AdamW step of demo 11's model (B 32, T 64, d 64, 2 layers, float32,
-  vocabulary 103): forward, cross-entropy, backward, update; minigrad against PyTorch eager.
-  Both start from the same weights and batch; their first losses are compared before timing.
+  vocabulary 103): forward, cross-entropy, backward, update; minigrad against PyTorch eager and
+  against the same step written by hand in NumPy (bench/gpt_numpy.py, no autograd engine: the
+  floor a NumPy implementation stands on).  All start from the same weights and batch; their
+  first losses are compared before timing.
   The note also counts the page faults a step costs (new memory pages touched: fresh arrays).
 * the train step's shares: what GELU, the layer norms and attention each cost in that step, in
   minigrad and in torch: the step's time less the step's time with the group replaced by the
@@ -154,10 +156,12 @@ def generation_rows(rounds, max_len=GEN_MAX_LEN, peers=True):
     return rows
 
 
-def train_steps():
-    """({name: step}, {name: first loss}): one AdamW step of demo 11's model in minigrad and, where
-    installed, in PyTorch eager, from the same weights and batch (each called once already)."""
+def train_steps(hand_written=True):
+    """({name: step}, {name: first loss}): one AdamW step of demo 11's model in minigrad, by hand in
+    NumPy (hand_written) and, where installed, in PyTorch eager, from the same weights and batch
+    (each called once already)."""
     import minigrad.functional as F
+    from bench.gpt_numpy import GPTTrainStep
     from minigrad.optim import AdamW
     model = tiny_gpt(TRAIN_T)
     opt = AdamW(model.parameters(), lr=LR)
@@ -172,7 +176,11 @@ def train_steps():
         return loss.item()
 
     found = torch_gpt(model)                     # the same initial weights, copied before any step
+    by_hand = GPTTrainStep({name: p.data for name, p in model.named_parameters()}, n_heads=HEADS, lr=LR)
     runs, first = {"minigrad": minigrad_step}, {"minigrad": minigrad_step()}
+    if hand_written:
+        runs["numpy by hand"], first["numpy by hand"] = (lambda: by_hand(batch)), by_hand(batch)
+        assert abs(first["numpy by hand"] - first["minigrad"]) < 1e-4, first
     if found is not None:
         w, torch = found
         params = [t.requires_grad_() for t in w.values()]
@@ -194,10 +202,14 @@ def train_rows(rounds):
     runs, first = train_steps()
     seconds = dict(zip(runs, in_turns(list(runs.values()), rounds)))
     faults = {name: page_faults(step) for name, step in runs.items()}
-    agree = "" if "torch" not in first else f"first losses {first['minigrad']:.6f} / {first['torch']:.6f}; "
+    notes = {name: f"first loss {first[name]:.6f} (minigrad's {first['minigrad']:.6f}); " for name in runs}
+    notes["minigrad"] = f"{1 / seconds['minigrad']:.1f} steps/s; "
+    if "torch" in runs:
+        notes["minigrad"] += f"{seconds['minigrad'] / seconds['torch']:.2f}x torch's time; "
+        notes["numpy by hand"] += f"{seconds['numpy by hand'] / seconds['torch']:.2f}x torch's time; "
+    notes["numpy by hand"] += f"minigrad takes {seconds['minigrad'] / seconds['numpy by hand']:.2f}x its time; "
     rows = [(f"AdamW step (B {TRAIN_B}, T {TRAIN_T}, d {D}, {LAYERS} layers, f32)", name, f"{1e3 * s:.1f} ms",
-             f"{seconds['minigrad'] / s:.2f}x",
-             (agree if name == "torch" else f"{1 / s:.1f} steps/s; ") + faults[name])
+             f"{seconds['minigrad'] / s:.2f}x", notes[name] + faults[name])
             for name, s in seconds.items()]
     if "torch" not in runs:
         rows.append(("AdamW step", "torch", "not installed", "", ""))
@@ -237,7 +249,7 @@ def without(group):
 def share_rows(rounds):
     """What each group of ops costs in the train step, minigrad and torch: the step's time less
     the step's time without the group, all timed in turns."""
-    runs, _ = train_steps()
+    runs, _ = train_steps(hand_written=False)
 
     def stepped(step, group):
         def run():
