@@ -73,3 +73,22 @@ def test_the_step_owns_its_weights_and_keeps_float32(model_and_batch):
     assert all(np.array_equal(weights[name], before[name]) for name in weights)     # the caller's: untouched
     assert all(step.params[name].dtype == np.float32 and step.grads[name].dtype == np.float32 for name in weights)
     assert not np.array_equal(step.params["head.weight"], before["head.weight"])
+
+
+@pytest.mark.parametrize("far", [0.0, 30.0, 200.0, 2000.0])
+def test_causal_softmax_shifts_by_the_diagonal_and_falls_back_to_the_max_where_exp_overflows(far):
+    """The shift is the diagonal score; keys `far` above it overflow float32's exp past 88
+    (and float64's past 709), where the max must take over: the weights stay softmax's."""
+    from bench.gpt_numpy import _causal_softmax
+    rng = np.random.default_rng(2)
+    q, k = rng.standard_normal((2, 3, 5, 4)), rng.standard_normal((2, 3, 5, 4))
+    k[1, 2, 1] = q[1, 2, 3] * far / (q[1, 2, 3] @ q[1, 2, 3])       # query 3 scores key 1 at `far`
+    scores = q @ k.swapaxes(-1, -2)
+    scores[..., ~np.tri(5, dtype=bool)] = -np.inf
+    expected = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    expected /= expected.sum(axis=-1, keepdims=True)
+    for dtype, tolerance in ((np.float64, 1e-12), (np.float32, 1e-5)):
+        weights = _causal_softmax(q.astype(dtype), k.astype(dtype))
+        assert weights.dtype == dtype
+        np.testing.assert_allclose(weights, expected, rtol=tolerance, atol=tolerance)
+        assert np.all(weights[..., ~np.tri(5, dtype=bool)] == 0)
