@@ -88,8 +88,7 @@ class GPTTrainStep:
         x += _affine(merged, p[name + "attn.out_proj.weight"], p[name + "attn.out_proj.bias"])
         h2, ln2 = self._layer_norm(x, name + "ln2.")
         a = _affine(h2, p[name + "mlp.0.weight"], p[name + "mlp.0.bias"])  # (N, 4D)
-        gate = _gelu_gate(a)
-        act = a * gate                                                       # gelu(a) = a s
+        act, gate = _gelu(a)                                                 # (N, 4D) each
         x += _affine(act, p[name + "mlp.2.weight"], p[name + "mlp.2.bias"])
         return x, (h1, ln1, weights, qkv, merged, h2, ln2, a, gate, act)
 
@@ -121,9 +120,8 @@ class GPTTrainStep:
                                 p[attn + "v_proj.bias"]])                    # (3D,)
         qkv = _affine(h, w_qkv, b_qkv)                                       # (N, 3D)
         q, k, v = _heads(qkv, B, T, H)                                       # (B, H, T, Dh) each
-        weights = _causal_softmax(q, k)                                      # (B, H, T, T)
         merged = np.empty((B, T, H, Dh), h.dtype)                            # heads side by side
-        np.matmul(weights, v, out=merged.transpose(0, 2, 1, 3))
+        weights = _attend(q, k, v, out=merged.transpose(0, 2, 1, 3))          # (B, H, T, T)
         return weights, qkv, merged.reshape(B * T, D)
 
     def _attention_backward(self, grad_merged, h, weights, qkv, name, B, T):
@@ -134,13 +132,7 @@ class GPTTrainStep:
         grad_qkv = np.empty_like(qkv)                                        # (N, 3D)
         grad_q, grad_k, grad_v = _heads(grad_qkv, B, T, H)                   # views of it
         grad_out = grad_merged.reshape(B, T, H, D // H).transpose(0, 2, 1, 3)  # (B, H, T, Dh)
-        np.matmul(weights.swapaxes(-1, -2), grad_out, out=grad_v)
-        grad_scores = grad_out @ v.swapaxes(-1, -2)                          # (B, H, T, T): g weights
-        # softmax: g scores = w (g w - sum over the keys of g w * w)
-        grad_scores -= _row_sum(grad_scores * weights)
-        grad_scores *= weights
-        np.matmul(grad_scores, k, out=grad_q)                                # g of the scaled q
-        np.matmul(grad_scores.swapaxes(-1, -2), q, out=grad_k)
+        _attend_backward(grad_out, weights, q, k, v, out=(grad_q, grad_k, grad_v))
         scale = 1.0 / math.sqrt(D // H)
         attn = name + "attn."
         for i, part in enumerate("qkv"):
@@ -253,8 +245,29 @@ def _heads(qkv, B, T, H):
     return qkv.reshape(B, T, 3, H, D // H).transpose(2, 0, 3, 1, 4)
 
 
-def _gelu_gate(a):
-    """s = 0.5 (1 + tanh(c (a + k a³))), GELU's gate: gelu(a) = a s (a new array, kept for backward)."""
+def _attend(q, k, v, out):
+    """Causal attention's core, q, k, v (B, H, T, Dh), q already scaled: softmax(q kᵀ) v written
+    into out (B, H, T, Dh); returns the weights (B, H, T, T), kept for backward."""
+    weights = _causal_softmax(q, k)
+    np.matmul(weights, v, out=out)
+    return weights
+
+
+def _attend_backward(grad_out, weights, q, k, v, out):
+    """g out (B, H, T, Dh) -> g q, g k, g v written into out = (grad_q, grad_k, grad_v)."""
+    grad_q, grad_k, grad_v = out
+    np.matmul(weights.swapaxes(-1, -2), grad_out, out=grad_v)
+    grad_scores = grad_out @ v.swapaxes(-1, -2)                              # (B, H, T, T): g weights
+    # softmax: g scores = w (g w - sum over the keys of g w * w)
+    grad_scores -= _row_sum(grad_scores * weights)
+    grad_scores *= weights
+    np.matmul(grad_scores, k, out=grad_q)                                    # g of the scaled q
+    np.matmul(grad_scores.swapaxes(-1, -2), q, out=grad_k)
+
+
+def _gelu(a):
+    """(gelu(a) = a s, s): GELU's tanh approximation and its gate s = 0.5 (1 + tanh(c (a + k a³))),
+    a (N, 4D); both new arrays, the gate kept for backward."""
     s = a * a
     s *= GELU_C * GELU_K
     s += GELU_C
@@ -262,7 +275,7 @@ def _gelu_gate(a):
     np.tanh(s, out=s)
     s *= 0.5
     s += 0.5
-    return s
+    return a * s, s
 
 
 def _gelu_backward(grad, a, s):

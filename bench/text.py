@@ -17,7 +17,7 @@ Rows (markdown, one thread, process CPU time; A and B timed in turns, medians ov
   first losses are compared before timing.
   The note also counts the page faults a step costs (new memory pages touched: fresh arrays).
 * the train step's shares: what GELU, the layer norms and attention each cost in that step, in
-  minigrad and in torch: the step's time less the step's time with the group replaced by the
+  minigrad, in NumPy by hand and in torch: the step's time less the step's time with the group replaced by the
   identity (`without`), all in turns.
 * BPE: training on the first 100k characters of python-docs to 512 ids, and encoding the
   whole corpus with it.
@@ -223,18 +223,27 @@ SHARES = ("GELU", "layer norm", "attention")
 
 @contextlib.contextmanager
 def without(group):
-    """The model's `group` of ops replaced by the identity, in minigrad and in torch: attention
-    hands back v (the projections stay).  A step's time less this step's is what the group
-    costs in place: its forward and backward, and what its arrays do to the caches."""
+    """The model's `group` of ops replaced by the identity, in minigrad, in the NumPy step by hand
+    and in torch: attention hands back v (the projections stay; by hand, q's and k's get zero
+    gradients, whose products the step still makes).  A step's time less this step's is what the
+    group costs in place: its forward and backward, and what its arrays do to the caches."""
     import minigrad.functional as F
     import minigrad.nn as nn
     import attention.layers as layers
+    import bench.gpt_numpy as by_hand
     fn = sys.modules["torch"].nn.functional if "torch" in sys.modules else None
-    patches = {"GELU": [(nn.GELU, "forward", lambda self, x: x), (fn, "gelu", lambda x, approximate=None: x)],
+    step = by_hand.GPTTrainStep
+    patches = {"GELU": [(nn.GELU, "forward", lambda self, x: x), (fn, "gelu", lambda x, approximate=None: x),
+                        (by_hand, "_gelu", lambda a: (a, None)),
+                        (by_hand, "_gelu_backward", lambda grad, a, gate: grad)],
                "layer norm": [(F, "layer_norm", lambda x, *args, **kwargs: x),
-                              (fn, "layer_norm", lambda x, *args, **kwargs: x)],
+                              (fn, "layer_norm", lambda x, *args, **kwargs: x),
+                              (step, "_layer_norm", lambda self, x, name: (x, None)),
+                              (step, "_layer_norm_backward", lambda self, grad, kept, name: grad)],
                "attention": [(layers, "scaled_dot_product_attention", lambda q, k, v, **kwargs: (v, v)),
-                             (fn, "scaled_dot_product_attention", lambda q, k, v, **kwargs: v)]}[group]
+                             (fn, "scaled_dot_product_attention", lambda q, k, v, **kwargs: v),
+                             (by_hand, "_attend", lambda q, k, v, out: np.copyto(out, v)),
+                             (by_hand, "_attend_backward", _values_only)]}[group]
     patches = [(owner, name, value, getattr(owner, name))
                for owner, name, value in patches if owner is not None]  # (torch: where imported)
     for owner, name, value, _ in patches:
@@ -246,10 +255,18 @@ def without(group):
             setattr(owner, name, old)
 
 
+def _values_only(grad_out, weights, q, k, v, out):
+    """Attention's backward when attention hands back v: g v = g out, nothing for q and k."""
+    grad_q, grad_k, grad_v = out
+    np.copyto(grad_v, grad_out)
+    grad_q[...] = 0
+    grad_k[...] = 0
+
+
 def share_rows(rounds):
     """What each group of ops costs in the train step, minigrad and torch: the step's time less
     the step's time without the group, all timed in turns."""
-    runs, _ = train_steps(hand_written=False)
+    runs, _ = train_steps()
 
     def stepped(step, group):
         def run():
