@@ -108,17 +108,10 @@ class GPTTrainStep:
     def _attention_forward(self, h, name, B, T):
         """Causal multi-head attention's inside, h (N, D) -> (weights (B, H, T, T), qkv (N, 3D),
         merged heads (N, D)); the output projection is the caller's."""
-        p, H = self.params, self.n_heads
+        H = self.n_heads
         D = h.shape[1]
         Dh = D // H
-        scale = 1.0 / math.sqrt(Dh)
-        attn = name + "attn."
-        # q, k, v in one product; q comes out already scaled: (h Wq + bq) / sqrt(Dh)
-        w_qkv = np.concatenate([p[attn + "q_proj.weight"] * scale, p[attn + "k_proj.weight"],
-                                p[attn + "v_proj.weight"]], axis=1)          # (D, 3D)
-        b_qkv = np.concatenate([p[attn + "q_proj.bias"] * scale, p[attn + "k_proj.bias"],
-                                p[attn + "v_proj.bias"]])                    # (3D,)
-        qkv = _affine(h, w_qkv, b_qkv)                                       # (N, 3D)
+        qkv = _affine(h, *self._qkv_weights(name + "attn.", "weight", "bias"))  # (N, 3D)
         q, k, v = _heads(qkv, B, T, H)                                       # (B, H, T, Dh) each
         merged = np.empty((B, T, H, Dh), h.dtype)                            # heads side by side
         weights = _attend(q, k, v, out=merged.transpose(0, 2, 1, 3))          # (B, H, T, T)
@@ -126,7 +119,7 @@ class GPTTrainStep:
 
     def _attention_backward(self, grad_merged, h, weights, qkv, name, B, T):
         """g merged heads (N, D) -> g h (N, D); the q, k, v projections' gradients into self.grads."""
-        p, g, H = self.params, self.grads, self.n_heads
+        g, H = self.grads, self.n_heads
         D = h.shape[1]
         q, k, v = _heads(qkv, B, T, H)
         grad_qkv = np.empty_like(qkv)                                        # (N, 3D)
@@ -141,9 +134,16 @@ class GPTTrainStep:
             np.dot(_ones(len(h), h.dtype), grad_part, out=g[attn + f"{part}_proj.bias"])
         g[attn + "q_proj.weight"] *= scale                                   # q = scale (h Wq + bq)
         g[attn + "q_proj.bias"] *= scale
-        w_qkv = np.concatenate([p[attn + "q_proj.weight"] * scale, p[attn + "k_proj.weight"],
-                                p[attn + "v_proj.weight"]], axis=1)          # (D, 3D), as forward
+        (w_qkv,) = self._qkv_weights(attn, "weight")
         return grad_qkv @ w_qkv.T                                            # (N, D)
+
+    def _qkv_weights(self, attn, *kinds):
+        """The q, k and v projections' weights (D, 3D) (and biases (3D,)) side by side, q's
+        multiplied by 1/sqrt(Dh), so one product makes q (already scaled), k and v."""
+        p = self.params
+        scale = 1.0 / math.sqrt(len(p[attn + "q_proj.bias"]) // self.n_heads)
+        return [np.concatenate([p[attn + "q_proj." + kind] * scale, p[attn + "k_proj." + kind],
+                                p[attn + "v_proj." + kind]], axis=-1) for kind in kinds]
 
     def _layer_norm(self, x, name):
         """(x - mean) / sqrt(var + eps) * weight + bias over each row of x (N, D);

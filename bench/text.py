@@ -207,7 +207,8 @@ def train_rows(rounds):
     if "torch" in runs:
         notes["minigrad"] += f"{seconds['minigrad'] / seconds['torch']:.2f}x torch's time; "
         notes["numpy by hand"] += f"{seconds['numpy by hand'] / seconds['torch']:.2f}x torch's time; "
-    notes["numpy by hand"] += f"minigrad takes {seconds['minigrad'] / seconds['numpy by hand']:.2f}x its time; "
+    by_hand = seconds["numpy by hand"]
+    notes["numpy by hand"] += f"minigrad takes {seconds['minigrad'] / by_hand:.2f}x its time; "
     rows = [(f"AdamW step (B {TRAIN_B}, T {TRAIN_T}, d {D}, {LAYERS} layers, f32)", name, f"{1e3 * s:.1f} ms",
              f"{seconds['minigrad'] / s:.2f}x", notes[name] + faults[name])
             for name, s in seconds.items()]

@@ -37,7 +37,8 @@ def test_the_hand_written_loss_and_gradients_are_minigrads(model_and_batch):
     assert sorted(step.grads) == sorted(names)
     for name, p in model.named_parameters():
         # the key bias's gradient is 0 in exact arithmetic (softmax ignores a shift): rounding only
-        np.testing.assert_allclose(step.grads[name], p.grad.data, rtol=1e-10, atol=1e-13 * scale, err_msg=name)
+        np.testing.assert_allclose(step.grads[name], p.grad.data, rtol=1e-10, atol=1e-13 * scale,
+                                   err_msg=name)
     assert np.abs(step.grads["blocks.0.attn.k_proj.bias"]).max() < 1e-13 * scale
     assert np.abs(step.grads["position.weight"][T:]).max() == 0      # positions past T are never read
 
@@ -69,9 +70,9 @@ def test_the_step_owns_its_weights_and_keeps_float32(model_and_batch):
     before = {name: w.copy() for name, w in weights.items()}
     step = GPTTrainStep(weights, n_heads=2, lr=1e-2)
     loss = step(batch)
-    assert np.isfinite(loss)
+    assert loss == pytest.approx(minigrad_loss(model, batch).item(), rel=1e-5)      # float64's, to float32's
     assert all(np.array_equal(weights[name], before[name]) for name in weights)     # the caller's: untouched
-    assert all(step.params[name].dtype == np.float32 and step.grads[name].dtype == np.float32 for name in weights)
+    assert all(step.params[name].dtype == step.grads[name].dtype == np.float32 for name in weights)
     assert not np.array_equal(step.params["head.weight"], before["head.weight"])
 
 
