@@ -88,15 +88,15 @@ class GPTTrainStep:
         x += _affine(merged, p[name + "attn.out_proj.weight"], p[name + "attn.out_proj.bias"])
         h2, ln2 = self._layer_norm(x, name + "ln2.")
         a = _affine(h2, p[name + "mlp.0.weight"], p[name + "mlp.0.bias"])  # (N, 4D)
-        act, gate = _gelu(a)                                                 # (N, 4D) each
+        act, held_back = _gelu(a)                                            # (N, 4D) each
         x += _affine(act, p[name + "mlp.2.weight"], p[name + "mlp.2.bias"])
-        return x, (h1, ln1, weights, qkv, merged, h2, ln2, a, gate, act)
+        return x, (h1, ln1, weights, qkv, merged, h2, ln2, a, held_back, act)
 
     def _block_backward(self, grad_x, kept, name, B, T):
         """The block's backward: grad_x (N, D), the gradient of its output, gets its input's."""
         p, g = self.params, self.grads
-        h1, ln1, weights, qkv, merged, h2, ln2, a, gate, act = kept
-        grad_a = _gelu_backward(grad_x @ p[name + "mlp.2.weight"].T, a, gate)   # (N, 4D)
+        h1, ln1, weights, qkv, merged, h2, ln2, a, held_back, act = kept
+        grad_a = _gelu_backward(grad_x @ p[name + "mlp.2.weight"].T, a, held_back, act)  # (N, 4D)
         _affine_backward(grad_x, act, name + "mlp.2.", p, g, grad_x=False)
         _affine_backward(grad_a, h2, name + "mlp.0.", p, g, grad_x=False)
         grad_x += self._layer_norm_backward(grad_a @ p[name + "mlp.0.weight"].T, ln2, name + "ln2.")
@@ -266,29 +266,31 @@ def _attend_backward(grad_out, weights, q, k, v, out):
 
 
 def _gelu(a):
-    """(gelu(a) = a s, s): GELU's tanh approximation and its gate s = 0.5 (1 + tanh(c (a + k a³))),
-    a (N, 4D); both new arrays, the gate kept for backward."""
-    s = a * a
-    s *= GELU_C * GELU_K
-    s += GELU_C
-    s *= a
-    np.tanh(s, out=s)
-    s *= 0.5
-    s += 0.5
-    return a * s, s
+    """(gelu(a), u): GELU's tanh approximation a s, s = 0.5 (1 + tanh(c (a + k a³))) its gate,
+    and u = 1 - s, the share it holds back (kept for backward), a (N, 4D); gelu(a) = a - a u."""
+    u = a * a
+    u *= GELU_C * GELU_K
+    u += GELU_C
+    u *= a                                                                   # c (a + k a³)
+    np.tanh(u, out=u)
+    u *= -0.5
+    u += 0.5
+    act = a * u
+    np.subtract(a, act, out=act)
+    return act, u
 
 
-def _gelu_backward(grad, a, s):
-    """g a = g (s + a s (1 - s) 2c (1 + 3k a²)), as s' = 0.5 (1 - tanh²) c (1 + 3k a²) and
-    1 - tanh² = 4 s (1 - s); grad (N, 4D) is updated in place and returned."""
-    slope = np.subtract(1.0, s)
-    slope *= s
-    slope *= a
-    inner = a * a
-    inner *= 6.0 * GELU_C * GELU_K
-    inner += 2.0 * GELU_C
-    slope *= inner
-    slope += s
+def _gelu_backward(grad, a, u, act):
+    """g a = g (s + a s u (2c + 6ck a²)), as s' = 0.5 (1 - tanh²) c (1 + 3k a²) = 2 s u c (...);
+    written 1 + u (act (2c + 6ck a²) - 1) with act = a s, so one array (N, 4D) does it all.
+    grad is updated in place and returned."""
+    slope = a * a
+    slope *= 6.0 * GELU_C * GELU_K
+    slope += 2.0 * GELU_C
+    slope *= act
+    slope -= 1.0
+    slope *= u
+    slope += 1.0
     grad *= slope
     return grad
 

@@ -236,7 +236,7 @@ def without(group):
     step = by_hand.GPTTrainStep
     patches = {"GELU": [(nn.GELU, "forward", lambda self, x: x), (fn, "gelu", lambda x, approximate=None: x),
                         (by_hand, "_gelu", lambda a: (a, None)),
-                        (by_hand, "_gelu_backward", lambda grad, a, gate: grad)],
+                        (by_hand, "_gelu_backward", lambda grad, a, held_back, act: grad)],
                "layer norm": [(F, "layer_norm", lambda x, *args, **kwargs: x),
                               (fn, "layer_norm", lambda x, *args, **kwargs: x),
                               (step, "_layer_norm", lambda self, x, name: (x, None)),
