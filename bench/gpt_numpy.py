@@ -5,15 +5,16 @@ attention and a GELU MLP, a final LayerNorm and an untied linear head) on the me
 next-token prediction, with no autograd engine: each forward keeps what its backward needs, each
 backward is the derivation written out.  It is what a careful person would write with NumPy:
 
-* every matrix product is one BLAS call on (rows, features) matrices, N = B T rows at a time;
+* every matrix product goes to BLAS on (rows, features) matrices, N = B T rows at a time;
 * the sums over the short last axis (softmax, layer norm) are products with a column of ones,
   as minigrad's ops do, and temporaries are updated in place where that saves a pass;
 * the query, key and value projections are one product with the three weights side by side,
-  and attention's 1/sqrt(Dh) is folded into the query's weights (64x64 multiplies, not 128x64x64);
+  and attention's 1/sqrt(Dh) is folded into the query's weights (D² multiplies, not B T D);
+* the causal softmax is shifted by each row's diagonal score, not its max (see _causal_softmax);
 * the parameters, their gradients and Adam's moments each live in one flat array (the arrays by
   name are views of it), so AdamW is a dozen passes over all parameters at once.
 
-Notation: gX is dL/dX, the gradient of the loss with respect to X, with X's shape.  The dtype of
+grad_x is dL/dx, the gradient of the loss with respect to x, with x's shape.  The dtype of
 the parameters (float32 or float64) is kept throughout.  bench/tests/test_gpt_numpy.py checks the
 loss, every gradient and the update against minigrad's TinyGPT, F.cross_entropy and AdamW.
 """
