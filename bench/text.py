@@ -17,8 +17,8 @@ Rows (markdown, one thread, process CPU time; A and B timed in turns, medians ov
   first losses are compared before timing.
   The note also counts the page faults a step costs (new memory pages touched: fresh arrays).
 * the train step's shares: what GELU, the layer norms and attention each cost in that step, in
-  minigrad, in NumPy by hand and in torch: the step's time less the step's time with the group replaced by the
-  identity (`without`), all in turns.
+  minigrad, in NumPy by hand and in torch: the step's time less the step's time with the group
+  replaced by the identity (`without`), all in turns.
 * BPE: training on the first 100k characters of python-docs to 512 ids, and encoding the
   whole corpus with it.
 """
@@ -156,10 +156,10 @@ def generation_rows(rounds, max_len=GEN_MAX_LEN, peers=True):
     return rows
 
 
-def train_steps(hand_written=True):
+def train_steps():
     """({name: step}, {name: first loss}): one AdamW step of demo 11's model in minigrad, by hand in
-    NumPy (hand_written) and, where installed, in PyTorch eager, from the same weights and batch
-    (each called once already)."""
+    NumPy and, where installed, in PyTorch eager, from the same weights and batch (each called
+    once already; the hand-written step's first loss must be minigrad's)."""
     import minigrad.functional as F
     from bench.gpt_numpy import GPTTrainStep
     from minigrad.optim import AdamW
@@ -178,9 +178,8 @@ def train_steps(hand_written=True):
     found = torch_gpt(model)                     # the same initial weights, copied before any step
     by_hand = GPTTrainStep({name: p.data for name, p in model.named_parameters()}, n_heads=HEADS, lr=LR)
     runs, first = {"minigrad": minigrad_step}, {"minigrad": minigrad_step()}
-    if hand_written:
-        runs["numpy by hand"], first["numpy by hand"] = (lambda: by_hand(batch)), by_hand(batch)
-        assert abs(first["numpy by hand"] - first["minigrad"]) < 1e-4, first
+    runs["numpy by hand"], first["numpy by hand"] = (lambda: by_hand(batch)), by_hand(batch)
+    assert abs(first["numpy by hand"] - first["minigrad"]) < 1e-4, first
     if found is not None:
         w, torch = found
         params = [t.requires_grad_() for t in w.values()]
@@ -265,8 +264,8 @@ def _values_only(grad_out, weights, q, k, v, out):
 
 
 def share_rows(rounds):
-    """What each group of ops costs in the train step, minigrad and torch: the step's time less
-    the step's time without the group, all timed in turns."""
+    """What each group of ops costs in the train step, in minigrad, NumPy by hand and torch: the
+    step's time less the step's time without the group, all timed in turns."""
     runs, _ = train_steps()
 
     def stepped(step, group):
