@@ -206,14 +206,15 @@ def release_unread(fn):
     a `Released` stand-in takes the input's place, so the array goes as soon as the caller's own
     tensor does.  Scores scaled, masked and then normalised keep one array, not three."""
     inputs, fn.arrays = list(fn.inputs), list(fn.arrays)  # (new lists: a jvp rule still gets the values)
+    released = False
     for i, x in enumerate(inputs):
         if (i not in fn.read_inputs and isinstance(x, Tensor) and x.grad_fn is not None
                 and not x.grad_fn.reads_out and x.data.nbytes >= RELEASE_BYTES):
             stand_in = x.__dict__.get("_stand_in")
             if stand_in is None or stand_in.grad_fn is not x.grad_fn:  # (one per tensor, for all its ops)
                 stand_in = x._stand_in = Released(x)
-            inputs[i], fn.arrays[i] = stand_in, stand_in.data
-    if any(type(x) is Released for x in inputs):
+            inputs[i], fn.arrays[i], released = stand_in, stand_in.data, True
+    if released:
         fn.inputs = SomeReleased(inputs)
 
 
